@@ -1,0 +1,435 @@
+//! Audit log commands (O3, pi-manage `audit`): `audit verify` proves the log untouched (hash
+//! chains, signatures, no gaps), `audit dump` writes it as CSV, `audit rotate` deletes old rows
+//! by watermarks or age while keeping every chain verifiable from its checkpoint.
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap::Parser;
+use keyward_store::audit::{AuditRecord, GENESIS_HASH, KeepFrom, entry_hash};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::context::Ctx;
+use crate::output::{CommandError, Output};
+use crate::registry::{CommandSpec, command};
+
+pub fn commands() -> Vec<CommandSpec> {
+    vec![
+        command(
+            "audit verify",
+            "Check every audit chain: hashes, links, signatures, no missing entries",
+            verify,
+        ),
+        command(
+            "audit dump",
+            "Write the audit log as CSV (-t 5d|3h|30m: only that recent; -f FILE)",
+            dump,
+        ),
+        command(
+            "audit rotate",
+            "Delete old audit entries (-hw N -lw M, or --age DAYS; --dryrun, --chunksize)",
+            RotateArgs::run,
+        )
+        .mutating(None),
+    ]
+}
+
+const PAGE: i64 = 1000;
+
+#[derive(Parser)]
+struct NoArgs {}
+
+/// Why verification failed, naming the first bad entry.
+fn broken(msg: String) -> CommandError {
+    CommandError::Invalid(format!("Audit log BROKEN: {msg}"))
+}
+
+fn describe(r: &AuditRecord) -> String {
+    format!("entry id {} (chain {}, seq {})", r.id, r.chain, r.seq)
+}
+
+async fn verify(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
+    let key = ctx
+        .shared
+        .server_keys()
+        .await?
+        .audit_signing_key
+        .verifying_key();
+    let chains = ctx.store().audit_chains().await?;
+    let mut entries: u64 = 0;
+    for chain in &chains {
+        let (mut seq, mut hash) = ctx
+            .store()
+            .audit_checkpoint(chain)
+            .await?
+            .unwrap_or((0, GENESIS_HASH.to_string()));
+        loop {
+            let page = ctx.store().audit_chain_page(chain, seq, PAGE).await?;
+            let done = (page.len() as i64) < PAGE;
+            for r in &page {
+                if r.seq != seq + 1 {
+                    return Err(broken(format!(
+                        "chain {chain} is missing seq {}..{} (before entry id {}, seq {})",
+                        seq + 1,
+                        r.seq - 1,
+                        r.id,
+                        r.seq
+                    )));
+                }
+                if r.prev_hash != hash {
+                    return Err(broken(format!(
+                        "{} does not link to its predecessor (deleted, inserted or reordered entry)",
+                        describe(r)
+                    )));
+                }
+                if entry_hash(&r.prev_hash, &r.chain, r.seq, r.ts_ms, &r.event) != r.hash {
+                    return Err(broken(format!(
+                        "{} was altered (its contents do not match its hash)",
+                        describe(r)
+                    )));
+                }
+                if !crate::audit_sign::verify(&key, &r.hash, &r.signature) {
+                    return Err(broken(format!(
+                        "{} has a missing or invalid signature",
+                        describe(r)
+                    )));
+                }
+                seq = r.seq;
+                hash = r.hash.clone();
+                entries += 1;
+            }
+            if done {
+                break;
+            }
+        }
+    }
+    Ok(Output::new(
+        format!("Audit log OK: {entries} entries in {} chains", chains.len()),
+        json!({ "ok": true, "entries": entries, "chains": chains }),
+    ))
+}
+
+/// Parses `5d`, `3h`, `30m`, `45s`, `2w` into seconds.
+fn parse_span(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let bad = || format!("time span must look like 5d, 3h, 30m or 45s, not {s:?}");
+    let unit_at = s.len().checked_sub(1).ok_or_else(bad)?;
+    let (num, unit) = s.split_at(unit_at);
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(bad()),
+    };
+    if n < 0 {
+        return Err(bad());
+    }
+    n.checked_mul(mult).ok_or_else(bad)
+}
+
+#[derive(Parser)]
+struct DumpArgs {
+    /// Only entries newer than this (e.g. 5d, 3h, 30m).
+    #[arg(short = 't', long = "time", value_parser = parse_span)]
+    time: Option<i64>,
+    /// Write to this new file instead of standard output (never overwrites).
+    #[arg(short = 'f', long = "filename")]
+    file: Option<std::path::PathBuf>,
+}
+
+pub const CSV_HEADER: &str =
+    "id,chain,seq,time,actor,action,target,success,client,details,prev_hash,hash,signature";
+
+/// One CSV cell, quoted when needed.
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A free-text cell (actor, action, target, client, details may carry attacker-chosen text
+/// such as attempted usernames): one a spreadsheet would run as a formula gets a leading `'`.
+fn csv_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        csv_cell(&format!("'{s}"))
+    } else {
+        csv_cell(s)
+    }
+}
+
+fn ms_time(ts_ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ts_ms.to_string())
+}
+
+fn csv_row(r: &AuditRecord) -> String {
+    let cells = [
+        r.id.to_string(),
+        csv_text(&r.chain),
+        r.seq.to_string(),
+        ms_time(r.ts_ms),
+        csv_text(&r.event.actor),
+        csv_text(&r.event.action),
+        csv_text(&r.event.target),
+        if r.event.success { "1" } else { "0" }.to_string(),
+        csv_text(&r.event.client),
+        csv_text(&r.event.details),
+        csv_cell(&r.prev_hash),
+        csv_cell(&r.hash),
+        csv_cell(&r.signature),
+    ];
+    let mut line = cells.join(",");
+    line.push('\n');
+    line
+}
+
+async fn dump(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
+    let since_ms = match a.time {
+        Some(secs) => ctx
+            .shared
+            .clock
+            .now_ms()
+            .saturating_sub(secs.saturating_mul(1000)),
+        None => i64::MIN,
+    };
+    let mut file = match &a.file {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| {
+                    CommandError::Invalid(format!("cannot create {}: {e}", path.display()))
+                })?,
+        ),
+        None => None,
+    };
+    let mut text = String::from(CSV_HEADER);
+    text.push('\n');
+    let mut count: u64 = 0;
+    let mut after = i64::MIN;
+    loop {
+        let page = ctx.store().audit_rows_asc(since_ms, after, PAGE).await?;
+        for r in &page {
+            text.push_str(&csv_row(r));
+            count += 1;
+        }
+        if let Some(f) = file.as_mut() {
+            f.write_all(text.as_bytes())
+                .map_err(|e| CommandError::Internal(format!("cannot write the dump: {e}")))?;
+            text.clear();
+        }
+        match page.last() {
+            Some(last) if (page.len() as i64) == PAGE => after = last.id,
+            _ => break,
+        }
+    }
+    match (&a.file, file) {
+        (Some(path), Some(f)) => {
+            f.sync_all()
+                .map_err(|e| CommandError::Internal(format!("cannot write the dump: {e}")))?;
+            Ok(Output::new(
+                format!("Wrote {count} audit entries to {}", path.display()),
+                json!({ "entries": count, "file": path.display().to_string() }),
+            ))
+        }
+        _ => Ok(Output::new(
+            text,
+            json!({ "entries": count, "header": CSV_HEADER }),
+        )),
+    }
+}
+
+// pi-manage spells the watermarks `-hw` / `-lw`; clap short options are one letter, so
+// `RotateArgs` rewrites those two spellings before parsing.
+/// Delete old audit entries: with more than -hw/--highwatermark entries (default 10000), all but
+/// the newest -lw/--lowwatermark (default 5000); or, with --age DAYS, those older than that.
+#[derive(Parser)]
+struct RotateInner {
+    /// Rotate when there are more entries than this (pi-manage -hw).
+    #[arg(long = "highwatermark", visible_alias = "hw", conflicts_with = "age")]
+    highwatermark: Option<i64>,
+    /// Keep this many newest entries when rotating (pi-manage -lw).
+    #[arg(long = "lowwatermark", visible_alias = "lw", conflicts_with = "age")]
+    lowwatermark: Option<i64>,
+    /// Instead of watermarks: delete entries older than DAYS.
+    #[arg(long)]
+    age: Option<i64>,
+    /// Only count what would be deleted.
+    #[arg(long)]
+    dryrun: bool,
+    /// Delete in transactions of this many rows.
+    #[arg(long, default_value = "1000")]
+    chunksize: i64,
+}
+
+struct RotateArgs(RotateInner);
+
+impl clap::CommandFactory for RotateArgs {
+    fn command() -> clap::Command {
+        RotateInner::command()
+    }
+    fn command_for_update() -> clap::Command {
+        RotateInner::command_for_update()
+    }
+}
+
+impl clap::FromArgMatches for RotateArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        RotateInner::from_arg_matches(m).map(RotateArgs)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+}
+
+impl clap::Parser for RotateArgs {
+    fn try_parse_from<I, T>(itr: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let words = itr.into_iter().map(|w| {
+            let w: OsString = w.into();
+            match w.to_str() {
+                Some(s) if s == "-hw" || s.starts_with("-hw=") => {
+                    OsString::from(s.replacen("-hw", "--highwatermark", 1))
+                }
+                Some(s) if s == "-lw" || s.starts_with("-lw=") => {
+                    OsString::from(s.replacen("-lw", "--lowwatermark", 1))
+                }
+                _ => w,
+            }
+        });
+        RotateInner::try_parse_from(words).map(RotateArgs)
+    }
+}
+
+impl RotateArgs {
+    async fn run(ctx: Ctx, a: RotateArgs) -> Result<Output, CommandError> {
+        rotate(ctx, a.0).await
+    }
+}
+
+async fn rotate(ctx: Ctx, a: RotateInner) -> Result<Output, CommandError> {
+    let chunk = a.chunksize;
+    if chunk < 1 {
+        return Err(CommandError::Usage(
+            "audit rotate: --chunksize must be at least 1".into(),
+        ));
+    }
+    let keep = match a.age {
+        Some(days) if days < 0 => {
+            return Err(CommandError::Usage(
+                "audit rotate: --age must not be negative".into(),
+            ));
+        }
+        Some(days) => Some(KeepFrom::TsMs(
+            ctx.shared
+                .clock
+                .now_ms()
+                .saturating_sub(days.saturating_mul(86_400_000)),
+        )),
+        None => {
+            let hw = a.highwatermark.unwrap_or(10_000);
+            let lw = a.lowwatermark.unwrap_or(5_000);
+            if hw < 0 || lw < 0 || lw > hw {
+                return Err(CommandError::Usage(format!(
+                    "audit rotate: need 0 <= lowwatermark <= highwatermark (got -lw {lw}, -hw {hw})"
+                )));
+            }
+            if ctx.store().count_audit().await? > hw {
+                ctx.store()
+                    .audit_id_keeping_newest(lw)
+                    .await?
+                    .map(KeepFrom::Id)
+            } else {
+                None
+            }
+        }
+    };
+    let mut deleted: u64 = 0;
+    let mut per_chain = Vec::new();
+    if let Some(keep) = keep {
+        for chain in ctx.store().audit_chains().await? {
+            let bound = ctx.store().audit_chain_rotation_bound(&chain, keep).await?;
+            let n = if a.dryrun {
+                u64::try_from(ctx.store().count_audit_chain_upto(&chain, bound).await?).unwrap_or(0)
+            } else {
+                let mut n = 0;
+                loop {
+                    let got = ctx
+                        .store()
+                        .delete_audit_chunk(&chain, bound, chunk, ctx.now())
+                        .await?;
+                    if got == 0 {
+                        break;
+                    }
+                    n += got;
+                }
+                n
+            };
+            if n > 0 {
+                per_chain.push(format!("{chain}: {n} up to seq {bound}"));
+            }
+            deleted += n;
+        }
+    }
+    let mut text = format!("Deleted audit entries: {deleted}");
+    if a.dryrun {
+        text.push_str(" (dry run)");
+    }
+    let details = format!(
+        "{}{deleted} deleted{}{}",
+        if a.dryrun { "dry run, " } else { "" },
+        if per_chain.is_empty() { "" } else { "; " },
+        per_chain.join("; ")
+    );
+    Ok(Output::new(text, json!({ "deleted": deleted, "dry_run": a.dryrun })).with_audit(details))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_parse() {
+        assert_eq!(parse_span("5d"), Ok(432_000));
+        assert_eq!(parse_span("3h"), Ok(10_800));
+        assert_eq!(parse_span("30m"), Ok(1800));
+        assert!(parse_span("d").is_err());
+        assert!(parse_span("").is_err());
+        assert!(parse_span("5y").is_err());
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_text("=1+1"), "'=1+1");
+        assert_eq!(csv_cell("+sig/=="), "+sig/==");
+    }
+
+    #[test]
+    fn pi_manage_watermark_spelling_is_accepted() {
+        use clap::Parser as _;
+        let a = RotateArgs::try_parse_from(["audit rotate", "-hw", "10", "-lw=5", "--dryrun"])
+            .unwrap()
+            .0;
+        assert_eq!(a.highwatermark, Some(10));
+        assert_eq!(a.lowwatermark, Some(5));
+        assert!(a.dryrun);
+        assert!(RotateArgs::try_parse_from(["audit rotate", "-hw", "10", "--age", "3"]).is_err());
+    }
+}

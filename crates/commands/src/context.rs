@@ -1,0 +1,164 @@
+//! What every command runs with: the store, the settings, a clock, the acting identity, and
+//! lazily loaded key material. Cloning a context is cheap (shared state behind an `Arc`).
+
+use std::sync::Arc;
+
+use keyward_core::enckey::EncKey;
+use keyward_store::audit::AuditEvent;
+use keyward_store::{OpenOptions, Store};
+use tokio::sync::OnceCell;
+
+use crate::keys::{ServerKeys, ensure_private_dir, load_or_create_enckey};
+use crate::output::CommandError;
+use crate::settings::Settings;
+
+/// Source of the current time (a trait so tests can pin it).
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+    fn now(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+}
+
+/// The real wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// State shared by all commands of one process.
+pub struct Shared {
+    pub store: Store,
+    pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
+    /// This process's audit chain name.
+    pub chain: String,
+    enckey: OnceCell<EncKey>,
+    server_keys: OnceCell<ServerKeys>,
+}
+
+impl Shared {
+    /// Opens the configured database (creating the embedded default, with a notice on stderr)
+    /// and migrates it.
+    pub async fn open(settings: Settings, chain: String) -> Result<Shared, CommandError> {
+        if settings.uses_default_database() {
+            let dir = settings.data_dir();
+            if ensure_private_dir(&dir)? {
+                eprintln!(
+                    "keyward: no database configured; created {} for the embedded SQLite database, \
+                     the encryption key and the server keys",
+                    dir.display()
+                );
+            }
+        }
+        let opts = OpenOptions {
+            max_connections: settings.db_max_connections.max(1),
+            ..Default::default()
+        };
+        let store = Store::open(&settings.database_url(), &opts).await?;
+        if settings.uses_default_database() {
+            restrict_to_owner(&settings.data_dir().join("keyward.db"));
+        }
+        Ok(Self::with_store(store, settings, chain))
+    }
+
+    pub fn with_store(store: Store, settings: Settings, chain: String) -> Shared {
+        Shared {
+            store,
+            settings,
+            clock: Arc::new(SystemClock),
+            chain,
+            enckey: OnceCell::new(),
+            server_keys: OnceCell::new(),
+        }
+    }
+
+    /// The enckey, loaded (or, for an embedded default installation, created) on first use.
+    pub async fn enckey(&self) -> Result<&EncKey, CommandError> {
+        self.enckey
+            .get_or_try_init(|| async { load_or_create_enckey(&self.settings) })
+            .await
+    }
+
+    pub async fn server_keys(&self) -> Result<&ServerKeys, CommandError> {
+        self.server_keys
+            .get_or_try_init(|| async { ServerKeys::load_or_create(&self.settings) })
+            .await
+    }
+}
+
+/// The context one command runs in.
+#[derive(Clone)]
+pub struct Ctx {
+    pub shared: Arc<Shared>,
+    /// Who is acting, e.g. `cli:local`, `remote:127.0.0.1`, `user:alice`.
+    pub actor: String,
+    /// The client address, when the command came over the network.
+    pub client: String,
+}
+
+impl Ctx {
+    pub fn new(shared: Arc<Shared>, actor: impl Into<String>, client: impl Into<String>) -> Ctx {
+        Ctx {
+            shared,
+            actor: actor.into(),
+            client: client.into(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
+    pub fn now(&self) -> i64 {
+        self.shared.clock.now()
+    }
+
+    /// Appends a signed, chained audit row for an action of this context's actor.
+    pub async fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        success: bool,
+        details: &str,
+    ) -> Result<(), CommandError> {
+        let keys = self.shared.server_keys().await?;
+        let event = AuditEvent {
+            actor: self.actor.clone(),
+            action: action.to_string(),
+            target: target.to_string(),
+            success,
+            client: self.client.clone(),
+            details: details.to_string(),
+        };
+        let signer = |hash: &str| crate::audit_sign::sign(&keys.audit_signing_key, hash);
+        self.store()
+            .append_audit(
+                &self.shared.chain,
+                self.shared.clock.now_ms(),
+                &event,
+                &signer,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Makes a file readable by its owner only (the embedded database holds hashes and sealed secrets).
+fn restrict_to_owner(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+}

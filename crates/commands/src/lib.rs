@@ -1,0 +1,23 @@
+//! keyward's command registry. Each operator command is implemented once, in the module of its
+//! family, and reached through [`registry::Registry`] by every transport.
+
+pub mod api_keys;
+pub mod audit;
+pub mod audit_sign;
+pub mod context;
+pub mod keys;
+pub mod login;
+pub mod output;
+pub mod registry;
+pub mod runtime_config;
+pub mod sessions;
+pub mod settings;
+pub mod setup;
+mod table;
+pub mod timefmt;
+pub mod users;
+
+pub use context::{Ctx, Shared};
+pub use output::{CommandError, Format, Output};
+pub use registry::Registry;
+pub use settings::Settings;

@@ -1,0 +1,273 @@
+//! Password login and self-registration: the logic behind `POST /auth/login` and
+//! `POST /auth/register` (the HTTP layer only translates). Every attempt is audited with the real
+//! reason; callers show clients one generic refusal. Throttling of failures is the transport's
+//! job (it is per node and in memory).
+
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+use keyward_core::password::{Argon2Params, hash_password, needs_upgrade, verify_password};
+use keyward_core::user::{AccessDenial, AccessRules, LoginMethod, check_access};
+use keyward_store::sessions::NewSession;
+use keyward_store::users::User;
+
+use crate::context::Ctx;
+use crate::output::CommandError;
+
+/// A login attempt as the transport saw it.
+#[derive(Clone, Debug)]
+pub struct LoginRequest<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub client: Option<IpAddr>,
+    pub user_agent: &'a str,
+    /// `http`, `radius`, `api` (shown by `connections`).
+    pub protocol: &'a str,
+}
+
+/// A successful login: the bearer token is shown once and stored only hashed.
+#[derive(Clone, Debug)]
+pub struct LoginSuccess {
+    pub token: String,
+    pub session_id: String,
+    pub expires_at: i64,
+    pub username: String,
+}
+
+/// Why a login was refused (for the audit log and metrics, never for the client).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginRefusal {
+    UnknownUser,
+    WrongPassword,
+    /// The stored hash cannot be verified (unsupported or malformed scheme).
+    UnusableHash,
+    Access(AccessDenial),
+    TooManySessions,
+}
+
+impl LoginRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginRefusal::UnknownUser => "unknown user",
+            LoginRefusal::WrongPassword => "wrong password",
+            LoginRefusal::UnusableHash => "stored password hash cannot be verified",
+            LoginRefusal::Access(d) => d.as_str(),
+            LoginRefusal::TooManySessions => "too many sessions (max_sessions reached)",
+        }
+    }
+
+    /// Whether the refusal counts as a failed guess for throttling (a correct password refused
+    /// for policy reasons does not, but counting it would not hurt either).
+    pub fn is_credential_failure(self) -> bool {
+        matches!(
+            self,
+            LoginRefusal::UnknownUser | LoginRefusal::WrongPassword | LoginRefusal::UnusableHash
+        )
+    }
+}
+
+/// The outcome of a failed login.
+#[derive(Debug)]
+pub enum LoginError {
+    Refused(LoginRefusal),
+    Failed(CommandError),
+}
+
+impl From<CommandError> for LoginError {
+    fn from(e: CommandError) -> Self {
+        LoginError::Failed(e)
+    }
+}
+
+/// A client-chosen name as an audit target: cut to a sane length (real usernames are at most
+/// 150 characters).
+pub fn audit_target(name: &str) -> String {
+    name.chars().take(200).collect()
+}
+
+/// A hash to verify against when the user does not exist, so that unknown and known users take
+/// the same time.
+fn dummy_hash(params: &Argon2Params) -> Option<&'static str> {
+    static DUMMY: OnceLock<Option<String>> = OnceLock::new();
+    DUMMY
+        .get_or_init(|| hash_password("keyward-timing-equaliser", params).ok())
+        .as_deref()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, CommandError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CommandError::Internal(format!("password worker failed: {e}")))
+}
+
+/// Checks a username and password and opens a session. Audited as `login` (target: the
+/// username as given) with the reason on refusal.
+pub async fn password_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, LoginError> {
+    let result = try_login(ctx, req).await;
+    let (ok, details, actor) = match &result {
+        Ok(s) => (
+            true,
+            format!("session {}", s.session_id),
+            format!("user:{}", s.username),
+        ),
+        Err(LoginError::Refused(r)) => (false, r.as_str().to_string(), ctx.actor.clone()),
+        Err(LoginError::Failed(e)) => (false, format!("error: {e}"), ctx.actor.clone()),
+    };
+    let mut audit_ctx = ctx.clone();
+    audit_ctx.actor = actor;
+    audit_ctx
+        .audit("login", &audit_target(req.username), ok, &details)
+        .await?;
+    result
+}
+
+async fn try_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, LoginError> {
+    let params = ctx.settings().argon2_params();
+    let user = ctx
+        .store()
+        .find_user(req.username)
+        .await
+        .map_err(CommandError::from)?;
+    let password = req.password.to_string();
+    let Some(user) = user else {
+        blocking(move || {
+            if let Some(h) = dummy_hash(&params) {
+                let _ = verify_password(&password, h);
+            }
+        })
+        .await?;
+        return Err(LoginError::Refused(LoginRefusal::UnknownUser));
+    };
+    let stored = user.password_hash.clone();
+    match blocking(move || verify_password(&password, &stored)).await? {
+        Ok(true) => {}
+        Ok(false) => return Err(LoginError::Refused(LoginRefusal::WrongPassword)),
+        Err(e) => {
+            tracing::warn!(user = %user.username, error = %e, "stored password hash unusable");
+            return Err(LoginError::Refused(LoginRefusal::UnusableHash));
+        }
+    }
+    let now = ctx.now();
+    check_user_access(&user, now, req.client, LoginMethod::Password)
+        .map_err(|d| LoginError::Refused(LoginRefusal::Access(d)))?;
+    if user.max_sessions > 0 {
+        let open = ctx
+            .store()
+            .count_user_sessions(&user.id, now)
+            .await
+            .map_err(CommandError::from)?;
+        if open >= user.max_sessions {
+            return Err(LoginError::Refused(LoginRefusal::TooManySessions));
+        }
+    }
+    if needs_upgrade(&user.password_hash, &params) {
+        upgrade_hash(ctx, &user, req.password, params).await;
+    }
+    ctx.store()
+        .record_login(&user.id, now)
+        .await
+        .map_err(CommandError::from)?;
+    let token =
+        keyward_core::random::token_string().map_err(|e| CommandError::Internal(e.to_string()))?;
+    let ttl = i64::try_from(ctx.settings().session_ttl).unwrap_or(i64::MAX);
+    let expires_at = now.saturating_add(ttl);
+    let session_id = ctx
+        .store()
+        .create_session(&NewSession {
+            user_id: &user.id,
+            token: &token,
+            protocol: req.protocol,
+            remote_addr: &req.client.map(|c| c.to_string()).unwrap_or_default(),
+            user_agent: req.user_agent,
+            now,
+            expires_at,
+        })
+        .await
+        .map_err(CommandError::from)?;
+    Ok(LoginSuccess {
+        token,
+        session_id,
+        expires_at,
+        username: user.username,
+    })
+}
+
+/// The access rules of a user record for `method` (expiry, status, networks, denied methods).
+pub fn check_user_access(
+    user: &User,
+    now: i64,
+    client: Option<IpAddr>,
+    method: LoginMethod,
+) -> Result<(), AccessDenial> {
+    let rules = AccessRules {
+        active: user.active,
+        expires_at: user.expires_at,
+        allowed_networks: &user.allowed_networks,
+        denied_networks: &user.denied_networks,
+        denied_login_methods: &user.denied_login_methods,
+    };
+    check_access(&rules, now, client, method)
+}
+
+/// Re-hashes an imported (or weaker) hash as Argon2id after a successful login. Failure is
+/// logged, not fatal: the user is in, the old hash still works.
+async fn upgrade_hash(ctx: &Ctx, user: &User, password: &str, params: Argon2Params) {
+    let password = password.to_string();
+    let hashed = blocking(move || hash_password(&password, &params)).await;
+    match hashed {
+        Ok(Ok(hash)) => {
+            if let Err(e) = ctx
+                .store()
+                .set_password_hash(&user.id, &hash, ctx.now())
+                .await
+            {
+                tracing::warn!(user = %user.username, error = %e, "could not store the upgraded password hash");
+            } else {
+                tracing::info!(user = %user.username, "password hash upgraded to argon2id");
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(user = %user.username, error = %e, "password re-hash failed"),
+        Err(e) => tracing::warn!(user = %user.username, error = %e, "password re-hash failed"),
+    }
+}
+
+/// Whether self-registration is open: the runtime switch `registration_enabled`, by default
+/// open only while no user exists.
+pub async fn registration_open(ctx: &Ctx) -> Result<bool, CommandError> {
+    match crate::runtime_config::get_bool(ctx, "registration_enabled").await? {
+        Some(v) => Ok(v),
+        None => Ok(ctx.store().count_users().await? == 0),
+    }
+}
+
+/// Self-registration (`POST /auth/register`): the same user creation as `createuser`, allowed
+/// only while registration is open. Audited as `register`.
+pub async fn register(
+    ctx: &Ctx,
+    username: &str,
+    password: &str,
+    email: &str,
+) -> Result<User, CommandError> {
+    let result = async {
+        if !registration_open(ctx).await? {
+            return Err(CommandError::Forbidden("registration is disabled".into()));
+        }
+        crate::users::create_user_account(ctx, username, password, email).await
+    }
+    .await;
+    let details = match &result {
+        Ok(u) if u.roles.is_empty() => "registered".to_string(),
+        Ok(u) => format!("registered with roles {}", u.roles),
+        Err(e) => e.to_string(),
+    };
+    ctx.audit(
+        "register",
+        &audit_target(username),
+        result.is_ok(),
+        &details,
+    )
+    .await?;
+    result
+}

@@ -1,0 +1,116 @@
+//! What a command returns: text (Psono's wording where the seeds show it) and a JSON value, plus
+//! the error type every command shares. Transports print or send these unchanged, so local and
+//! remote output are byte-for-byte the same.
+
+use keyward_store::StoreError;
+use serde_json::Value;
+
+/// A command's successful result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// The text rendering, ending with a newline unless empty.
+    pub text: String,
+    /// The structured rendering (`--json`).
+    pub json: Value,
+    /// Details for the audit row of a changing command (never secrets).
+    pub audit_details: Option<String>,
+}
+
+impl Output {
+    /// An output whose text is `text` (a newline is appended if missing).
+    pub fn new(text: impl Into<String>, json: Value) -> Self {
+        let mut text = text.into();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        Output {
+            text,
+            json,
+            audit_details: None,
+        }
+    }
+
+    pub fn with_audit(mut self, details: impl Into<String>) -> Self {
+        self.audit_details = Some(details.into());
+        self
+    }
+}
+
+/// Which rendering a caller asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Why a command failed. Messages are one line, clear, and never contain secrets.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// The arguments do not fit the command (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CommandError {
+    /// Process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CommandError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// Stable machine-readable kind (JSON output, HTTP mapping).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CommandError::Usage(_) => "usage",
+            CommandError::Invalid(_) => "invalid",
+            CommandError::NotFound(_) => "not_found",
+            CommandError::Conflict(_) => "conflict",
+            CommandError::Forbidden(_) => "forbidden",
+            CommandError::Unavailable(_) => "unavailable",
+            CommandError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn invalid(e: impl std::fmt::Display) -> Self {
+        CommandError::Invalid(e.to_string())
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(_) => CommandError::Conflict(e.to_string()),
+            StoreError::NotFound(_) => CommandError::NotFound(e.to_string()),
+            StoreError::Connect { .. } | StoreError::BadUrl(_) => {
+                CommandError::Unavailable(e.to_string())
+            }
+            StoreError::Db(sqlx_err) => match sqlx_err {
+                keyward_store::sqlx_error::PoolTimedOut | keyward_store::sqlx_error::Io(_) => {
+                    CommandError::Unavailable(format!("database unreachable: {sqlx_err}"))
+                }
+                other => CommandError::Internal(format!("database error: {other}")),
+            },
+            other => CommandError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<keyward_core::user::UserInputError> for CommandError {
+    fn from(e: keyward_core::user::UserInputError) -> Self {
+        CommandError::Invalid(e.to_string())
+    }
+}

@@ -1,0 +1,274 @@
+//! The TOML configuration file. Every key is declared once below — type, default and doc — and
+//! the macro derives the struct, its defaults, and the `KEYWARD_<KEY>` environment overrides
+//! (environment wins over the file). Unknown keys in the file are an error, to catch typos.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Problems reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("invalid config file {path}: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("invalid value for environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+}
+
+/// How a setting's type is read from an environment variable.
+trait EnvValue: Sized {
+    fn parse_env(s: &str) -> Result<Self, String>;
+}
+
+impl EnvValue for String {
+    fn parse_env(s: &str) -> Result<Self, String> {
+        Ok(s.to_string())
+    }
+}
+
+impl EnvValue for Option<String> {
+    fn parse_env(s: &str) -> Result<Self, String> {
+        Ok(if s.is_empty() {
+            None
+        } else {
+            Some(s.to_string())
+        })
+    }
+}
+
+impl EnvValue for u64 {
+    fn parse_env(s: &str) -> Result<Self, String> {
+        s.trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not a non-negative integer"))
+    }
+}
+
+impl EnvValue for u32 {
+    fn parse_env(s: &str) -> Result<Self, String> {
+        s.trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not a non-negative integer"))
+    }
+}
+
+impl EnvValue for bool {
+    fn parse_env(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(format!("{s:?} is not a boolean")),
+        }
+    }
+}
+
+impl EnvValue for Vec<String> {
+    fn parse_env(s: &str) -> Result<Self, String> {
+        Ok(s.split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(String::from)
+            .collect())
+    }
+}
+
+macro_rules! settings {
+    ($( $(#[doc = $doc:literal])+ $name:ident : $ty:ty = $default:expr ;)*) => {
+        /// The whole configuration (see the field docs, or `keyward manage config keys`).
+        #[derive(Clone, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct Settings {
+            $( $(#[doc = $doc])+ pub $name: $ty, )*
+        }
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Settings { $( $name: $default, )* }
+            }
+        }
+
+        impl Settings {
+            /// Every key with its documentation, in declaration order.
+            pub const KEYS: &'static [(&'static str, &'static str)] =
+                &[ $( (stringify!($name), concat!($($doc),+)) ),* ];
+
+            fn apply_env_value(&mut self, key: &str, value: &str) -> Result<(), String> {
+                match key {
+                    $( stringify!($name) => { self.$name = EnvValue::parse_env(value)?; Ok(()) } )*
+                    _ => Ok(()),
+                }
+            }
+        }
+    };
+}
+
+settings! {
+    /// Directory for the embedded database, the enckey and the server keys.
+    data_dir: String = "./keyward-data".into();
+    /// `sqlite:PATH` or `postgres://user@host/db`; default: SQLite file `keyward.db` in data_dir.
+    database_url: Option<String> = None;
+    /// Maximum pooled database connections.
+    db_max_connections: u32 = 8;
+    /// Path of the encryption key file; default: `enckey` in data_dir.
+    enckey_file: Option<String> = None;
+    /// Address the HTTP server listens on.
+    listen: String = "127.0.0.1:8080".into();
+    /// PEM certificate chain for TLS (with tls_key_file); plain HTTP when unset.
+    tls_cert_file: Option<String> = None;
+    /// PEM private key for TLS.
+    tls_key_file: Option<String> = None;
+    /// Lifetime of login sessions in seconds.
+    session_ttl: u64 = 43_200;
+    /// Shared key for POST /server/management-command/; the endpoint is off when unset.
+    management_command_access_key: Option<String> = None;
+    /// Commands allowed over the management endpoint (empty: all).
+    management_commands: Vec<String> = Vec::new();
+    /// Server secret (hex); generated into data_dir/server-keys.toml when unset.
+    secret_key: Option<String> = None;
+    /// Ed25519 seed (base64) signing audit entries; generated like secret_key when unset.
+    audit_signing_key: Option<String> = None;
+    /// Name of this node's audit chain; default: the host name.
+    node_id: Option<String> = None;
+    /// Argon2id memory cost in KiB for new password hashes.
+    argon2_memory_kib: u32 = 19_456;
+    /// Argon2id iterations for new password hashes.
+    argon2_iterations: u32 = 2;
+    /// Argon2id parallelism for new password hashes.
+    argon2_parallelism: u32 = 1;
+    /// Largest accepted HTTP request body in bytes.
+    max_body_bytes: u64 = 1_048_576;
+    /// Log filter (tracing syntax), e.g. `info` or `keyward=debug`.
+    log_level: String = "info".into();
+}
+
+impl Settings {
+    /// Reads `path` (when given) and applies `KEYWARD_*` variables from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let mut settings = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| SettingsError::Read {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str(&text).map_err(|e| SettingsError::Parse {
+                    path: p.display().to_string(),
+                    reason: e.message().to_string(),
+                })?
+            }
+            None => Settings::default(),
+        };
+        for (var, value) in env {
+            let Some(key) = var.strip_prefix("KEYWARD_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            settings
+                .apply_env_value(&key, &value)
+                .map_err(|reason| SettingsError::Env {
+                    var: var.clone(),
+                    reason,
+                })?;
+        }
+        Ok(settings)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(&self.data_dir)
+    }
+
+    /// The database URL in force (explicit, or the embedded default).
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir().join("keyward.db").display()),
+        }
+    }
+
+    /// Whether the database is the embedded default inside data_dir.
+    pub fn uses_default_database(&self) -> bool {
+        self.database_url.is_none()
+    }
+
+    pub fn enckey_path(&self) -> PathBuf {
+        match &self.enckey_file {
+            Some(p) => PathBuf::from(p),
+            None => self.data_dir().join("enckey"),
+        }
+    }
+
+    pub fn server_keys_path(&self) -> PathBuf {
+        self.data_dir().join("server-keys.toml")
+    }
+
+    pub fn argon2_params(&self) -> keyward_core::password::Argon2Params {
+        keyward_core::password::Argon2Params {
+            m_cost_kib: self.argon2_memory_kib,
+            t_cost: self.argon2_iterations,
+            p_cost: self.argon2_parallelism,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_use_the_embedded_database() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.database_url(), "sqlite://./keyward-data/keyward.db");
+        assert_eq!(s.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:1\"\nsession_ttl = 60\n").unwrap();
+        let s = Settings::load(
+            Some(&path),
+            env(&[
+                ("KEYWARD_SESSION_TTL", "120"),
+                ("KEYWARD_MANAGEMENT_COMMANDS", "a, b"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.listen, "0.0.0.0:1");
+        assert_eq!(s.session_ttl, 120);
+        assert_eq!(s.management_commands, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        assert!(matches!(
+            Settings::load(Some(&path), env(&[])),
+            Err(SettingsError::Parse { .. })
+        ));
+        assert!(matches!(
+            Settings::load(None, env(&[("KEYWARD_SESSION_TTL", "soon")])),
+            Err(SettingsError::Env { .. })
+        ));
+    }
+
+    #[test]
+    fn every_key_is_documented() {
+        assert!(Settings::KEYS.iter().all(|(_, doc)| !doc.trim().is_empty()));
+    }
+}

@@ -1,0 +1,220 @@
+//! Installation commands: `setup create_enckey`, `setup encrypt_enckey` (privacyIDEA pi-manage,
+//! seed 001), `generateserverkeys` and `presetup` (Psono, seed 000), and `migrate`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use keyward_core::enckey::{EncKey, KeySlot, ProtectCost, is_protected};
+use keyward_store::Backend;
+use serde_json::json;
+
+use crate::context::Ctx;
+use crate::keys::{ServerKeys, enckey_passphrase_from_env, write_new_file};
+use crate::output::{CommandError, Output};
+use crate::registry::{CommandSpec, command};
+
+pub fn commands() -> Vec<CommandSpec> {
+    vec![
+        command(
+            "setup create_enckey",
+            "Create the encryption key (refuses to overwrite; mode 0400)",
+            create_enckey,
+        )
+        .mutating(None),
+        command(
+            "setup encrypt_enckey",
+            "Print FILE's enckey protected by the passphrase in KEYWARD_ENCKEY_PASSPHRASE(_FILE)",
+            encrypt_enckey,
+        )
+        .mutating(None),
+        command(
+            "setup verify_enckey",
+            "Load the enckey (unlocking it if protected) and print its key ids",
+            verify_enckey,
+        ),
+        command(
+            "generateserverkeys",
+            "Print fresh server keys as a config snippet",
+            generateserverkeys,
+        ),
+        command(
+            "presetup",
+            "Check the database connection and privileges and create the schema",
+            presetup,
+        )
+        .mutating(None),
+        command(
+            "migrate",
+            "Apply pending database schema migrations",
+            migrate,
+        )
+        .mutating(None),
+    ]
+}
+
+#[derive(Parser)]
+struct CreateEnckeyArgs {
+    /// Use this key (base64 of exactly 96 bytes) instead of a random one; not recommended.
+    #[arg(long = "enckey_b64", alias = "enckey-b64")]
+    enckey_b64: Option<String>,
+}
+
+async fn create_enckey(ctx: Ctx, a: CreateEnckeyArgs) -> Result<Output, CommandError> {
+    let path = ctx.settings().enckey_path();
+    if path.exists() {
+        return Err(CommandError::Conflict(format!(
+            "enckey {} already exists; refusing to overwrite it",
+            path.display()
+        )));
+    }
+    let key = match &a.enckey_b64 {
+        Some(b64) => EncKey::from_base64(b64).map_err(CommandError::invalid)?,
+        None => EncKey::generate().map_err(|e| CommandError::Internal(e.to_string()))?,
+    };
+    write_new_file(&path, &key.to_bytes(), 0o400)?;
+    let shown = path.display().to_string();
+    Ok(Output::new(
+        format!("Encryption key written to {shown}"),
+        json!({ "path": shown }),
+    )
+    .with_audit(format!("created {shown}")))
+}
+
+#[derive(Parser)]
+struct EncryptEnckeyArgs {
+    /// The (unprotected) enckey file.
+    file: PathBuf,
+    /// Write the protected key to this new file (mode 0400) instead of printing it.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+async fn encrypt_enckey(_ctx: Ctx, a: EncryptEnckeyArgs) -> Result<Output, CommandError> {
+    let contents = std::fs::read(&a.file)
+        .map_err(|e| CommandError::NotFound(format!("cannot read {}: {e}", a.file.display())))?;
+    if is_protected(&contents) {
+        return Err(CommandError::Invalid(format!(
+            "{} is already passphrase-protected",
+            a.file.display()
+        )));
+    }
+    let key = EncKey::from_file_contents(&contents, None)
+        .map_err(|e| CommandError::Invalid(format!("{e} ({})", a.file.display())))?;
+    let passphrase = enckey_passphrase_from_env()?.ok_or_else(|| {
+        CommandError::Invalid(
+            "no passphrase: set KEYWARD_ENCKEY_PASSPHRASE or KEYWARD_ENCKEY_PASSPHRASE_FILE".into(),
+        )
+    })?;
+    let cost = ProtectCost::default();
+    let protected = tokio::task::spawn_blocking(move || key.protect(&passphrase, &cost))
+        .await
+        .map_err(|e| CommandError::Internal(e.to_string()))?
+        .map_err(CommandError::invalid)?;
+    match a.output {
+        Some(out) => {
+            write_new_file(&out, protected.as_bytes(), 0o400)?;
+            let shown = out.display().to_string();
+            Ok(Output::new(
+                format!("Protected encryption key written to {shown}"),
+                json!({ "path": shown }),
+            ))
+        }
+        None => Ok(Output::new(
+            protected.clone(),
+            json!({ "protected_enckey": protected.trim_end() }),
+        )),
+    }
+}
+
+#[derive(Parser)]
+struct NoArgs {}
+
+async fn verify_enckey(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
+    let key = ctx.shared.enckey().await?;
+    let ids: Vec<String> = [
+        KeySlot::TokenSecrets,
+        KeySlot::ConfigSecrets,
+        KeySlot::Values,
+    ]
+    .into_iter()
+    .map(|slot| keyward_core::aead::key_id(key.slot(slot)))
+    .collect();
+    let path = ctx.settings().enckey_path().display().to_string();
+    Ok(Output::new(
+        format!("Encryption key {path} OK (key ids {})", ids.join(" ")),
+        json!({ "path": path, "key_ids": ids }),
+    ))
+}
+
+async fn generateserverkeys(_ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
+    let keys = ServerKeys::generate()?;
+    let text = keys.to_toml();
+    Ok(Output::new(text.clone(), json!({ "toml": text })))
+}
+
+async fn presetup(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
+    let store = ctx.store();
+    store.ping().await?;
+    let mut lines = Vec::new();
+    match store.backend() {
+        Backend::Sqlite => lines.push(format!(
+            "SQLite database ready at {}",
+            ctx.settings().database_url()
+        )),
+        Backend::Postgres => {
+            let (db_create, schema_create): (bool, bool) = (
+                sqlx_bool(
+                    store,
+                    "SELECT has_database_privilege(current_user, current_database(), 'CREATE')",
+                )
+                .await?,
+                sqlx_bool(
+                    store,
+                    "SELECT has_schema_privilege(current_user, current_schema(), 'CREATE')",
+                )
+                .await?,
+            );
+            lines.push("PostgreSQL connection OK".to_string());
+            lines.push(format!(
+                "CREATE on database: {}",
+                if db_create { "yes" } else { "no" }
+            ));
+            lines.push(format!(
+                "CREATE on schema: {}",
+                if schema_create { "yes" } else { "no" }
+            ));
+            if !schema_create {
+                return Err(CommandError::Forbidden(
+                    "the database user lacks CREATE on its schema: grant it, then run presetup again".into(),
+                ));
+            }
+        }
+    }
+    let version = store.schema_version().await?;
+    lines.push(format!("Schema version {version} (up to date)"));
+    Ok(Output::new(
+        lines.join("\n"),
+        json!({ "backend": store.backend().name(), "schema_version": version }),
+    ))
+}
+
+async fn sqlx_bool(store: &keyward_store::Store, sql: &'static str) -> Result<bool, CommandError> {
+    store.query_bool(sql).await.map_err(CommandError::from)
+}
+
+async fn migrate(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
+    let applied = ctx.store().migrate().await?;
+    let version = ctx.store().schema_version().await?;
+    let text = if applied.is_empty() {
+        format!("No migrations to apply (schema version {version})")
+    } else {
+        format!(
+            "Applied migrations {:?} (schema version {version})",
+            applied
+        )
+    };
+    Ok(Output::new(
+        text,
+        json!({ "applied": applied, "schema_version": version }),
+    ))
+}

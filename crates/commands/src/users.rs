@@ -1,0 +1,388 @@
+//! User lifecycle commands (Psono `manage.py`, seed 000): createuser, deleteuser, disableuser,
+//! enableuser, verifyuseremail, promoteuser, demoteuser, disableinactiveusers, plus listusers and
+//! showuser. Output wording follows Psono's where it is known.
+
+use clap::Parser;
+use keyward_core::password::hash_password;
+use keyward_core::user::{Role, validate_email, validate_password, validate_username};
+use keyward_store::users::{NewUser, User};
+use serde_json::json;
+
+use crate::context::Ctx;
+use crate::output::{CommandError, Output};
+use crate::registry::{CommandSpec, command};
+use crate::timefmt::{rfc3339, rfc3339_opt};
+
+pub fn commands() -> Vec<CommandSpec> {
+    vec![
+        command(
+            "createuser",
+            "Create a user with a username, password and email",
+            createuser,
+        )
+        .mutating(Some(0)),
+        command("deleteuser", "Delete a user", deleteuser).mutating(Some(0)),
+        command(
+            "disableuser",
+            "Disable a user: no more logins, sessions end",
+            disableuser,
+        )
+        .mutating(Some(0)),
+        command("enableuser", "Enable a user again", enableuser).mutating(Some(0)),
+        command(
+            "verifyuseremail",
+            "Mark the email of a user as verified",
+            verifyuseremail,
+        )
+        .mutating(Some(0)),
+        command(
+            "promoteuser",
+            "Grant a role (superuser, admin, helpdesk, auditor)",
+            promoteuser,
+        )
+        .mutating(Some(0)),
+        command("demoteuser", "Revoke a role", demoteuser).mutating(Some(0)),
+        command(
+            "disableinactiveusers",
+            "Disable users not logged in for SECONDS (--dry-run: only list them)",
+            disableinactiveusers,
+        )
+        .mutating(None),
+        command("listusers", "List users", listusers),
+        command("showuser", "Show one user's record", showuser),
+    ]
+}
+
+/// Not-found error for a username.
+pub(crate) fn no_such_user(username: &str) -> CommandError {
+    CommandError::NotFound(format!("user \"{username}\" does not exist"))
+}
+
+pub(crate) async fn load_user(ctx: &Ctx, username: &str) -> Result<User, CommandError> {
+    ctx.store()
+        .find_user(username)
+        .await?
+        .ok_or_else(|| no_such_user(username))
+}
+
+fn user_json(u: &User) -> serde_json::Value {
+    serde_json::to_value(u).unwrap_or_default()
+}
+
+#[derive(Parser)]
+struct CreateUserArgs {
+    username: String,
+    password: String,
+    email: String,
+    /// Print the password in the confirmation instead of stars.
+    #[arg(long)]
+    show_password: bool,
+}
+
+async fn createuser(ctx: Ctx, a: CreateUserArgs) -> Result<Output, CommandError> {
+    let user = create_user_account(&ctx, &a.username, &a.password, &a.email).await?;
+    let shown = if a.show_password {
+        a.password.as_str()
+    } else {
+        "******"
+    };
+    let text = format!(
+        "Created user \"{}\" with password \"{}\" and email \"{}\"",
+        user.username, shown, user.email
+    );
+    let details = if user.roles.is_empty() {
+        "created".to_string()
+    } else {
+        format!("created with roles {}", user.roles)
+    };
+    Ok(Output::new(text, user_json(&user)).with_audit(details))
+}
+
+/// Validates and creates a user (the first one becomes superuser): shared by `createuser` and
+/// self-registration (`POST /auth/register`), so both apply the same rules.
+pub async fn create_user_account(
+    ctx: &Ctx,
+    username: &str,
+    password: &str,
+    email: &str,
+) -> Result<User, CommandError> {
+    validate_username(username)?;
+    validate_password(password)?;
+    validate_email(email)?;
+    if ctx.store().find_user(username).await?.is_some() {
+        return Err(CommandError::Conflict(format!(
+            "user \"{username}\" already exists"
+        )));
+    }
+    let params = ctx.settings().argon2_params();
+    let password = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password, &params))
+        .await
+        .map_err(|e| CommandError::Internal(e.to_string()))?
+        .map_err(|e| CommandError::Internal(e.to_string()))?;
+    ctx.store()
+        .create_user(&NewUser {
+            username,
+            password_hash: &hash,
+            email,
+            now: ctx.now(),
+        })
+        .await
+        .map_err(|e| match e {
+            keyward_store::StoreError::Conflict(_) => {
+                CommandError::Conflict(format!("user \"{username}\" already exists"))
+            }
+            other => other.into(),
+        })
+}
+
+#[derive(Parser)]
+struct UsernameArg {
+    username: String,
+}
+
+async fn deleteuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
+    if !ctx.store().delete_user(&a.username).await? {
+        return Err(no_such_user(&a.username));
+    }
+    Ok(Output::new(
+        format!("Deleted user \"{}\"", a.username),
+        json!({ "deleted": a.username }),
+    ))
+}
+
+async fn set_active(ctx: &Ctx, username: &str, active: bool) -> Result<Output, CommandError> {
+    if !ctx
+        .store()
+        .set_user_active(username, active, ctx.now())
+        .await?
+    {
+        return Err(no_such_user(username));
+    }
+    let verb = if active { "Enabled" } else { "Disabled" };
+    Ok(Output::new(
+        format!("{verb} user \"{username}\""),
+        json!({ "username": username, "active": active }),
+    ))
+}
+
+async fn disableuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
+    set_active(&ctx, &a.username, false).await
+}
+
+async fn enableuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
+    set_active(&ctx, &a.username, true).await
+}
+
+async fn verifyuseremail(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
+    if !ctx
+        .store()
+        .set_email_verified(&a.username, ctx.now())
+        .await?
+    {
+        return Err(no_such_user(&a.username));
+    }
+    Ok(Output::new(
+        format!("Verified email of user \"{}\"", a.username),
+        json!({ "username": a.username, "email_verified": true }),
+    ))
+}
+
+#[derive(Parser)]
+struct RoleArgs {
+    username: String,
+    role: String,
+}
+
+async fn promoteuser(ctx: Ctx, a: RoleArgs) -> Result<Output, CommandError> {
+    let role: Role = a.role.parse()?;
+    let mut user = load_user(&ctx, &a.username).await?;
+    let changed = user.roles.insert(role);
+    if changed {
+        ctx.store()
+            .set_roles(&user.id, &user.roles, ctx.now())
+            .await?;
+    }
+    let text = if changed {
+        format!("Promoted user \"{}\" to \"{}\"", user.username, role)
+    } else {
+        format!("User \"{}\" already has role \"{}\"", user.username, role)
+    };
+    Ok(Output::new(
+        text,
+        json!({ "username": user.username, "roles": user.roles, "changed": changed }),
+    )
+    .with_audit(format!("role {role}")))
+}
+
+async fn demoteuser(ctx: Ctx, a: RoleArgs) -> Result<Output, CommandError> {
+    let role: Role = a.role.parse()?;
+    let mut user = load_user(&ctx, &a.username).await?;
+    let changed = user.roles.remove(role);
+    if changed {
+        ctx.store()
+            .set_roles(&user.id, &user.roles, ctx.now())
+            .await?;
+    }
+    let text = if changed {
+        format!("Demoted user \"{}\" from \"{}\"", user.username, role)
+    } else {
+        format!("User \"{}\" does not have role \"{}\"", user.username, role)
+    };
+    Ok(Output::new(
+        text,
+        json!({ "username": user.username, "roles": user.roles, "changed": changed }),
+    )
+    .with_audit(format!("role {role}")))
+}
+
+#[derive(Parser)]
+struct InactiveArgs {
+    /// Users whose last login (or creation, if never) is older than this many seconds.
+    #[arg(value_parser = positive_seconds)]
+    seconds: u64,
+    /// List the users that would be disabled, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn positive_seconds(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n > 0 && i64::try_from(n).is_ok() => Ok(n),
+        _ => Err(format!("SECONDS must be a positive integer, not {s:?}")),
+    }
+}
+
+async fn disableinactiveusers(ctx: Ctx, a: InactiveArgs) -> Result<Output, CommandError> {
+    let cutoff = ctx
+        .now()
+        .saturating_sub(i64::try_from(a.seconds).unwrap_or(i64::MAX));
+    let users = ctx.store().inactive_users(cutoff).await?;
+    let mut text = String::new();
+    for u in &users {
+        let last = match u.last_login {
+            Some(t) => format!("last login {}", rfc3339(t)),
+            None => format!("never logged in, created {}", rfc3339(u.created_at)),
+        };
+        text.push_str(&format!("{} ({})\n", u.username, last));
+    }
+    let count = if a.dry_run {
+        users.len() as u64
+    } else {
+        let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+        ctx.store().disable_users(&ids, ctx.now()).await?
+    };
+    text.push_str(&format!("Disabled inactive users: {count}"));
+    if a.dry_run {
+        text.push_str(" (dry run)");
+    }
+    let names: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
+    let details = format!(
+        "{}{} users: {}",
+        if a.dry_run { "dry run, " } else { "" },
+        count,
+        names.join(",")
+    );
+    Ok(Output::new(
+        text,
+        json!({ "dry_run": a.dry_run, "count": count, "users": names }),
+    )
+    .with_audit(details))
+}
+
+#[derive(Parser)]
+struct ListArgs {
+    /// Show at most this many users.
+    #[arg(long)]
+    limit: Option<u64>,
+    /// Start after this username (keyset paging).
+    #[arg(long)]
+    after: Option<String>,
+}
+
+const PAGE: i64 = 500;
+
+async fn listusers(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
+    let mut users: Vec<User> = Vec::new();
+    let mut after = a.after.clone();
+    let limit = a
+        .limit
+        .map(|l| i64::try_from(l).unwrap_or(i64::MAX))
+        .unwrap_or(i64::MAX);
+    while (users.len() as i64) < limit {
+        let want = PAGE.min(limit - users.len() as i64);
+        let page = ctx.store().list_users(after.as_deref(), want).await?;
+        let done = (page.len() as i64) < want;
+        after = page.last().map(|u| u.username.clone());
+        users.extend(page);
+        if done {
+            break;
+        }
+    }
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| {
+            vec![
+                u.username.clone(),
+                u.email.clone(),
+                u.roles.to_string(),
+                if u.active { "active" } else { "disabled" }.to_string(),
+                if u.email_verified { "yes" } else { "no" }.to_string(),
+                rfc3339_opt(u.last_login),
+            ]
+        })
+        .collect();
+    let text = crate::table::render(
+        &[
+            "USERNAME",
+            "EMAIL",
+            "ROLES",
+            "STATUS",
+            "VERIFIED",
+            "LAST LOGIN",
+        ],
+        &rows,
+    );
+    let list: Vec<_> = users.iter().map(user_json).collect();
+    Ok(Output::new(text, json!({ "users": list })))
+}
+
+async fn showuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
+    let u = load_user(&ctx, &a.username).await?;
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let text = format!(
+        "id: {}\nusername: {}\nemail: {}\nemail verified: {}\nstatus: {}\nroles: {}\ncreated: {}\n\
+         last login: {}\nexpires: {}\nallowed networks: {}\ndenied networks: {}\n\
+         denied login methods: {}\nmax sessions: {}\ndescription: {}\nresource profile: {}",
+        u.id,
+        u.username,
+        u.email,
+        if u.email_verified { "yes" } else { "no" },
+        if u.active { "active" } else { "disabled" },
+        u.roles,
+        rfc3339(u.created_at),
+        rfc3339_opt(u.last_login),
+        rfc3339_opt(u.expires_at),
+        list(&u.allowed_networks),
+        list(&u.denied_networks),
+        list(&u.denied_login_methods),
+        if u.max_sessions == 0 {
+            "unlimited".to_string()
+        } else {
+            u.max_sessions.to_string()
+        },
+        if u.description.is_empty() {
+            "-"
+        } else {
+            &u.description
+        },
+        u.resource_profile,
+    );
+    Ok(Output::new(text, user_json(&u)))
+}

@@ -1,0 +1,74 @@
+//! The `keyward` binary: clap wiring for `serve` and `manage` (local or `--remote`). All work
+//! happens in the library crates; this file only parses arguments, loads settings and prints.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod manage;
+
+#[derive(Parser)]
+#[command(
+    name = "keyward",
+    version,
+    about = "Self-hosted authentication server: users, OTP tokens, sessions, API keys"
+)]
+struct Cli {
+    /// Configuration file (TOML); also KEYWARD_CONFIG. Every key can be overridden by KEYWARD_<KEY>.
+    #[arg(long, global = true, env = "KEYWARD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve,
+    /// Run an operator command locally on the database, or remotely with --remote.
+    Manage(manage::ManageArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match keyward_commands::Settings::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("keyward: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keyward: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match cli.command {
+        Command::Serve => {
+            init_logging(&settings.log_level);
+            match runtime.block_on(keyward_server::run(settings)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("keyward: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Manage(args) => runtime.block_on(manage::run(settings, args)),
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,407 @@
+//! Test harness: per-test environments on SQLite and PostgreSQL, helpers to run
+//! `keyward manage …` and `keyward serve`, and direct SQL for asserting database state.
+//!
+//! PostgreSQL tests create their own database on 127.0.0.1:5432 (user postgres, trust auth) and
+//! drop it afterwards. When the server does not answer, the tests print a loud SKIPPED line —
+//! unless `KEYWARD_REQUIRE_POSTGRES=1` (set by `.ci/run`), where they fail instead.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub const PG_BASE_URL: &str = "postgres://postgres@127.0.0.1:5432";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Whether PostgreSQL answers on 127.0.0.1:5432 (checked once).
+pub fn postgres_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        std::net::TcpStream::connect_timeout(
+            &"127.0.0.1:5432".parse().unwrap(),
+            Duration::from_secs(2),
+        )
+        .is_ok()
+    })
+}
+
+/// Decides whether a PostgreSQL test may run; says so loudly when it may not.
+pub fn postgres_or_skip(test: &str) -> bool {
+    if postgres_available() {
+        return true;
+    }
+    if std::env::var("KEYWARD_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+        panic!(
+            "PostgreSQL at 127.0.0.1:5432 is required (KEYWARD_REQUIRE_POSTGRES=1) but does not answer"
+        );
+    }
+    eprintln!("*** SKIPPED {test} on PostgreSQL: no server at 127.0.0.1:5432 ***");
+    false
+}
+
+/// One test's world: a temporary directory with a config file, and its own database.
+pub struct TestEnv {
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+    pub config_path: PathBuf,
+    pg_db: Option<String>,
+    pool: OnceLock<AnyPool>,
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 6];
+    getrandom_fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn getrandom_fill(buf: &mut [u8]) {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(buf)
+        .unwrap();
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+impl TestEnv {
+    /// A fresh environment; extra TOML lines are appended to the config.
+    pub fn new(backend: Backend) -> Self {
+        Self::with_config(backend, "")
+    }
+
+    pub fn with_config(backend: Backend, extra_toml: &str) -> Self {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let (database_url, pg_db) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("test.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let name = format!("kw_test_{}", random_suffix());
+                let admin = name.clone();
+                std::thread::spawn(move || {
+                    block_on(async {
+                        let pool = AnyPoolOptions::new()
+                            .max_connections(1)
+                            .connect(PG_ADMIN_URL)
+                            .await
+                            .unwrap();
+                        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {admin}")))
+                            .execute(&pool)
+                            .await
+                            .unwrap();
+                        pool.close().await;
+                    })
+                })
+                .join()
+                .unwrap();
+                (format!("{PG_BASE_URL}/{name}"), Some(name))
+            }
+        };
+        let config_path = dir.path().join("keyward.toml");
+        let config = format!(
+            "data_dir = \"{}\"\ndatabase_url = \"{}\"\nargon2_memory_kib = 1024\nargon2_iterations = 1\n\
+             node_id = \"test-node\"\n{}\n",
+            dir.path().join("data").display(),
+            database_url,
+            extra_toml
+        );
+        std::fs::write(&config_path, config).unwrap();
+        TestEnv {
+            backend,
+            dir,
+            database_url,
+            config_path,
+            pg_db,
+            pool: OnceLock::new(),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `keyward` with this environment's config and no stray KEYWARD_* variables.
+    pub fn keyward(&self) -> Command {
+        let mut cmd = Command::cargo_bin("keyward").unwrap();
+        for (k, _) in std::env::vars() {
+            if k.starts_with("KEYWARD_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("KEYWARD_CONFIG", &self.config_path)
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// `keyward manage ARGS…`.
+    pub fn manage(&self, args: &[&str]) -> Command {
+        let mut cmd = self.keyward();
+        cmd.arg("manage").args(args);
+        cmd
+    }
+
+    /// Runs `keyward manage ARGS…`, asserts success and returns stdout.
+    pub fn manage_ok(&self, args: &[&str]) -> String {
+        let out = self.manage(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "manage {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs `keyward manage ARGS…`, asserts failure, and returns (exit code, stderr).
+    pub fn manage_err(&self, args: &[&str]) -> (i32, String) {
+        let out = self.manage(args).output().unwrap();
+        assert!(
+            !out.status.success(),
+            "manage {args:?} unexpectedly succeeded"
+        );
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+
+    fn pool(&self) -> &AnyPool {
+        self.pool.get_or_init(|| {
+            let url = self.database_url.clone();
+            std::thread::spawn(move || {
+                block_on(async {
+                    AnyPoolOptions::new()
+                        .max_connections(1)
+                        .connect_lazy(&url)
+                        .unwrap()
+                })
+            })
+            .join()
+            .unwrap()
+        })
+    }
+
+    /// Runs a statement against the test database (for setting up states such as old logins).
+    pub fn exec(&self, sql: &str) {
+        let pool = self.pool().clone();
+        let sql = sql.to_string();
+        std::thread::spawn(move || {
+            block_on(async {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .unwrap()
+            })
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// The first column of the first row of a query returning one integer.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        let pool = self.pool().clone();
+        let sql = sql.to_string();
+        std::thread::spawn(move || {
+            block_on(async {
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            })
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Rows of a query returning text columns, each row as a vector of strings.
+    pub fn query_strings(&self, sql: &str) -> Vec<Vec<String>> {
+        use sqlx::Row;
+        let pool = self.pool().clone();
+        let sql = sql.to_string();
+        std::thread::spawn(move || {
+            block_on(async {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.try_get::<String, _>(i).unwrap_or_default())
+                            .collect()
+                    })
+                    .collect()
+            })
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Starts `keyward serve` on an ephemeral port; the guard stops it.
+    pub fn serve(&self) -> ServerGuard {
+        self.serve_with_env(&[])
+    }
+
+    pub fn serve_with_env(&self, env: &[(&str, &str)]) -> ServerGuard {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyward"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("KEYWARD_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("KEYWARD_CONFIG", &self.config_path)
+            .env("KEYWARD_LISTEN", "127.0.0.1:0")
+            .env("KEYWARD_LOG_LEVEL", "warn")
+            .envs(env.iter().copied())
+            .current_dir(self.dir.path())
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(url) = line.split("listening on ").nth(1) {
+                        let _ = tx.send(Ok(url.trim().to_string()));
+                        sent = true;
+                        continue;
+                    }
+                }
+                eprintln!("[keyward serve] {line}");
+            }
+            if !sent {
+                let _ = tx.send(Err("server exited before listening".to_string()));
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(url)) => url,
+            other => {
+                let _ = child.kill();
+                panic!("keyward serve did not start: {other:?}");
+            }
+        };
+        ServerGuard { child, url }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.get() {
+            let pool = pool.clone();
+            let _ = std::thread::spawn(move || block_on(pool.close())).join();
+        }
+        if let Some(name) = self.pg_db.take() {
+            let _ = std::thread::spawn(move || {
+                block_on(async {
+                    if let Ok(pool) = AnyPoolOptions::new()
+                        .max_connections(1)
+                        .connect(PG_ADMIN_URL)
+                        .await
+                    {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&pool)
+                        .await;
+                        pool.close().await;
+                    }
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// A running `keyward serve`; killed on drop.
+pub struct ServerGuard {
+    pub child: Child,
+    pub url: String,
+}
+
+impl ServerGuard {
+    /// Sends SIGTERM and waits for a graceful exit; returns whether it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Path of a file in the shared fixtures copied into this repository.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL:
+/// `both_backends!(name, |env: &TestEnv| { … });` (optionally with extra config TOML).
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        $crate::both_backends!($name, "", $body);
+    };
+    ($name:ident, $config:expr, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::harness::{Backend, TestEnv};
+
+            #[test]
+            fn sqlite() {
+                let env = TestEnv::with_config(Backend::Sqlite, $config);
+                let f: &dyn Fn(&TestEnv) = &$body;
+                f(&env);
+            }
+
+            #[test]
+            fn postgres() {
+                if !$crate::harness::postgres_or_skip(concat!(module_path!())) {
+                    return;
+                }
+                let env = TestEnv::with_config(Backend::Postgres, $config);
+                let f: &dyn Fn(&TestEnv) = &$body;
+                f(&env);
+            }
+        }
+    };
+}

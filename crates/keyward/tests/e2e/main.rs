@@ -1,0 +1,15 @@
+//! End-to-end tests: one test binary (one link) driving the real `keyward` binary against real
+//! databases — a temporary SQLite file and a throwaway PostgreSQL database per test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[allow(dead_code)]
+mod harness;
+mod manage_setup;
+mod manage_users;
+mod server_api_keys;
+mod server_audit;
+mod server_client;
+mod server_management;
+mod server_sessions;
+mod server_status;

@@ -1,0 +1,179 @@
+//! Request and response bodies of the REST routes, with their OpenAPI schemas. (They can move to
+//! `keyward-proto` once the `keyward api` client needs them.)
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Every error, and SFTPGo-style acknowledgements: `{"error": "", "message": "Alive", "status": 200}`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatusMessage {
+    /// What went wrong (empty on success).
+    pub error: String,
+    /// Human-readable summary.
+    pub message: String,
+    /// The HTTP status code.
+    pub status: u16,
+}
+
+impl StatusMessage {
+    pub fn ok(message: impl Into<String>) -> Self {
+        StatusMessage {
+            error: String::new(),
+            message: message.into(),
+            status: 200,
+        }
+    }
+}
+
+/// `POST /auth/login` body.
+#[derive(Clone, Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+}
+
+/// A new session: the bearer token (shown once) and its expiry (epoch seconds).
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: i64,
+    pub username: String,
+}
+
+/// `POST /auth/register` body.
+#[derive(Clone, Deserialize, ToSchema)]
+pub struct RegisterBody {
+    pub username: String,
+    pub password: String,
+    pub email: String,
+}
+
+/// A user as registration reports it.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserInfo {
+    pub username: String,
+    pub email: String,
+    /// Roles, e.g. `["superuser"]` for the first user.
+    pub roles: Vec<String>,
+}
+
+/// The authenticated caller (`GET /api/v1/me`).
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct MeResponse {
+    pub username: String,
+    pub roles: Vec<String>,
+    /// `session` or `api_key`.
+    pub auth: String,
+}
+
+/// One active session, in SFTPGo's `get-connections` shape.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct Connection {
+    pub connection_id: String,
+    pub username: String,
+    /// `http`, `radius` or `api`.
+    pub protocol: String,
+    pub remote_address: String,
+    /// The client's user agent.
+    pub client_version: String,
+    /// Epoch milliseconds.
+    pub connection_time: i64,
+    /// Epoch milliseconds.
+    pub last_activity: i64,
+    /// Epoch seconds.
+    pub expires_at: i64,
+    pub active_transfers: Vec<serde_json::Value>,
+}
+
+/// `POST /server/management-command/` body (Psono).
+#[derive(Clone, Deserialize, ToSchema)]
+pub struct ManagementRequest {
+    /// The command, e.g. `createuser` or `api createtoken` (words separated by spaces).
+    pub command_name: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub command_args: Vec<String>,
+    /// Also return the command's structured result in `result`.
+    #[serde(default)]
+    pub json: bool,
+}
+
+/// What the command printed (or, with `exit_code` ≠ 0, its error message).
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct ManagementResponse {
+    pub output: String,
+    pub exit_code: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+}
+
+/// 403 of the management endpoint: `{"detail": "Invalid access key"}`.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct ManagementDenied {
+    pub detail: String,
+}
+
+/// 400 of the management endpoint: command not allowed, unknown, or a malformed request.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct ManagementRejected {
+    /// e.g. `["MANAGEMENT_COMMAND_NOT_ALLOWED"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub non_field_errors: Vec<String>,
+    /// Problems with `command_name` (e.g. unknown command).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command_name: Vec<String>,
+}
+
+/// Build information (`GET /api/v1/version`).
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct VersionInfo {
+    pub version: String,
+    pub commit_hash: String,
+    pub build_date: String,
+}
+
+/// `GET /healthz` answer.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok` or what is wrong.
+    pub status: String,
+}
+
+/// One audit log entry.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub chain: String,
+    pub seq: i64,
+    /// Epoch milliseconds.
+    pub ts_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub success: bool,
+    pub client: String,
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+    pub signature: String,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before_id` for the next (older) page; absent on the last page.
+    pub next_before_id: Option<i64>,
+}
+
+/// Paging of `GET /api/v1/audit`.
+#[derive(Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Entries per page (1–1000, default 100).
+    pub limit: Option<u32>,
+    /// Only entries with a smaller id (keyset paging).
+    pub before_id: Option<i64>,
+    /// Only entries written at or after this time (epoch seconds).
+    pub since: Option<i64>,
+}

@@ -1,0 +1,280 @@
+//! Who is calling: resolves `Authorization: Bearer TOKEN` (or a raw `Authorization: TOKEN`, the
+//! pi-manage style) to a login session or an API key, and re-checks the user's access rules on
+//! every request, so disabling a user or re-issuing their token takes effect at once.
+
+use std::net::IpAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use keyward_core::user::{AccessRules, LoginMethod, Role, Roles, check_access};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::metrics::{AuthKind, AuthOutcome};
+
+/// A session's `last_activity` is refreshed at most this often.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// How the caller authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthVia {
+    /// A login session (its id).
+    Session(String),
+    /// An API key (its id) with its role: `admin` or `validate`.
+    ApiKey { id: String, role: String },
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Audit actor, e.g. `user:alice` or `apikey:3f2a…`.
+    pub actor: String,
+    pub username: String,
+    pub roles: Roles,
+    pub via: AuthVia,
+}
+
+impl Caller {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(Role::Superuser) || self.roles.contains(role)
+    }
+
+    /// Admin-level caller (superuser or admin).
+    pub fn is_admin(&self) -> bool {
+        self.has_role(Role::Admin)
+    }
+}
+
+/// Why a request is not authenticated. Deliberately coarse: clients learn nothing more.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("authentication required")]
+    Missing,
+    #[error("invalid token")]
+    Invalid,
+    #[error("authentication backend unavailable")]
+    Unavailable,
+}
+
+/// The presented secret: `Bearer X`, `Token X` is NOT accepted here (that is the management key),
+/// a bare `X` is (pi-manage sends API keys raw).
+pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return None,
+        None => value,
+    };
+    (!token.is_empty()).then_some(token)
+}
+
+/// Authenticates a request by its Authorization header.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<Caller, AuthError> {
+    let token = presented_token(headers).ok_or(AuthError::Missing)?;
+    let store = &state.shared.store;
+    let now = state.shared.clock.now();
+    if let Some(session) = store
+        .session_by_token(token, now)
+        .await
+        .map_err(|_| AuthError::Unavailable)?
+    {
+        let user = store
+            .get_user_by_id(&session.user_id)
+            .await
+            .map_err(|_| AuthError::Unavailable)?
+            .ok_or(AuthError::Invalid)?;
+        let rules = AccessRules {
+            active: user.active,
+            expires_at: user.expires_at,
+            allowed_networks: &user.allowed_networks,
+            denied_networks: &user.denied_networks,
+            denied_login_methods: &[],
+        };
+        check_access(&rules, now, client, LoginMethod::Password).map_err(|_| AuthError::Invalid)?;
+        // Keep `connections` honest without a write on every request.
+        if now - session.last_activity >= TOUCH_EVERY_SECS {
+            let _ = store.touch_session(&session.id, now).await;
+        }
+        return Ok(Caller {
+            actor: format!("user:{}", user.username),
+            username: user.username,
+            roles: user.roles,
+            via: AuthVia::Session(session.id),
+        });
+    }
+    if let Some(key) = store
+        .api_key_by_secret(token, now)
+        .await
+        .map_err(|_| AuthError::Unavailable)?
+    {
+        // An admin key acts with role admin even when no such user account exists (pi-manage).
+        let mut roles = Roles::default();
+        if key.role == "admin" {
+            roles.insert(Role::Admin);
+        }
+        if let Some(user) = store
+            .find_user(&key.username)
+            .await
+            .map_err(|_| AuthError::Unavailable)?
+        {
+            let methods = user.denied_login_methods.clone();
+            let rules = AccessRules {
+                active: user.active,
+                expires_at: user.expires_at,
+                allowed_networks: &user.allowed_networks,
+                denied_networks: &user.denied_networks,
+                denied_login_methods: &methods,
+            };
+            check_access(&rules, now, client, LoginMethod::ApiKey)
+                .map_err(|_| AuthError::Invalid)?;
+        }
+        return Ok(Caller {
+            actor: format!("apikey:{}", key.id),
+            username: key.username,
+            roles,
+            via: AuthVia::ApiKey {
+                id: key.id,
+                role: key.role,
+            },
+        });
+    }
+    Err(AuthError::Invalid)
+}
+
+/// The peer address of the connection (IPv4-mapped IPv6 shown as IPv4), when known.
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+}
+
+/// The client address as an extractor (never fails; `None` when the transport has none).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl ClientAddr {
+    /// The address as text for audit rows and sessions (empty when unknown).
+    pub fn text(&self) -> String {
+        self.0.map(|ip| ip.to_string()).unwrap_or_default()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_ip(parts)))
+    }
+}
+
+/// An authenticated caller for the REST API: a login session or an `admin` API key (`validate`
+/// keys only open `/validate/*`). Failed presentations of a token are audited.
+#[derive(Clone, Debug)]
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let client = client_ip(parts);
+        match authenticate(state, &parts.headers, client).await {
+            Ok(caller) => {
+                let kind = match caller.via {
+                    AuthVia::Session(_) => AuthKind::Session,
+                    AuthVia::ApiKey { .. } => AuthKind::ApiKey,
+                };
+                if let AuthVia::ApiKey { role, .. } = &caller.via
+                    && role != "admin"
+                {
+                    state.metrics.record_auth(kind, AuthOutcome::Failure);
+                    return Err(ApiError::Forbidden(
+                        "validate API keys only open /validate/*".into(),
+                    ));
+                }
+                state.metrics.record_auth(kind, AuthOutcome::Success);
+                Ok(Authenticated(caller))
+            }
+            Err(e) => {
+                if e == AuthError::Invalid {
+                    state
+                        .metrics
+                        .record_auth(AuthKind::Session, AuthOutcome::Failure);
+                    let ctx = state.ctx(
+                        "anonymous",
+                        &client.map(|c| c.to_string()).unwrap_or_default(),
+                    );
+                    if let Err(err) = ctx
+                        .audit(
+                            "authenticate",
+                            "",
+                            false,
+                            "invalid, expired or revoked token",
+                        )
+                        .await
+                    {
+                        tracing::error!(error = %err, "could not audit a failed authentication");
+                    }
+                }
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Refuses callers that are neither superuser nor admin.
+pub fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("this needs the admin role".into()))
+    }
+}
+
+/// Refuses callers holding none of `roles` (superuser always passes).
+pub fn require_any_role(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
+    if roles.iter().any(|r| caller.has_role(*r)) {
+        Ok(())
+    } else {
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(ApiError::Forbidden(format!(
+            "this needs one of the roles: {}",
+            names.join(", ")
+        )))
+    }
+}
+
+/// For `/validate/*` when the `api_key_required` policy is on: whether the request carries a
+/// live `validate` API key (Bearer or raw `Authorization`).
+pub async fn validate_key_ok(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(token) = presented_token(headers) else {
+        state
+            .metrics
+            .record_auth(AuthKind::ApiKey, AuthOutcome::Failure);
+        return false;
+    };
+    let now = state.shared.clock.now();
+    let ok = matches!(
+        state.shared.store.api_key_by_secret(token, now).await,
+        Ok(Some(key)) if key.role == "validate"
+    );
+    let outcome = if ok {
+        AuthOutcome::Success
+    } else {
+        AuthOutcome::Failure
+    };
+    state.metrics.record_auth(AuthKind::ApiKey, outcome);
+    ok
+}

@@ -1,0 +1,185 @@
+//! `POST /auth/login`, `POST /auth/logout`, `POST /auth/register`: thin adapters over
+//! `keyward_commands::login`, plus this node's failed-login throttle. Every refusal looks the
+//! same to the client (401, one generic message); the audit row says why.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use keyward_commands::login::{
+    LoginError, LoginRequest, audit_target, password_login, register as register_user,
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::api_types::{LoginBody, LoginResponse, RegisterBody, StatusMessage, UserInfo};
+use crate::auth::{ClientAddr, presented_token};
+use crate::error::{ApiError, ApiJson};
+use crate::metrics::{AuthKind, AuthOutcome};
+
+/// The one answer to every refused login.
+const REFUSED: &str = "invalid username or password";
+/// Longest user agent kept with a session.
+const MAX_USER_AGENT: usize = 256;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(register))
+}
+
+fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(MAX_USER_AGENT).collect())
+        .unwrap_or_default()
+}
+
+/// Log in with a username and password; returns a bearer token.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 400, description = "Malformed request", body = StatusMessage),
+        (status = 401, description = "Refused (same answer for every reason)", body = StatusMessage),
+        (status = 413, description = "Body too large", body = StatusMessage),
+        (status = 415, description = "Not JSON", body = StatusMessage),
+        (status = 429, description = "Too many failures; see Retry-After", body = StatusMessage,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+async fn login(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let client_text = client.text();
+    let ctx = state.ctx("anonymous", &client_text);
+    if let Some(wait) = state.throttle.blocked_for(&body.username, &client_text) {
+        state
+            .metrics
+            .record_auth(AuthKind::Password, AuthOutcome::Throttled);
+        ctx.audit(
+            "login",
+            &audit_target(&body.username),
+            false,
+            "throttled after repeated failures",
+        )
+        .await?;
+        return Err(ApiError::TooManyRequests {
+            retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        });
+    }
+    let agent = user_agent(&headers);
+    let req = LoginRequest {
+        username: &body.username,
+        password: &body.password,
+        client: client.0,
+        user_agent: &agent,
+        protocol: "http",
+    };
+    match password_login(&ctx, &req).await {
+        Ok(ok) => {
+            state.throttle.success(&body.username);
+            state
+                .metrics
+                .record_auth(AuthKind::Password, AuthOutcome::Success);
+            Ok(Json(LoginResponse {
+                token: ok.token,
+                expires_at: ok.expires_at,
+                username: ok.username,
+            }))
+        }
+        Err(LoginError::Refused(reason)) => {
+            if reason.is_credential_failure() {
+                state.throttle.failure(&body.username, &client_text);
+            }
+            state
+                .metrics
+                .record_auth(AuthKind::Password, AuthOutcome::Failure);
+            Err(ApiError::Unauthorized(REFUSED.into()))
+        }
+        Err(LoginError::Failed(e)) => Err(e.into()),
+    }
+}
+
+/// End the session whose bearer token is presented.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = StatusMessage),
+        (status = 401, description = "No live session token presented", body = StatusMessage),
+    )
+)]
+async fn logout(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
+) -> Result<Json<StatusMessage>, ApiError> {
+    let token = presented_token(&headers)
+        .ok_or_else(|| ApiError::Unauthorized("authentication required".into()))?;
+    let now = state.shared.clock.now();
+    let session = state
+        .shared
+        .store
+        .session_by_token(token, now)
+        .await
+        .map_err(|e| ApiError::from(keyward_commands::CommandError::from(e)))?
+        .ok_or_else(|| ApiError::Unauthorized("invalid token".into()))?;
+    state
+        .shared
+        .store
+        .delete_session(&session.id)
+        .await
+        .map_err(|e| ApiError::from(keyward_commands::CommandError::from(e)))?;
+    let ctx = state.ctx(&format!("user:{}", session.username), &client.text());
+    ctx.audit(
+        "logout",
+        &session.username,
+        true,
+        &format!("session {}", session.id),
+    )
+    .await?;
+    Ok(Json(StatusMessage::ok("Logged out")))
+}
+
+/// Self-registration, open while the runtime config `registration_enabled` allows it (by
+/// default only while no user exists; the first user becomes superuser).
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "User created", body = UserInfo),
+        (status = 400, description = "Invalid username, password or email", body = StatusMessage),
+        (status = 403, description = "Registration is disabled", body = StatusMessage),
+        (status = 409, description = "User exists", body = StatusMessage),
+        (status = 415, description = "Not JSON", body = StatusMessage),
+    )
+)]
+async fn register(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> Result<(StatusCode, Json<UserInfo>), ApiError> {
+    let ctx = state.ctx("anonymous", &client.text());
+    let user = register_user(&ctx, &body.username, &body.password, &body.email).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(UserInfo {
+            username: user.username,
+            email: user.email,
+            roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
+        }),
+    ))
+}

@@ -1,0 +1,186 @@
+//! Psono's remote management endpoint (K4): `POST /server/management-command/` with
+//! `Authorization: Token KEY` runs a registry command and answers exactly the text the local
+//! command prints. Off unless `management_command_access_key` is set; the key is compared in
+//! constant time; `management_commands` is an allow-list. Every call is audited without its
+//! arguments (they may hold passwords).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::api_types::{
+    ManagementDenied, ManagementRejected, ManagementRequest, ManagementResponse, StatusMessage,
+};
+use crate::auth::ClientAddr;
+use crate::error::ApiError;
+use crate::metrics::{AuthKind, AuthOutcome};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(management_command))
+}
+
+/// Whether the `Authorization: Token KEY` header carries the configured key. Both sides are
+/// hashed first so the comparison takes the same time whatever the lengths.
+fn key_matches(configured: Option<&str>, headers: &HeaderMap) -> bool {
+    let Some(configured) = configured.filter(|k| !k.is_empty()) else {
+        return false;
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("token"))
+        .map(|(_, key)| key.trim())
+        .unwrap_or("");
+    let a = keyward_store::sha256_hex(configured.as_bytes());
+    let b = keyward_store::sha256_hex(presented.as_bytes());
+    !presented.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+fn denied() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(ManagementDenied {
+            detail: "Invalid access key".into(),
+        }),
+    )
+        .into_response()
+}
+
+fn rejected(non_field: Option<&str>, command_name: Option<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(ManagementRejected {
+            non_field_errors: non_field.map(String::from).into_iter().collect(),
+            command_name: command_name.into_iter().collect(),
+        }),
+    )
+        .into_response()
+}
+
+/// Run a management command remotely (Psono `manage.py` over HTTP).
+#[utoipa::path(
+    post,
+    path = "/server/management-command/",
+    tag = "management",
+    request_body = ManagementRequest,
+    security(("management_key" = [])),
+    responses(
+        (status = 200, description = "The command ran; `output` is what it printed, or its error when `exit_code` ≠ 0", body = ManagementResponse),
+        (status = 400, description = "Command not allowed (MANAGEMENT_COMMAND_NOT_ALLOWED), unknown, or malformed request", body = ManagementRejected),
+        (status = 403, description = "Endpoint disabled, or missing/wrong access key", body = ManagementDenied),
+        (status = 413, description = "Body too large", body = StatusMessage),
+    )
+)]
+async fn management_command(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let client_text = client.text();
+    let ctx = state.ctx(&format!("remote:{client_text}"), &client_text);
+    let configured = state
+        .shared
+        .settings
+        .management_command_access_key
+        .as_deref();
+    if !key_matches(configured, &headers) {
+        state
+            .metrics
+            .record_auth(AuthKind::ManagementKey, AuthOutcome::Failure);
+        let why = if configured.is_some() {
+            "invalid access key"
+        } else {
+            "endpoint disabled (no management_command_access_key)"
+        };
+        ctx.audit("management-command", "", false, why).await?;
+        return Ok(denied());
+    }
+    state
+        .metrics
+        .record_auth(AuthKind::ManagementKey, AuthOutcome::Success);
+    let req: ManagementRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.audit("management-command", "", false, "malformed request")
+                .await?;
+            return Ok(rejected(None, Some(format!("malformed request: {e}"))));
+        }
+    };
+    let words: Vec<String> = req
+        .command_name
+        .split_whitespace()
+        .map(String::from)
+        .chain(req.command_args)
+        .collect();
+    let Some(name) = state.registry.command_name(&words) else {
+        let shown: String = req.command_name.chars().take(100).collect();
+        ctx.audit("management-command", &shown, false, "unknown command")
+            .await?;
+        return Ok(rejected(
+            Some("MANAGEMENT_COMMAND_NOT_FOUND"),
+            Some(format!("unknown command \"{shown}\"")),
+        ));
+    };
+    let allowed = &state.shared.settings.management_commands;
+    if !allowed.is_empty() && !allowed.iter().any(|a| a.trim() == name) {
+        ctx.audit("management-command", name, false, "command not allowed")
+            .await?;
+        return Ok(rejected(Some("MANAGEMENT_COMMAND_NOT_ALLOWED"), None));
+    }
+    let result = state.registry.run(&ctx, &words).await;
+    let resp = match result {
+        Ok(out) => ManagementResponse {
+            output: out.text,
+            exit_code: 0,
+            result: req.json.then_some(out.json),
+        },
+        Err(e) => ManagementResponse {
+            output: e.to_string(),
+            exit_code: e.exit_code(),
+            result: req
+                .json
+                .then(|| serde_json::json!({ "error": e.kind(), "message": e.to_string() })),
+        },
+    };
+    ctx.audit(
+        "management-command",
+        name,
+        resp.exit_code == 0,
+        &format!("exit code {}", resp.exit_code),
+    )
+    .await?;
+    Ok((StatusCode::OK, Json(resp)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = v.parse() {
+            h.insert(header::AUTHORIZATION, v);
+        }
+        h
+    }
+
+    #[test]
+    fn only_the_configured_token_opens_the_endpoint() {
+        assert!(key_matches(Some("s3cret"), &auth("Token s3cret")));
+        assert!(key_matches(Some("s3cret"), &auth("token  s3cret ")));
+        assert!(!key_matches(Some("s3cret"), &auth("Token s3cre")));
+        assert!(!key_matches(Some("s3cret"), &auth("Bearer s3cret")));
+        assert!(!key_matches(Some("s3cret"), &auth("s3cret")));
+        assert!(!key_matches(Some("s3cret"), &HeaderMap::new()));
+        assert!(!key_matches(None, &auth("Token anything")));
+        assert!(!key_matches(Some(""), &auth("Token ")));
+    }
+}

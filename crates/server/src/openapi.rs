@@ -1,0 +1,75 @@
+//! The OpenAPI 3.1 document of the REST API (`GET /api/v1/openapi.json`), generated from the
+//! route annotations: every route is registered through `utoipa_axum`'s `routes!`, so a route
+//! cannot exist without its documentation.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The rendered document, shared by the route that serves it.
+#[derive(Clone)]
+pub struct OpenApiJson(pub Arc<String>);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "keyward",
+        description = "Self-hosted authentication server: users, OTP tokens, sessions, API keys. \
+                       Errors are JSON: {\"error\", \"message\", \"status\"}."
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Login sessions and self-registration"),
+        (name = "connections", description = "Active sessions (SFTPGo connections)"),
+        (name = "audit", description = "Tamper-evident audit log"),
+        (name = "management", description = "Psono-style remote management commands"),
+        (name = "status", description = "Health, version, provider status, metrics, this document"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A session token from /auth/login or an admin API key (kw_…)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "management_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Token <management_command_access_key>`",
+            ))),
+        );
+    }
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "status",
+    responses((status = 200, description = "The OpenAPI document", body = Object, content_type = "application/json"))
+)]
+pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> Response {
+    let mut resp = doc.0.as_str().to_owned().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}

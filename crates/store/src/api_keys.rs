@@ -1,0 +1,120 @@
+//! The `api_keys` table: long-lived keys for automation (pi-manage `api createtoken`), stored as
+//! SHA-256 hashes, listable and revocable.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, sha256_hex};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub role: String,
+    pub username: String,
+    pub realm: String,
+    pub description: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewApiKey<'a> {
+    pub id: &'a str,
+    pub secret: &'a str,
+    pub role: &'a str,
+    pub username: &'a str,
+    pub realm: &'a str,
+    pub description: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+macro_rules! select_keys {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, role, username, realm, description, created_at, expires_at, revoked_at FROM api_keys ",
+            $tail
+        )
+    };
+}
+
+fn from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
+    Ok(ApiKey {
+        id: row.try_get("id")?,
+        role: row.try_get("role")?,
+        username: row.try_get("username")?,
+        realm: row.try_get("realm")?,
+        description: row.try_get("description")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+impl Store {
+    pub async fn create_api_key(&self, new: &NewApiKey<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, key_hash, role, username, realm, description, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new.id)
+        .bind(sha256_hex(new.secret.as_bytes()))
+        .bind(new.role)
+        .bind(new.username)
+        .bind(new.realm)
+        .bind(new.description)
+        .bind(new.now)
+        .bind(new.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The live (unrevoked, unexpired) key a presented secret belongs to.
+    pub async fn api_key_by_secret(
+        &self,
+        secret: &str,
+        now: i64,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(select_keys!(
+            "WHERE key_hash = $1 AND revoked_at IS NULL AND expires_at > $2"
+        ))
+        .bind(sha256_hex(secret.as_bytes()))
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query(select_keys!("ORDER BY created_at, id"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Revokes one key; false when no unrevoked key has that id.
+    pub async fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Revokes every key acting as `username`; returns how many.
+    pub async fn revoke_user_api_keys(&self, username: &str, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE LOWER(username) = LOWER($2) AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(username)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

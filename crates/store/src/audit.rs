@@ -1,0 +1,383 @@
+//! The append-only `audit_log`. Entries form hash chains (one per writer, e.g. `local` for the
+//! CLI or a server node's id): each row's hash covers its fields and its predecessor's hash, so a
+//! changed, inserted or deleted row breaks the chain. Signatures are filled by the caller when a
+//! signing key is configured; rotation records a checkpoint so the oldest kept row still verifies.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, sha256_hex};
+
+/// The hash that precedes the first entry of every chain.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What an audited event says. `details` must never contain secrets.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AuditEvent {
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub success: bool,
+    pub client: String,
+    pub details: String,
+}
+
+/// A stored audit row.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub chain: String,
+    pub seq: i64,
+    pub ts_ms: i64,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    pub prev_hash: String,
+    pub hash: String,
+    pub signature: String,
+}
+
+/// The chained hash of one entry: SHA-256 over length-prefixed fields, so no two different
+/// entries can serialise to the same bytes.
+pub fn entry_hash(prev_hash: &str, chain: &str, seq: i64, ts_ms: i64, e: &AuditEvent) -> String {
+    let mut buf = Vec::with_capacity(256);
+    let success = if e.success { "1" } else { "0" };
+    let seq_s = seq.to_string();
+    let ts_s = ts_ms.to_string();
+    for field in [
+        prev_hash, chain, &seq_s, &ts_s, &e.actor, &e.action, &e.target, success, &e.client,
+        &e.details,
+    ] {
+        buf.extend_from_slice(&(field.len() as u64).to_be_bytes());
+        buf.extend_from_slice(field.as_bytes());
+    }
+    sha256_hex(&buf)
+}
+
+fn from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+    Ok(AuditRecord {
+        id: row.try_get("id")?,
+        chain: row.try_get("chain")?,
+        seq: row.try_get("seq")?,
+        ts_ms: row.try_get("ts_ms")?,
+        event: AuditEvent {
+            actor: row.try_get("actor")?,
+            action: row.try_get("action")?,
+            target: row.try_get("target")?,
+            success: crate::flag(row.try_get("success")?),
+            client: row.try_get("client")?,
+            details: row.try_get("details")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+        signature: row.try_get("signature")?,
+    })
+}
+
+macro_rules! select_audit {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, chain, seq, ts_ms, actor, action, target, success, client, details, prev_hash, hash, \
+             signature FROM audit_log ",
+            $tail
+        )
+    };
+}
+
+/// Signs a chained hash; returns the signature text (empty when not signing).
+pub type Signer<'a> = &'a (dyn Fn(&str) -> String + Send + Sync);
+
+impl Store {
+    /// Appends one event to `chain`. In-process appends are serialised; a concurrent append to the
+    /// same chain from another process loses the unique (chain, seq) race and is retried.
+    pub async fn append_audit(
+        &self,
+        chain: &str,
+        ts_ms: i64,
+        event: &AuditEvent,
+        sign: Signer<'_>,
+    ) -> Result<AuditRecord, StoreError> {
+        let _guard = self.audit_lock.lock().await;
+        let mut last_err = None;
+        for _ in 0..8 {
+            match self.try_append_audit(chain, ts_ms, event, sign).await {
+                Ok(rec) => return Ok(rec),
+                Err(e) if e.is_unique_violation() => last_err = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| StoreError::Conflict("audit entry".into())))
+    }
+
+    async fn try_append_audit(
+        &self,
+        chain: &str,
+        ts_ms: i64,
+        event: &AuditEvent,
+        sign: Signer<'_>,
+    ) -> Result<AuditRecord, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let head = sqlx::query(
+            "SELECT seq, hash FROM audit_log WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(chain)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (prev_seq, prev_hash) = match head {
+            Some(row) => (
+                row.try_get::<i64, _>("seq")?,
+                row.try_get::<String, _>("hash")?,
+            ),
+            None => {
+                let cp = sqlx::query("SELECT seq, hash FROM audit_checkpoints WHERE chain = $1")
+                    .bind(chain)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match cp {
+                    Some(row) => (
+                        row.try_get::<i64, _>("seq")?,
+                        row.try_get::<String, _>("hash")?,
+                    ),
+                    None => (0, GENESIS_HASH.to_string()),
+                }
+            }
+        };
+        let seq = prev_seq + 1;
+        let hash = entry_hash(&prev_hash, chain, seq, ts_ms, event);
+        let signature = sign(&hash);
+        let row = sqlx::query(
+            "INSERT INTO audit_log (chain, seq, ts_ms, actor, action, target, success, client, details, \
+             prev_hash, hash, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind(chain)
+        .bind(seq)
+        .bind(ts_ms)
+        .bind(&event.actor)
+        .bind(&event.action)
+        .bind(&event.target)
+        .bind(i64::from(event.success))
+        .bind(&event.client)
+        .bind(&event.details)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .bind(&signature)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get(0)?;
+        tx.commit().await?;
+        Ok(AuditRecord {
+            id,
+            chain: chain.to_string(),
+            seq,
+            ts_ms,
+            event: event.clone(),
+            prev_hash,
+            hash,
+            signature,
+        })
+    }
+
+    /// Audit rows newer than `since_ms`, newest first, keyset-paginated below `before_id`.
+    pub async fn list_audit(
+        &self,
+        since_ms: i64,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(select_audit!(
+            "WHERE ts_ms >= $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(since_ms)
+        .bind(before_id.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// One chain's rows in order, from `after_seq` on (paged by the caller).
+    pub async fn audit_chain_page(
+        &self,
+        chain: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(select_audit!(
+            "WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(chain)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn audit_chains(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT chain FROM audit_log UNION SELECT chain FROM audit_checkpoints ORDER BY 1",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The (seq, hash) a chain's oldest kept row follows, recorded by rotation.
+    pub async fn audit_checkpoint(&self, chain: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_checkpoints WHERE chain = $1")
+            .bind(chain)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
+            .transpose()
+    }
+
+    pub async fn count_audit(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(self.pool())
+            .await?)
+    }
+}
+
+/// Which rows of a chain rotation keeps: those from a row id on, or from a timestamp on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepFrom {
+    /// Keep rows whose id is at least this (ids grow with time).
+    Id(i64),
+    /// Keep rows written at or after this time (epoch ms).
+    TsMs(i64),
+}
+
+impl Store {
+    /// Audit rows written at or after `since_ms`, oldest first, keyset-paginated after `after_id`.
+    pub async fn audit_rows_asc(
+        &self,
+        since_ms: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(select_audit!(
+            "WHERE ts_ms >= $1 AND id > $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(since_ms)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The smallest id among the newest `keep` rows (rows below it are older); `None` when the
+    /// log has no more than `keep` rows. With `keep == 0`, one past the newest id.
+    pub async fn audit_id_keeping_newest(&self, keep: i64) -> Result<Option<i64>, StoreError> {
+        if keep <= 0 {
+            let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_log")
+                .fetch_one(self.pool())
+                .await?;
+            return Ok(max.map(|m| m + 1));
+        }
+        Ok(
+            sqlx::query_scalar("SELECT id FROM audit_log ORDER BY id DESC LIMIT 1 OFFSET $1")
+                .bind(keep - 1)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// The highest seq of `chain` that rotation may delete so that every row to keep survives
+    /// and the chain stays a contiguous run; 0 when nothing goes.
+    pub async fn audit_chain_rotation_bound(
+        &self,
+        chain: &str,
+        keep: KeepFrom,
+    ) -> Result<i64, StoreError> {
+        let first_kept: Option<i64> = match keep {
+            KeepFrom::Id(id) => {
+                sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE chain = $1 AND id >= $2")
+                    .bind(chain)
+                    .bind(id)
+                    .fetch_one(self.pool())
+                    .await?
+            }
+            KeepFrom::TsMs(ts) => {
+                sqlx::query_scalar(
+                    "SELECT MIN(seq) FROM audit_log WHERE chain = $1 AND ts_ms >= $2",
+                )
+                .bind(chain)
+                .bind(ts)
+                .fetch_one(self.pool())
+                .await?
+            }
+        };
+        Ok(match first_kept {
+            Some(seq) => seq - 1,
+            None => sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MAX(seq) FROM audit_log WHERE chain = $1",
+            )
+            .bind(chain)
+            .fetch_one(self.pool())
+            .await?
+            .unwrap_or(0),
+        })
+    }
+
+    /// How many rows of `chain` have a seq up to `upto_seq`.
+    pub async fn count_audit_chain_upto(
+        &self,
+        chain: &str,
+        upto_seq: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE chain = $1 AND seq <= $2")
+                .bind(chain)
+                .bind(upto_seq)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    /// Deletes the oldest rows of `chain` (at most `chunk`, none above `upto_seq`) and, in the
+    /// same transaction, moves the chain's checkpoint to the last deleted row, so the oldest kept
+    /// row still verifies. Returns how many rows went (0 when none are left to delete).
+    pub async fn delete_audit_chunk(
+        &self,
+        chain: &str,
+        upto_seq: i64,
+        chunk: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let last = sqlx::query(
+            "SELECT seq, hash FROM (SELECT seq, hash FROM audit_log WHERE chain = $1 AND seq <= $2 \
+             ORDER BY seq LIMIT $3) chunk ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(chain)
+        .bind(upto_seq)
+        .bind(chunk.max(1))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(last) = last else {
+            tx.rollback().await?;
+            return Ok(0);
+        };
+        let seq: i64 = last.try_get("seq")?;
+        let hash: String = last.try_get("hash")?;
+        let done = sqlx::query("DELETE FROM audit_log WHERE chain = $1 AND seq <= $2")
+            .bind(chain)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (chain, seq, hash, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, \
+             created_at = excluded.created_at",
+        )
+        .bind(chain)
+        .bind(seq)
+        .bind(&hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}

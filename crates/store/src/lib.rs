@@ -1,0 +1,244 @@
+//! keyward's database layer. One SQL text serves SQLite (embedded default, WAL) and PostgreSQL
+//! (multi-node) through sqlx's `Any` driver: booleans and times are integers, placeholders `$N`.
+//! Each table family has its own module; callers never write SQL.
+
+pub mod api_keys;
+pub mod audit;
+mod migrations;
+pub mod runtime_config;
+pub mod sessions;
+pub mod users;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Transaction};
+
+pub use migrations::MIGRATION_COUNT;
+
+/// Which database engine a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::BadUrl(redact_url(url)))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Errors of the store layer. Messages never include query parameters (they may be secrets).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database_url {0:?} (expected sqlite:PATH or postgres://…)")]
+    BadUrl(String),
+    #[error("cannot connect to the database at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("database schema migration {version} failed: {reason}")]
+    Migration { version: i64, reason: String },
+    #[error(
+        "database schema is newer ({found}) than this keyward knows ({known}): upgrade keyward"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether this is a uniqueness violation (a concurrent insert of the same key).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+/// Hides the password of a database URL for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A handle on the database: a connection pool plus what it is.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// Serialises this process's audit appends (the chain needs its predecessor's hash).
+    audit_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.backend.name())
+    }
+}
+
+/// Options that matter for opening a store.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Store {
+    /// Connects (creating a SQLite file when missing) without touching the schema.
+    pub async fn connect(url: &str, opts: &OpenOptions) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let full_url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let connect_err = |e: sqlx::Error| StoreError::Connect {
+            url: redact_url(url),
+            reason: e.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&full_url).map_err(connect_err)?;
+        let pool_opts = AnyPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(opts.connect_timeout);
+        let pool_opts = match backend {
+            Backend::Sqlite => pool_opts.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::raw_sql(
+                        "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; \
+                         PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;",
+                    )
+                    .execute(conn)
+                    .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => pool_opts,
+        };
+        let pool = pool_opts.connect_with(options).await.map_err(connect_err)?;
+        Ok(Store {
+            pool,
+            backend,
+            audit_lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str, opts: &OpenOptions) -> Result<Store, StoreError> {
+        let store = Self::connect(url, opts).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations; returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        migrations::run(self).await
+    }
+
+    /// The schema version now in the database (0 when empty).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        migrations::current_version(self).await
+    }
+
+    /// A transaction for writing. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`) so that concurrent writers queue on busy_timeout instead of failing
+    /// when a read lock cannot be upgraded.
+    pub async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Cheap liveness check (`SELECT 1`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Converts an integer column to bool (booleans are INTEGER on both engines).
+pub(crate) fn flag(v: i64) -> bool {
+    v != 0
+}
+
+/// Decodes a JSON list of strings stored in a TEXT column.
+pub(crate) fn json_list(text: &str, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|_| StoreError::Corrupt(format!("{what} is not a JSON list")))
+}
+
+/// Current time in epoch seconds.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// SHA-256 hex digest, used to store bearer tokens and API keys.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    data_encoding::HEXLOWER.encode(&Sha256::digest(data))
+}
+
+/// Re-export of sqlx's error enum, so callers can classify database failures.
+pub use sqlx::Error as sqlx_error;
+
+impl Store {
+    /// Runs a one-value boolean query (used for privilege checks).
+    pub async fn query_bool(&self, sql: &'static str) -> Result<bool, StoreError> {
+        let v: bool = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+        Ok(v)
+    }
+}

@@ -1,0 +1,307 @@
+//! The `users` table: the full user record (SFTPGo-style) with case-insensitively unique names.
+
+use keyward_core::user::{Roles, username_key};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, flag, json_list};
+
+/// One user as stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub active: bool,
+    pub roles: Roles,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_login: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub allowed_networks: Vec<String>,
+    pub denied_networks: Vec<String>,
+    pub denied_login_methods: Vec<String>,
+    pub max_sessions: i64,
+    pub description: String,
+    pub resource_profile: serde_json::Value,
+}
+
+/// What is needed to insert a user.
+#[derive(Clone, Debug)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub email: &'a str,
+    pub now: i64,
+}
+
+fn from_row(row: &AnyRow) -> Result<User, StoreError> {
+    let profile: String = row.try_get("resource_profile")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        email: row.try_get("email")?,
+        email_verified: flag(row.try_get("email_verified")?),
+        active: flag(row.try_get("active")?),
+        roles: Roles::from_db(&row.try_get::<String, _>("roles")?),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_login: row.try_get("last_login")?,
+        expires_at: row.try_get("expires_at")?,
+        allowed_networks: json_list(
+            &row.try_get::<String, _>("allowed_networks")?,
+            "allowed_networks",
+        )?,
+        denied_networks: json_list(
+            &row.try_get::<String, _>("denied_networks")?,
+            "denied_networks",
+        )?,
+        denied_login_methods: json_list(
+            &row.try_get::<String, _>("denied_login_methods")?,
+            "denied_login_methods",
+        )?,
+        max_sessions: row.try_get("max_sessions")?,
+        description: row.try_get("description")?,
+        resource_profile: serde_json::from_str(&profile)
+            .map_err(|_| StoreError::Corrupt("resource_profile is not JSON".into()))?,
+    })
+}
+
+macro_rules! select_users {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, username, password_hash, email, email_verified, active, roles, created_at, \
+             updated_at, last_login, expires_at, allowed_networks, denied_networks, denied_login_methods, \
+             max_sessions, description, resource_profile FROM users ",
+            $tail
+        )
+    };
+}
+
+impl Store {
+    /// Inserts a user. The very first user of the installation becomes superuser (Deis rule):
+    /// decided inside the same write transaction, so two concurrent first users cannot both win.
+    pub async fn create_user(&self, new: &NewUser<'_>) -> Result<User, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await?;
+        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_key = $1")
+            .bind(username_key(new.username))
+            .fetch_one(&mut *tx)
+            .await?;
+        if taken > 0 {
+            return Err(StoreError::Conflict(format!("user {:?}", new.username)));
+        }
+        let roles = if existing == 0 { "superuser" } else { "" };
+        let id = uuid::Uuid::new_v4().to_string();
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, username, username_key, password_hash, email, roles, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(&id)
+        .bind(new.username)
+        .bind(username_key(new.username))
+        .bind(new.password_hash)
+        .bind(new.email)
+        .bind(roles)
+        .bind(new.now)
+        .execute(&mut *tx)
+        .await;
+        match inserted.map_err(StoreError::from) {
+            Err(e) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict(format!("user {:?}", new.username)));
+            }
+            other => {
+                other?;
+            }
+        }
+        let row = sqlx::query(select_users!("WHERE id = $1"))
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let user = from_row(&row)?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Looks a user up by name, case-insensitively.
+    pub async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(select_users!("WHERE username_key = $1"))
+            .bind(username_key(username))
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Like [`Store::find_user`] but a missing user is an error.
+    pub async fn get_user(&self, username: &str) -> Result<User, StoreError> {
+        self.find_user(username)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {username:?}")))
+    }
+
+    pub async fn get_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(select_users!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// One page of users ordered by name, keyset-paginated after `after` (a username key).
+    pub async fn list_users(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(select_users!(
+            "WHERE username_key > $1 ORDER BY username_key LIMIT $2"
+        ))
+        .bind(after.map(username_key).unwrap_or_default())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Deletes a user (sessions go with it by cascade). Returns whether it existed.
+    pub async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let key = username_key(username);
+        // Explicit, so SQLite connections without foreign_keys cannot leave orphans.
+        sqlx::query(
+            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username_key = $1)",
+        )
+        .bind(&key)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM users WHERE username_key = $1")
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Sets the active flag; ending sessions when disabling. Returns whether the user exists.
+    pub async fn set_user_active(
+        &self,
+        username: &str,
+        active: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let key = username_key(username);
+        let done =
+            sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE username_key = $3")
+                .bind(i64::from(active))
+                .bind(now)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+        if !active {
+            sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username_key = $1)")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn set_email_verified(&self, username: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET email_verified = 1, updated_at = $1 WHERE username_key = $2",
+        )
+        .bind(now)
+        .bind(username_key(username))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn set_roles(
+        &self,
+        user_id: &str,
+        roles: &Roles,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3")
+            .bind(roles.to_db())
+            .bind(now)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_password_hash(
+        &self,
+        user_id: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(now)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_login(&self, user_id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2")
+            .bind(now)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Active users whose last activity (last login, or creation when they never logged in) is
+    /// older than `cutoff`.
+    pub async fn inactive_users(&self, cutoff: i64) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(select_users!(
+            "WHERE active = 1 AND COALESCE(last_login, created_at) < $1 ORDER BY username_key"
+        ))
+        .bind(cutoff)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Disables exactly the given users and ends their sessions, all in one transaction.
+    pub async fn disable_users(&self, ids: &[String], now: i64) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut n = 0;
+        for id in ids {
+            n += sqlx::query(
+                "UPDATE users SET active = 0, updated_at = $1 WHERE id = $2 AND active = 1",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+}
