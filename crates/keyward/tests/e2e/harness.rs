@@ -283,12 +283,10 @@ impl TestEnv {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(url) = line.split("listening on ").nth(1) {
-                        let _ = tx.send(Ok(url.trim().to_string()));
-                        sent = true;
-                        continue;
-                    }
+                if !sent && let Some(url) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(Ok(url.trim().to_string()));
+                    sent = true;
+                    continue;
                 }
                 eprintln!("[keyward serve] {line}");
             }
