@@ -4,10 +4,12 @@
 pub mod api_keys;
 pub mod audit;
 pub mod audit_sign;
+pub mod challenges;
 pub mod context;
 pub mod keys;
 pub mod login;
 pub mod output;
+pub mod params;
 pub mod registry;
 pub mod runtime_config;
 pub mod sessions;
@@ -15,7 +17,9 @@ pub mod settings;
 pub mod setup;
 mod table;
 pub mod timefmt;
+pub mod tokens;
 pub mod users;
+pub mod validate;
 
 pub use context::{Ctx, Shared};
 pub use output::{CommandError, Format, Output};

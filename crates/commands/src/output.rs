@@ -14,6 +14,8 @@ pub struct Output {
     pub json: Value,
     /// Details for the audit row of a changing command (never secrets).
     pub audit_details: Option<String>,
+    /// Extra structured detail beside the JSON value (LinOTP's envelope `detail`).
+    pub detail: Option<Value>,
 }
 
 impl Output {
@@ -27,7 +29,13 @@ impl Output {
             text,
             json,
             audit_details: None,
+            detail: None,
         }
+    }
+
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        self.detail = Some(detail);
+        self
     }
 
     pub fn with_audit(mut self, details: impl Into<String>) -> Self {

@@ -12,7 +12,15 @@ use crate::context::Ctx;
 use crate::output::{CommandError, Format, Output};
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Output, CommandError>> + Send>>;
-type Runner = Box<dyn Fn(Ctx, Vec<String>) -> BoxFuture + Send + Sync>;
+type Runner = Box<dyn Fn(Ctx, Input) -> BoxFuture + Send + Sync>;
+
+/// What a transport hands a command: command-line words (`keyward manage`, the management
+/// endpoint), or named parameters (LinOTP-style `/admin/*` and `/validate/*` requests, whose
+/// query, form or JSON fields arrive as one map of names to text values or lists of them).
+pub enum Input {
+    Words(Vec<String>),
+    Params(serde_json::Map<String, serde_json::Value>),
+}
 
 /// One registered command.
 pub struct CommandSpec {
@@ -23,6 +31,8 @@ pub struct CommandSpec {
     pub mutates: bool,
     /// Index of the positional argument naming the audited target (e.g. the username).
     pub target_arg: Option<usize>,
+    /// Names of the parameters naming the audited target, first present wins (named input).
+    pub target_param: Option<&'static [&'static str]>,
     /// Renders this command's usage text.
     pub usage: fn() -> String,
     run: Runner,
@@ -35,24 +45,55 @@ where
     F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Output, CommandError>> + Send + 'static,
 {
-    let run: Runner = Box::new(move |ctx, args| {
-        let words = std::iter::once(name.to_string()).chain(args);
-        match A::try_parse_from(words) {
-            Ok(parsed) => Box::pin(handler(ctx, parsed)),
-            Err(e) => {
-                let err = usage_error(name, &e);
-                Box::pin(async move { err })
+    let run: Runner = Box::new(move |ctx, input| match input {
+        Input::Words(args) => {
+            let words = std::iter::once(name.to_string()).chain(args);
+            match A::try_parse_from(words) {
+                Ok(parsed) => Box::pin(handler(ctx, parsed)),
+                Err(e) => {
+                    let err = usage_error(name, &e);
+                    Box::pin(async move { err })
+                }
             }
         }
+        Input::Params(_) => Box::pin(async move {
+            Err(CommandError::Usage(format!(
+                "{name}: this command takes command-line arguments, not named parameters"
+            )))
+        }),
     });
     CommandSpec {
         name,
         about,
         mutates: false,
         target_arg: None,
+        target_param: None,
         usage: || A::command().render_help().to_string(),
         run,
     }
+}
+
+/// Declares a command whose arguments also arrive as named parameters (the LinOTP API): `A`
+/// parses from words with clap and from a parameter map with serde, and the one handler serves
+/// both, so `keyward manage token init …` and `POST /admin/init` are the same code.
+pub fn param_command<A, F, Fut>(name: &'static str, about: &'static str, handler: F) -> CommandSpec
+where
+    A: clap::Parser + serde::de::DeserializeOwned + Send + 'static,
+    F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Output, CommandError>> + Send + 'static,
+{
+    let handler = std::sync::Arc::new(handler);
+    let words_handler = handler.clone();
+    let mut spec = command(name, about, move |ctx, a: A| words_handler(ctx, a));
+    let words_run = spec.run;
+    spec.run = Box::new(move |ctx, input| match input {
+        Input::Words(w) => words_run(ctx, Input::Words(w)),
+        Input::Params(map) => match crate::params::from_map::<A>(map) {
+            Ok(parsed) => Box::pin(handler(ctx, parsed)),
+            Err(e) => Box::pin(async move { Err(e) }),
+        },
+    });
+    spec
 }
 
 impl CommandSpec {
@@ -60,6 +101,12 @@ impl CommandSpec {
     pub fn mutating(mut self, target_arg: Option<usize>) -> Self {
         self.mutates = true;
         self.target_arg = target_arg;
+        self
+    }
+
+    /// For named-parameter input: which parameters name the audited target.
+    pub fn target_params(mut self, names: &'static [&'static str]) -> Self {
+        self.target_param = Some(names);
         self
     }
 }
@@ -114,6 +161,8 @@ impl Registry {
         all.extend(crate::sessions::commands());
         all.extend(crate::api_keys::commands());
         all.extend(crate::audit::commands());
+        all.extend(crate::tokens::commands());
+        all.extend(crate::challenges::commands());
         Registry::new(all)
     }
 
@@ -184,16 +233,54 @@ impl Registry {
                 .map(|o| render(o, format));
         }
         let (spec, args) = self.resolve(&words).ok_or_else(|| unknown(&words))?;
-        let result = (spec.run)(ctx.clone(), args.to_vec()).await;
+        let target = spec
+            .target_arg
+            .and_then(|i| positional(args, i))
+            .unwrap_or_default();
+        self.execute(ctx, spec, Input::Words(args.to_vec()), target)
+            .await
+            .map(|o| render(o, format))
+    }
+
+    /// Runs a command by its exact name with named parameters (the LinOTP transports). The
+    /// result is the command's JSON; changing commands are audited as with words.
+    pub async fn run_params(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        params: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Output, CommandError> {
+        let spec = self
+            .commands
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| unknown(&[name.to_string()]))?;
+        let target = spec
+            .target_param
+            .unwrap_or_default()
+            .iter()
+            .find_map(|p| match params.get(*p) {
+                Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        self.execute(ctx, spec, Input::Params(params), target).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &Ctx,
+        spec: &CommandSpec,
+        input: Input,
+        target: String,
+    ) -> Result<Output, CommandError> {
+        let result = (spec.run)(ctx.clone(), input).await;
         if spec.mutates {
-            let target = spec
-                .target_arg
-                .and_then(|i| positional(args, i))
-                .unwrap_or_default();
             let (ok, details) = match &result {
                 Ok(out) => (true, out.audit_details.clone().unwrap_or_default()),
                 Err(e) => (false, e.to_string()),
             };
+            let target: String = target.chars().take(200).collect();
             if let Err(e) = ctx.audit(spec.name, &target, ok, &details).await {
                 tracing::error!(command = spec.name, error = %e, "could not write the audit entry");
                 if result.is_ok() {
@@ -203,7 +290,12 @@ impl Registry {
                 }
             }
         }
-        result.map(|o| render(o, format))
+        result
+    }
+
+    /// The spec of a command by its exact name.
+    pub fn spec(&self, name: &str) -> Option<&CommandSpec> {
+        self.commands.iter().find(|c| c.name == name)
     }
 
     /// Whether `words` name a known command (for allow-list checks before running).
@@ -241,7 +333,11 @@ fn split_format(words: &[String]) -> (Format, Vec<String>) {
 
 fn render(mut out: Output, format: Format) -> Output {
     if format == Format::Json {
-        out.text = serde_json::to_string_pretty(&out.json).unwrap_or_default() + "\n";
+        let shown = match &out.detail {
+            Some(detail) => json!({ "value": out.json, "detail": detail }),
+            None => out.json.clone(),
+        };
+        out.text = serde_json::to_string_pretty(&shown).unwrap_or_default() + "\n";
     }
     out
 }

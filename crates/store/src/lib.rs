@@ -4,9 +4,11 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod challenges;
 mod migrations;
 pub mod runtime_config;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 use std::str::FromStr;

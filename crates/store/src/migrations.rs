@@ -12,15 +12,23 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "tokens",
+        sqlite: include_str!("../migrations/sqlite/0002_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0002_tokens.sql"),
+    },
+];
 
 /// How many migrations this build knows; a test pins it so none is lost or renumbered.
-pub const MIGRATION_COUNT: usize = 1;
+pub const MIGRATION_COUNT: usize = 2;
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS keyward_migrations (\
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

@@ -170,6 +170,25 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// Users whose name matches a LIKE pattern (`%` any run, `_` one character), ordered by
+    /// name, one page (`offset`, `limit`) — for LinOTP's `userlist`.
+    pub async fn search_users(
+        &self,
+        pattern: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(select_users!(
+            "WHERE username_key LIKE $1 ESCAPE '\\' ORDER BY username_key LIMIT $2 OFFSET $3"
+        ))
+        .bind(pattern.to_lowercase())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     pub async fn count_users(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(self.pool())

@@ -1,0 +1,628 @@
+//! Changing tokens (LinOTP `/admin/*`): assign, unassign, enable, disable, remove, reset, set,
+//! setPin, setValidity, tokenrealm, copyTokenPin, copyTokenUser, unpair — and `reset2fa
+//! USERNAME` (seed 000), which removes every second factor of a user. Operations on several
+//! tokens (a user's, or a `tokens[]` selection) are one transaction.
+
+use clap::Parser;
+use keyward_core::otp::{HashAlg, check_otplen};
+use keyward_store::tokens::{Token, TokenField};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{
+    done, hash_pin, load_owner, load_token, seal_token_secret, token_type,
+    tokens_by_serial_or_user,
+};
+use crate::context::Ctx;
+use crate::output::{CommandError, Output};
+use crate::params::{given, int_in, one_or_many, required};
+use crate::registry::{CommandSpec, command, param_command};
+
+pub fn commands() -> Vec<CommandSpec> {
+    vec![
+        param_command("token assign", "Assign a token to a user", assign)
+            .mutating(Some(0))
+            .target_params(&["serial"]),
+        param_command("token unassign", "Remove a token's owner", unassign)
+            .mutating(Some(0))
+            .target_params(&["serial"]),
+        param_command("token enable", "Enable a token, or all tokens of --user", enable)
+            .mutating(None)
+            .target_params(&["serial", "user"]),
+        param_command(
+            "token disable",
+            "Disable a token, or all tokens of --user",
+            disable,
+        )
+        .mutating(None)
+        .target_params(&["serial", "user"]),
+        param_command("token remove", "Delete a token, or all tokens of --user", remove)
+            .mutating(None)
+            .target_params(&["serial", "user"]),
+        param_command(
+            "token reset",
+            "Reset the fail counter of a token, or of all tokens of --user",
+            reset,
+        )
+        .mutating(None)
+        .target_params(&["serial", "user"]),
+        param_command("token set", "Set token values (PIN, MaxFailCount, windows, limits…)", set)
+            .mutating(None)
+            .target_params(&["serial", "user"]),
+        param_command("token setpin", "Store a token's userpin / sopin (encrypted)", setpin)
+            .mutating(None)
+            .target_params(&["serial"]),
+        param_command(
+            "token setvalidity",
+            "Set validity period and count limits of several tokens",
+            setvalidity,
+        )
+        .mutating(None),
+        param_command("token tokenrealm", "Set the realms of a token", tokenrealm)
+            .mutating(Some(0))
+            .target_params(&["serial"]),
+        param_command("token copypin", "Copy the PIN from one token to another", copypin)
+            .mutating(Some(1))
+            .target_params(&["to"]),
+        param_command(
+            "token copyuser",
+            "Copy the owner from one token to another",
+            copyuser,
+        )
+        .mutating(Some(1))
+        .target_params(&["to"]),
+        param_command("token unpair", "Reset a paired token to its unpaired state", unpair)
+            .mutating(Some(0))
+            .target_params(&["serial"]),
+        command(
+            "reset2fa",
+            "Remove every second factor (token) of a user",
+            reset2fa,
+        )
+        .mutating(Some(0)),
+    ]
+}
+
+fn ids(tokens: &[Token]) -> Vec<String> {
+    tokens.iter().map(|t| t.id.clone()).collect()
+}
+
+fn serials(tokens: &[Token]) -> String {
+    tokens
+        .iter()
+        .map(|t| t.serial.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct AssignArgs {
+    serial: Option<String>,
+    /// USERNAME or USERNAME@REALM.
+    user: Option<String>,
+    /// Also set the token PIN.
+    #[arg(long)]
+    pin: Option<String>,
+}
+
+async fn assign(ctx: Ctx, a: AssignArgs) -> Result<Output, CommandError> {
+    let serial = required("serial", &a.serial)?;
+    let user = required("user", &a.user)?;
+    let token = load_token(&ctx, serial).await?;
+    let owner = load_owner(&ctx, user).await?;
+    if let Some(current) = &token.owner_id
+        && current != &owner.id
+    {
+        return Err(CommandError::Conflict(format!(
+            "token {serial} is already assigned to another user; unassign it first"
+        )));
+    }
+    let mut fields = vec![TokenField::Owner(Some(owner.id.clone())), TokenField::FailCount(0)];
+    if let Some(pin) = a.pin.as_deref() {
+        fields.push(TokenField::PinHash(hash_pin(&ctx, pin).await?));
+    }
+    ctx.store().update_token(&token.id, &fields, ctx.now()).await?;
+    Ok(Output::new(
+        format!("Assigned token {serial} to user \"{}\"", owner.username),
+        json!(true),
+    )
+    .with_audit(format!("owner {}", owner.username)))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct SerialArgs {
+    serial: Option<String>,
+    /// Optional owner (checked when given).
+    #[arg(long)]
+    user: Option<String>,
+}
+
+async fn unassign(ctx: Ctx, a: SerialArgs) -> Result<Output, CommandError> {
+    let serial = required("serial", &a.serial)?;
+    let token = load_token(&ctx, serial).await?;
+    if let Some(u) = given(&a.user) {
+        let owner = load_owner(&ctx, u).await?;
+        if token.owner_id.as_deref() != Some(owner.id.as_str()) {
+            return Err(CommandError::Invalid(format!(
+                "token {serial} does not belong to user \"{u}\""
+            )));
+        }
+    }
+    // LinOTP also clears the PIN and the fail counter: the next owner starts fresh.
+    let n = ctx
+        .store()
+        .update_tokens(
+            &[token.id.clone()],
+            &[
+                TokenField::Owner(None),
+                TokenField::PinHash(String::new()),
+                TokenField::FailCount(0),
+            ],
+            ctx.now(),
+        )
+        .await?;
+    Ok(Output::new(format!("Unassigned token {serial}"), done(n)))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct SerialOrUserArgs {
+    serial: Option<String>,
+    /// All tokens of this user instead of one serial.
+    #[arg(long)]
+    user: Option<String>,
+}
+
+/// Applies `fields` to the tokens named by serial or user; says `verb` for each.
+async fn update_selected(
+    ctx: &Ctx,
+    a: &SerialOrUserArgs,
+    fields: &[TokenField],
+    verb: &str,
+) -> Result<Output, CommandError> {
+    let tokens = tokens_by_serial_or_user(ctx, given(&a.serial), given(&a.user)).await?;
+    let n = ctx
+        .store()
+        .update_tokens(&ids(&tokens), fields, ctx.now())
+        .await?;
+    Ok(Output::new(
+        format!("{verb} {n} token(s){}", list_suffix(&tokens)),
+        done(n),
+    )
+    .with_audit(format!("{} {}", verb.to_lowercase(), serials(&tokens))))
+}
+
+fn list_suffix(tokens: &[Token]) -> String {
+    if tokens.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", serials(tokens))
+    }
+}
+
+async fn enable(ctx: Ctx, a: SerialOrUserArgs) -> Result<Output, CommandError> {
+    update_selected(&ctx, &a, &[TokenField::Active(true)], "Enabled").await
+}
+
+async fn disable(ctx: Ctx, a: SerialOrUserArgs) -> Result<Output, CommandError> {
+    update_selected(&ctx, &a, &[TokenField::Active(false)], "Disabled").await
+}
+
+async fn reset(ctx: Ctx, a: SerialOrUserArgs) -> Result<Output, CommandError> {
+    update_selected(&ctx, &a, &[TokenField::FailCount(0)], "Reset").await
+}
+
+async fn remove(ctx: Ctx, a: SerialOrUserArgs) -> Result<Output, CommandError> {
+    let tokens = tokens_by_serial_or_user(&ctx, given(&a.serial), given(&a.user)).await?;
+    let n = ctx.store().delete_tokens(&ids(&tokens)).await?;
+    Ok(Output::new(
+        format!("Removed {n} token(s){}", list_suffix(&tokens)),
+        done(n),
+    )
+    .with_audit(format!("removed {}", serials(&tokens))))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct SetArgs {
+    serial: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+    /// The OTP PIN.
+    #[arg(long)]
+    pin: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long = "max-fail-count", alias = "MaxFailCount")]
+    #[serde(rename = "MaxFailCount")]
+    max_fail_count: Option<String>,
+    #[arg(long = "sync-window", alias = "SyncWindow")]
+    #[serde(rename = "SyncWindow")]
+    sync_window: Option<String>,
+    #[arg(long = "otp-len", alias = "OtpLen")]
+    #[serde(rename = "OtpLen")]
+    otp_len: Option<String>,
+    #[arg(long = "counter-window", alias = "CounterWindow")]
+    #[serde(rename = "CounterWindow")]
+    counter_window: Option<String>,
+    #[arg(long)]
+    hashlib: Option<String>,
+    #[arg(long = "time-window", alias = "timeWindow")]
+    #[serde(rename = "timeWindow")]
+    time_window: Option<String>,
+    #[arg(long = "time-step", alias = "timeStep")]
+    #[serde(rename = "timeStep")]
+    time_step: Option<String>,
+    #[arg(long = "time-shift", alias = "timeShift")]
+    #[serde(rename = "timeShift")]
+    time_shift: Option<String>,
+    #[arg(long = "count-auth-success-max", alias = "countAuthSuccessMax")]
+    #[serde(rename = "countAuthSuccessMax")]
+    count_auth_success_max: Option<String>,
+    #[arg(long = "count-auth-success", alias = "countAuthSuccess")]
+    #[serde(rename = "countAuthSuccess")]
+    count_auth_success: Option<String>,
+    #[arg(long = "count-auth", alias = "countAuth")]
+    #[serde(rename = "countAuth")]
+    count_auth: Option<String>,
+    #[arg(long = "count-auth-max", alias = "countAuthMax")]
+    #[serde(rename = "countAuthMax")]
+    count_auth_max: Option<String>,
+    /// Start of validity: unix seconds, `DD/MM/YY HH:MM`, RFC 3339, or `unlimited`.
+    #[arg(long = "validity-period-start", alias = "validityPeriodStart")]
+    #[serde(rename = "validityPeriodStart")]
+    validity_period_start: Option<String>,
+    #[arg(long = "validity-period-end", alias = "validityPeriodEnd")]
+    #[serde(rename = "validityPeriodEnd")]
+    validity_period_end: Option<String>,
+    /// Phone number (SMS tokens).
+    #[arg(long)]
+    phone: Option<String>,
+}
+
+/// Parses a point in time: unix seconds, LinOTP's `DD/MM/YY HH:MM`, or RFC 3339; `unlimited`
+/// (or empty) removes the limit.
+pub(crate) fn parse_when(name: &str, text: &str) -> Result<Option<i64>, CommandError> {
+    let t = text.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    if let Ok(secs) = t.parse::<i64>() {
+        if (0..=253_402_300_799).contains(&secs) {
+            return Ok(Some(secs));
+        }
+    } else {
+        let linotp = time::macros::format_description!(
+            "[day]/[month]/[year repr:last_two] [hour]:[minute]"
+        );
+        if let Ok(dt) = time::PrimitiveDateTime::parse(t, linotp) {
+            return Ok(Some(dt.assume_utc().unix_timestamp()));
+        }
+        if let Ok(dt) =
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        {
+            return Ok(Some(dt.unix_timestamp()));
+        }
+    }
+    Err(CommandError::Invalid(format!(
+        "parameter '{name}' must be unix seconds, DD/MM/YY HH:MM, RFC 3339 or 'unlimited'"
+    )))
+}
+
+/// A count limit: a non-negative integer, `unlimited`/empty = 0 (no limit).
+fn parse_limit(name: &str, text: &str) -> Result<i64, CommandError> {
+    let t = text.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("unlimited") {
+        return Ok(0);
+    }
+    int_in(name, t, 0, i64::from(i32::MAX))
+}
+
+async fn set(ctx: Ctx, a: SetArgs) -> Result<Output, CommandError> {
+    // Everything is parsed before anything is written.
+    let mut fields = Vec::new();
+    let mut report = Map::new();
+    let mut note = |key: &str, field: TokenField, fields: &mut Vec<TokenField>| {
+        report.insert(format!("set {key}"), json!(1));
+        fields.push(field);
+    };
+    if let Some(pin) = a.pin.as_deref() {
+        note("pin", TokenField::PinHash(hash_pin(&ctx, pin).await?), &mut fields);
+    }
+    if let Some(d) = a.description.as_deref() {
+        if d.len() > 512 {
+            return Err(CommandError::Invalid("parameter 'description' is too long".into()));
+        }
+        note("description", TokenField::Description(d.to_string()), &mut fields);
+    }
+    let ints: [(&str, &Option<String>, i64, i64, fn(i64) -> TokenField); 9] = [
+        ("MaxFailCount", &a.max_fail_count, 1, 1_000_000, TokenField::MaxFail),
+        ("SyncWindow", &a.sync_window, 1, 1_000_000, TokenField::SyncWindow),
+        ("CounterWindow", &a.counter_window, 1, 10_000, TokenField::CountWindow),
+        ("timeWindow", &a.time_window, 0, 86_400, TokenField::TimeWindow),
+        ("timeStep", &a.time_step, 1, 3600, TokenField::TimeStep),
+        ("timeShift", &a.time_shift, -86_400, 86_400, TokenField::TimeShift),
+        ("countAuthSuccess", &a.count_auth_success, 0, i64::from(i32::MAX), TokenField::CountAuthSuccess),
+        ("countAuth", &a.count_auth, 0, i64::from(i32::MAX), TokenField::CountAuth),
+        ("OtpLen", &a.otp_len, 0, 99, TokenField::Otplen),
+    ];
+    for (name, value, min, max, make) in ints {
+        if let Some(v) = given(value) {
+            let n = int_in(name, v, min, max)?;
+            if name == "OtpLen" {
+                check_otplen(n)?;
+            }
+            note(name, make(n), &mut fields);
+        }
+    }
+    if let Some(h) = given(&a.hashlib) {
+        note("hashlib", TokenField::Hashlib(HashAlg::parse(h)?.as_str().into()), &mut fields);
+    }
+    if let Some(v) = given(&a.count_auth_success_max) {
+        note("countAuthSuccessMax", TokenField::CountAuthSuccessMax(parse_limit("countAuthSuccessMax", v)?), &mut fields);
+    }
+    if let Some(v) = given(&a.count_auth_max) {
+        note("countAuthMax", TokenField::CountAuthMax(parse_limit("countAuthMax", v)?), &mut fields);
+    }
+    if let Some(v) = a.validity_period_start.as_deref() {
+        note("validityPeriodStart", TokenField::ValidityStart(parse_when("validityPeriodStart", v)?), &mut fields);
+    }
+    if let Some(v) = a.validity_period_end.as_deref() {
+        note("validityPeriodEnd", TokenField::ValidityEnd(parse_when("validityPeriodEnd", v)?), &mut fields);
+    }
+    let tokens = tokens_by_serial_or_user(&ctx, given(&a.serial), given(&a.user)).await?;
+    if let Some(phone) = given(&a.phone) {
+        // Stored in the token info (SMS tokens read it).
+        for t in &tokens {
+            let mut info = t.info.clone();
+            info.insert("phone".into(), json!(phone));
+            ctx.store()
+                .update_token(&t.id, &[TokenField::Info(info)], ctx.now())
+                .await?;
+        }
+        report.insert("set phone".into(), json!(1));
+    }
+    if fields.is_empty() && report.is_empty() {
+        return Err(CommandError::Invalid(
+            "nothing to set: give at least one value (pin, MaxFailCount, …)".into(),
+        ));
+    }
+    if !fields.is_empty() {
+        ctx.store()
+            .update_tokens(&ids(&tokens), &fields, ctx.now())
+            .await?;
+    }
+    let names: Vec<&str> = report
+        .keys()
+        .map(|k| k.trim_start_matches("set "))
+        .collect();
+    let text = format!(
+        "Set {} on {}",
+        names.join(", "),
+        serials(&tokens)
+    );
+    let audit = format!("set {} on {}", names.join(", "), serials(&tokens));
+    Ok(Output::new(text, Value::Object(report)).with_audit(audit))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct SetPinArgs {
+    serial: Option<String>,
+    #[arg(long)]
+    userpin: Option<String>,
+    #[arg(long)]
+    sopin: Option<String>,
+}
+
+async fn setpin(ctx: Ctx, a: SetPinArgs) -> Result<Output, CommandError> {
+    let serial = required("serial", &a.serial)?;
+    let token = load_token(&ctx, serial).await?;
+    let mut fields = Vec::new();
+    let mut report = Map::new();
+    if let Some(p) = given(&a.userpin) {
+        let sealed = seal_token_secret(&ctx, &token.id, "userpin", p.as_bytes()).await?;
+        fields.push(TokenField::UserpinSealed(sealed));
+        report.insert("set userpin".into(), json!(1));
+    }
+    if let Some(p) = given(&a.sopin) {
+        let sealed = seal_token_secret(&ctx, &token.id, "sopin", p.as_bytes()).await?;
+        fields.push(TokenField::SopinSealed(sealed));
+        report.insert("set sopin".into(), json!(1));
+    }
+    if fields.is_empty() {
+        return Err(CommandError::Invalid(
+            "Missing parameter: 'userpin' or 'sopin'".into(),
+        ));
+    }
+    ctx.store().update_token(&token.id, &fields, ctx.now()).await?;
+    let names: Vec<String> = report
+        .keys()
+        .map(|k| k.trim_start_matches("set ").to_string())
+        .collect();
+    Ok(Output::new(
+        format!("Stored {} of token {serial}", names.join(" and ")),
+        Value::Object(report),
+    )
+    .with_audit(format!("stored {}", names.join(", "))))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct SetValidityArgs {
+    /// Token serials.
+    #[arg(long = "tokens", num_args = 1.., value_delimiter = ',')]
+    #[serde(rename = "tokens[]", alias = "tokens", deserialize_with = "one_or_many")]
+    tokens: Vec<String>,
+    #[arg(long = "count-auth-success-max", alias = "countAuthSuccessMax")]
+    #[serde(rename = "countAuthSuccessMax")]
+    count_auth_success_max: Option<String>,
+    #[arg(long = "count-auth-max", alias = "countAuthMax")]
+    #[serde(rename = "countAuthMax")]
+    count_auth_max: Option<String>,
+    #[arg(long = "validity-period-start", alias = "validityPeriodStart")]
+    #[serde(rename = "validityPeriodStart")]
+    validity_period_start: Option<String>,
+    #[arg(long = "validity-period-end", alias = "validityPeriodEnd")]
+    #[serde(rename = "validityPeriodEnd")]
+    validity_period_end: Option<String>,
+}
+
+async fn setvalidity(ctx: Ctx, a: SetValidityArgs) -> Result<Output, CommandError> {
+    let wanted: Vec<&str> = a
+        .tokens
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if wanted.is_empty() {
+        return Err(CommandError::Invalid("Missing parameter: 'tokens[]'".into()));
+    }
+    let mut fields = Vec::new();
+    if let Some(v) = a.count_auth_success_max.as_deref() {
+        fields.push(TokenField::CountAuthSuccessMax(parse_limit("countAuthSuccessMax", v)?));
+    }
+    if let Some(v) = a.count_auth_max.as_deref() {
+        fields.push(TokenField::CountAuthMax(parse_limit("countAuthMax", v)?));
+    }
+    if let Some(v) = a.validity_period_start.as_deref() {
+        fields.push(TokenField::ValidityStart(parse_when("validityPeriodStart", v)?));
+    }
+    if let Some(v) = a.validity_period_end.as_deref() {
+        fields.push(TokenField::ValidityEnd(parse_when("validityPeriodEnd", v)?));
+    }
+    if fields.is_empty() {
+        return Err(CommandError::Invalid(
+            "nothing to set: give countAuthMax, countAuthSuccessMax, validityPeriodStart or validityPeriodEnd".into(),
+        ));
+    }
+    // Every serial must exist before anything changes (all or nothing).
+    let mut tokens = Vec::with_capacity(wanted.len());
+    for s in &wanted {
+        tokens.push(load_token(&ctx, s).await?);
+    }
+    ctx.store()
+        .update_tokens(&ids(&tokens), &fields, ctx.now())
+        .await?;
+    let list: Vec<String> = tokens.iter().map(|t| t.serial.clone()).collect();
+    Ok(Output::new(
+        format!("Validity set on {}", list.join(", ")),
+        json!(list),
+    )
+    .with_audit(format!("validity set on {}", list.join(", "))))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct TokenRealmArgs {
+    serial: Option<String>,
+    /// Comma-separated realm names (empty: none).
+    realms: Option<String>,
+}
+
+async fn tokenrealm(ctx: Ctx, a: TokenRealmArgs) -> Result<Output, CommandError> {
+    let serial = required("serial", &a.serial)?;
+    let realms_text = a
+        .realms
+        .as_deref()
+        .ok_or_else(|| CommandError::Invalid("Missing parameter: 'realms'".into()))?;
+    let mut realms: Vec<String> = realms_text
+        .split(',')
+        .map(|r| r.trim().to_lowercase())
+        .filter(|r| !r.is_empty())
+        .collect();
+    realms.sort();
+    realms.dedup();
+    if realms.iter().any(|r| r.len() > 64) {
+        return Err(CommandError::Invalid("realm names are at most 64 characters".into()));
+    }
+    let token = load_token(&ctx, serial).await?;
+    ctx.store().set_token_realms(&token.id, &realms).await?;
+    Ok(Output::new(
+        format!("Token {serial} is in realms: {}", realms.join(", ")),
+        json!(1),
+    )
+    .with_audit(format!("realms {}", realms.join(","))))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct FromToArgs {
+    /// Serial to copy from.
+    from: Option<String>,
+    /// Serial to copy to.
+    to: Option<String>,
+}
+
+async fn from_to(ctx: &Ctx, a: &FromToArgs) -> Result<(Token, Token), CommandError> {
+    let from = required("from", &a.from)?;
+    let to = required("to", &a.to)?;
+    Ok((load_token(ctx, from).await?, load_token(ctx, to).await?))
+}
+
+async fn copypin(ctx: Ctx, a: FromToArgs) -> Result<Output, CommandError> {
+    let (from, to) = from_to(&ctx, &a).await?;
+    ctx.store()
+        .update_token(&to.id, &[TokenField::PinHash(from.pin_hash.clone())], ctx.now())
+        .await?;
+    Ok(Output::new(
+        format!("Copied the PIN of token {} to token {}", from.serial, to.serial),
+        json!(true),
+    )
+    .with_audit(format!("pin copied from {}", from.serial)))
+}
+
+async fn copyuser(ctx: Ctx, a: FromToArgs) -> Result<Output, CommandError> {
+    let (from, to) = from_to(&ctx, &a).await?;
+    let Some(owner) = from.owner_id.clone() else {
+        return Err(CommandError::Invalid(format!(
+            "token {} is not assigned to a user",
+            from.serial
+        )));
+    };
+    ctx.store()
+        .update_token(&to.id, &[TokenField::Owner(Some(owner))], ctx.now())
+        .await?;
+    let name = from.owner_name.clone().unwrap_or_default();
+    Ok(Output::new(
+        format!("Assigned token {} to user \"{name}\" (owner of {})", to.serial, from.serial),
+        json!(true),
+    )
+    .with_audit(format!("owner {name} copied from {}", from.serial)))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct UnpairArgs {
+    serial: Option<String>,
+}
+
+async fn unpair(ctx: Ctx, a: UnpairArgs) -> Result<Output, CommandError> {
+    let serial = required("serial", &a.serial)?;
+    let token = load_token(&ctx, serial).await?;
+    let kind = token_type(&token)?;
+    // Pairing exists for app tokens (QR/push) only; keyward's OATH, password, e-mail and SMS
+    // tokens have nothing to unpair — LinOTP answers the same for them.
+    Err(CommandError::Invalid(format!(
+        "token {serial} of type {} does not support pairing; nothing to unpair",
+        kind.as_str()
+    )))
+}
+
+#[derive(Parser)]
+pub struct Reset2faArgs {
+    username: String,
+}
+
+async fn reset2fa(ctx: Ctx, a: Reset2faArgs) -> Result<Output, CommandError> {
+    let owner = crate::users::load_user(&ctx, &a.username).await?;
+    let tokens = ctx.store().tokens_of_owner(&owner.id).await?;
+    let n = ctx.store().delete_tokens(&ids(&tokens)).await?;
+    Ok(Output::new(
+        format!("Removed {n} second factor(s) of user \"{}\"", owner.username),
+        json!({ "username": owner.username, "removed": n, "serials": tokens.iter().map(|t| t.serial.clone()).collect::<Vec<_>>() }),
+    )
+    .with_audit(format!("removed {}", serials(&tokens))))
+}

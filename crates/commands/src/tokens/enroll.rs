@@ -1,0 +1,519 @@
+//! Creating tokens: `token init` (LinOTP `/admin/init`: HOTP, TOTP, password tokens; seed given
+//! as hex or base32, or generated; the `otpauth://` URI and its QR code), `token losttoken`
+//! (a temporary password token replacing a lost one) and `token check_serial`.
+
+use clap::Parser;
+use keyward_core::otp::{
+    self, HashAlg, KeyFormat, KeyUri, TokenType, check_otplen, generate_key, generate_serial,
+    parse_otpkey,
+};
+use keyward_store::tokens::{NewToken, TokenField};
+use serde::Deserialize;
+use serde_json::{Map, json};
+
+use super::{hash_pin, load_owner, load_token, seal_token_secret};
+use crate::context::Ctx;
+use crate::output::{CommandError, Output};
+use crate::params::{boolean, given, int_in, required};
+use crate::registry::{CommandSpec, param_command};
+
+/// Issuer shown by authenticator apps for keyward's tokens.
+const ISSUER: &str = "keyward";
+/// How long a `losttoken` replacement password stays valid (LinOTP's default: 10 days).
+const LOST_TOKEN_VALID_SECS: i64 = 10 * 24 * 3600;
+/// Length of a generated `losttoken` password.
+const LOST_PASSWORD_LEN: usize = 12;
+
+pub fn commands() -> Vec<CommandSpec> {
+    vec![
+        param_command("token init", "Enroll a token (hotp, totp, pw)", init)
+            .mutating(None)
+            .target_params(&["serial", "user"]),
+        param_command(
+            "token losttoken",
+            "Replace a lost token by a temporary password token",
+            losttoken,
+        )
+        .mutating(Some(0))
+        .target_params(&["serial"]),
+        param_command(
+            "token check_serial",
+            "Check that a serial is unused; suggest a free one",
+            check_serial,
+        ),
+    ]
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct InitArgs {
+    /// Token type: hotp (hmac), totp, pw (password/spass).
+    #[arg(long = "type", default_value = "hotp")]
+    #[serde(rename = "type")]
+    token_type: Option<String>,
+    /// Serial number (generated when absent).
+    #[arg(long)]
+    serial: Option<String>,
+    /// The seed, hex (or base32 with --otpkeyformat base32); for pw tokens the password.
+    #[arg(long)]
+    otpkey: Option<String>,
+    /// hex (default) or base32.
+    #[arg(long)]
+    otpkeyformat: Option<String>,
+    /// Generate the seed (1).
+    #[arg(long, num_args = 0..=1, default_missing_value = "1")]
+    genkey: Option<String>,
+    /// Seed length in bytes when generated: 20, 32 or 64.
+    #[arg(long)]
+    keysize: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// The token PIN (prefix of the pass at validation).
+    #[arg(long)]
+    pin: Option<String>,
+    /// Owner: USERNAME or USERNAME@REALM.
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    realm: Option<String>,
+    /// Comma-separated realms the token is put into.
+    #[arg(long)]
+    tokenrealm: Option<String>,
+    /// 6 or 8.
+    #[arg(long)]
+    otplen: Option<String>,
+    /// sha1, sha256 or sha512.
+    #[arg(long)]
+    hashlib: Option<String>,
+    /// TOTP time step in seconds (30 or 60).
+    #[arg(long = "time-step", alias = "timeStep")]
+    #[serde(rename = "timeStep", alias = "timestep")]
+    time_step: Option<String>,
+    /// TOTP window in seconds.
+    #[arg(long = "time-window", alias = "timeWindow")]
+    #[serde(rename = "timeWindow")]
+    time_window: Option<String>,
+    /// Answer a bare PIN with a challenge (challenge-response).
+    #[arg(long = "challenge-response", num_args = 0..=1, default_missing_value = "1")]
+    #[serde(rename = "challenge_response")]
+    challenge_response: Option<String>,
+    /// Print the otpauth URI as a QR code in the terminal.
+    #[arg(long)]
+    #[serde(skip)]
+    qr: bool,
+    /// Write the QR code as PNG to FILE (local runs only).
+    #[arg(long = "qr-png", value_name = "FILE")]
+    #[serde(skip)]
+    qr_png: Option<std::path::PathBuf>,
+    /// Write the QR code as SVG to FILE (local runs only).
+    #[arg(long = "qr-svg", value_name = "FILE")]
+    #[serde(skip)]
+    qr_svg: Option<std::path::PathBuf>,
+}
+
+/// A validated init request.
+struct Plan {
+    kind: TokenType,
+    serial: String,
+    seed: Vec<u8>,
+    generated: bool,
+    otplen: i64,
+    alg: HashAlg,
+    time_step: i64,
+    time_window: i64,
+}
+
+fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
+    let kind = TokenType::parse(given(&a.token_type).unwrap_or("hotp"))?;
+    match kind {
+        TokenType::Hotp | TokenType::Totp | TokenType::Password => {}
+        other => {
+            return Err(CommandError::Invalid(format!(
+                "token type '{}' needs e-mail/SMS/OCRA delivery, which this keyward does not \
+                 provide yet; use hotp, totp or pw",
+                other.as_str()
+            )));
+        }
+    }
+    let serial = match given(&a.serial) {
+        Some(s) => {
+            if s.len() > 64 || !s.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(CommandError::Invalid(
+                    "parameter 'serial' must be 1-64 printable ASCII characters".into(),
+                ));
+            }
+            s.to_string()
+        }
+        None => generate_serial(kind)?,
+    };
+    let alg = HashAlg::parse(given(&a.hashlib).unwrap_or("sha1"))?;
+    let genkey = match given(&a.genkey) {
+        Some(v) => boolean("genkey", v)?,
+        None => false,
+    };
+    let (seed, generated) = if kind == TokenType::Password {
+        match (given(&a.otpkey), genkey) {
+            (Some(pw), false) => (pw.as_bytes().to_vec(), false),
+            (None, true) => (random_password(LOST_PASSWORD_LEN)?.into_bytes(), true),
+            _ => {
+                return Err(CommandError::Invalid(
+                    "a pw token needs either otpkey (the password) or genkey=1".into(),
+                ));
+            }
+        }
+    } else {
+        match (given(&a.otpkey), genkey) {
+            (Some(_), true) => {
+                return Err(CommandError::Invalid(
+                    "give either otpkey or genkey=1, not both".into(),
+                ));
+            }
+            (Some(key), false) => {
+                let format = match given(&a.otpkeyformat) {
+                    Some(f) => KeyFormat::parse(f).ok_or_else(|| {
+                        CommandError::Invalid(
+                            "parameter 'otpkeyformat' must be hex or base32".into(),
+                        )
+                    })?,
+                    None => KeyFormat::Hex,
+                };
+                (parse_otpkey(key, format)?, false)
+            }
+            (None, true) => {
+                let size = match given(&a.keysize) {
+                    Some(k) => int_in("keysize", k, 20, 64)?,
+                    None => alg.default_key_len() as i64,
+                };
+                (generate_key(usize::try_from(size).unwrap_or(20))?, true)
+            }
+            (None, false) => {
+                return Err(CommandError::Invalid(
+                    "Missing parameter: 'otpkey' (or genkey=1)".into(),
+                ));
+            }
+        }
+    };
+    let otplen = if kind == TokenType::Password {
+        seed.len() as i64
+    } else {
+        match given(&a.otplen) {
+            Some(n) => i64::from(check_otplen(int_in("otplen", n, 0, 99)?)?),
+            None => 6,
+        }
+    };
+    if seed.is_empty() {
+        return Err(CommandError::Invalid("the password must not be empty".into()));
+    }
+    let time_step = match given(&a.time_step) {
+        Some(s) => int_in("timeStep", s, 1, 3600)?,
+        None => 30,
+    };
+    let time_window = match given(&a.time_window) {
+        Some(s) => int_in("timeWindow", s, 0, 86_400)?,
+        None => 180,
+    };
+    Ok(Plan {
+        kind,
+        serial,
+        seed,
+        generated,
+        otplen,
+        alg,
+        time_step,
+        time_window,
+    })
+}
+
+/// A random password of letters and digits (no look-alikes).
+fn random_password(len: usize) -> Result<String, CommandError> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut pw = String::with_capacity(len);
+    for _ in 0..len {
+        let i = keyward_core::random::below(ALPHABET.len() as u64)
+            .map_err(|e| CommandError::Internal(e.to_string()))?;
+        let c = ALPHABET.get(usize::try_from(i).unwrap_or(0)).copied().unwrap_or(b'x');
+        pw.push(char::from(c));
+    }
+    Ok(pw)
+}
+
+fn realm_list(text: Option<&str>) -> Vec<String> {
+    text.unwrap_or_default()
+        .split(',')
+        .map(|r| r.trim().to_lowercase())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
+    let p = plan(&a)?;
+    let local = ctx.actor == "cli:local";
+    if !local && (a.qr_png.is_some() || a.qr_svg.is_some()) {
+        return Err(CommandError::Invalid(
+            "--qr-png and --qr-svg write files and work only in local runs".into(),
+        ));
+    }
+    let owner = match given(&a.user) {
+        Some(u) => {
+            let name = match given(&a.realm) {
+                Some(r) if !u.contains('@') => format!("{u}@{r}"),
+                _ => u.to_string(),
+            };
+            Some(load_owner(&ctx, &name).await?)
+        }
+        None => None,
+    };
+    if ctx.store().token_by_serial(&p.serial).await?.is_some() {
+        return Err(CommandError::Conflict(format!(
+            "token with serial \"{}\" already exists",
+            p.serial
+        )));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let seed_sealed = seal_token_secret(&ctx, &id, "seed", &p.seed).await?;
+    let pin_hash = hash_pin(&ctx, given(&a.pin).unwrap_or_default()).await?;
+    let mut info = Map::new();
+    if let Some(cr) = given(&a.challenge_response) {
+        info.insert(
+            "challenge_response".into(),
+            json!(if boolean("challenge_response", cr)? { "1" } else { "0" }),
+        );
+    }
+    let token = ctx
+        .store()
+        .create_token(&NewToken {
+            id,
+            serial: p.serial.clone(),
+            token_type: p.kind.as_str().to_string(),
+            description: given(&a.description).unwrap_or_default().to_string(),
+            owner_id: owner.as_ref().map(|u| u.id.clone()),
+            seed_sealed,
+            pin_hash,
+            otplen: p.otplen,
+            hashlib: p.alg.as_str().to_string(),
+            counter: 0,
+            time_step: p.time_step,
+            time_window: p.time_window,
+            info,
+            realms: realm_list(given(&a.tokenrealm)),
+            now: ctx.now(),
+        })
+        .await
+        .map_err(|e| match e {
+            keyward_store::StoreError::Conflict(_) => CommandError::Conflict(format!(
+                "token with serial \"{}\" already exists",
+                p.serial
+            )),
+            other => other.into(),
+        })?;
+    let account = owner
+        .as_ref()
+        .map(|u| u.username.clone())
+        .unwrap_or_else(|| p.serial.clone());
+    let mut text = format!(
+        "Enrolled token {} ({}, {} digits, {})",
+        token.serial,
+        p.kind.as_str(),
+        p.otplen,
+        p.alg.as_str()
+    );
+    if let Some(u) = &owner {
+        text.push_str(&format!(" for user \"{}\"", u.username));
+    }
+    text.push('\n');
+    let mut detail = json!({ "serial": token.serial });
+    if p.kind == TokenType::Password {
+        if p.generated {
+            text.push_str(&format!(
+                "password: {}\n",
+                String::from_utf8_lossy(&p.seed)
+            ));
+            detail["password"] = json!(String::from_utf8_lossy(&p.seed));
+        }
+    } else {
+        let uri = KeyUri {
+            token_type: p.kind,
+            issuer: ISSUER,
+            account: &account,
+            key: &p.seed,
+            alg: p.alg,
+            digits: u32::try_from(p.otplen).unwrap_or(6),
+            counter: 0,
+            period: u32::try_from(p.time_step).unwrap_or(30),
+        }
+        .to_uri();
+        text.push_str(&uri);
+        text.push('\n');
+        let png = otp::qr::png(&uri).map_err(|e| CommandError::Internal(e.to_string()))?;
+        let img = format!(
+            "<img width=250 src=\"data:image/png;base64,{}\"/>",
+            data_encoding::BASE64.encode(&png)
+        );
+        detail["googleurl"] = json!({
+            "description": "URL for google Authenticator",
+            "value": uri,
+            "img": img,
+        });
+        if p.generated {
+            detail["otpkey"] = json!({
+                "description": "OTP seed",
+                "value": format!("seed://{}", data_encoding::HEXLOWER.encode(&p.seed)),
+            });
+        }
+        if a.qr {
+            text.push_str(&otp::qr::terminal(&uri).map_err(|e| CommandError::Internal(e.to_string()))?);
+        }
+        if let Some(path) = &a.qr_png {
+            write_private(path, &png)?;
+            text.push_str(&format!("QR code written to {}\n", path.display()));
+        }
+        if let Some(path) = &a.qr_svg {
+            let svg = otp::qr::svg(&uri).map_err(|e| CommandError::Internal(e.to_string()))?;
+            write_private(path, svg.as_bytes())?;
+            text.push_str(&format!("QR code written to {}\n", path.display()));
+        }
+    }
+    let audit = format!(
+        "type {}, {} digits, {}{}",
+        p.kind.as_str(),
+        p.otplen,
+        p.alg.as_str(),
+        owner
+            .as_ref()
+            .map(|u| format!(", owner {}", u.username))
+            .unwrap_or_default()
+    );
+    Ok(Output::new(text, json!(true))
+        .with_detail(detail)
+        .with_audit(format!("serial {}: {audit}", token.serial)))
+}
+
+/// Writes a file readable by its owner only (a QR code carries the seed).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CommandError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| CommandError::Invalid(format!("cannot write {}: {e}", path.display())))?;
+    f.write_all(bytes)
+        .map_err(|e| CommandError::Invalid(format!("cannot write {}: {e}", path.display())))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct LostTokenArgs {
+    /// Serial of the lost token.
+    serial: Option<String>,
+    /// Replacement type: password (email and sms come with their delivery).
+    #[arg(long = "type")]
+    #[serde(rename = "type")]
+    token_type: Option<String>,
+}
+
+async fn losttoken(ctx: Ctx, a: LostTokenArgs) -> Result<Output, CommandError> {
+    let serial = required("serial", &a.serial)?;
+    match given(&a.token_type).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("password" | "pw" | "spass") => {}
+        Some(other) => {
+            return Err(CommandError::Invalid(format!(
+                "losttoken type '{other}' is not available yet; use password"
+            )));
+        }
+    }
+    let old = load_token(&ctx, serial).await?;
+    if old.owner_id.is_none() {
+        return Err(CommandError::Invalid(format!(
+            "token {serial} is not assigned to a user"
+        )));
+    }
+    let new_serial = format!("lost{}", old.serial);
+    if ctx.store().token_by_serial(&new_serial).await?.is_some() {
+        return Err(CommandError::Conflict(format!(
+            "token with serial \"{new_serial}\" already exists"
+        )));
+    }
+    let password = random_password(LOST_PASSWORD_LEN)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = ctx.now();
+    let end = now + LOST_TOKEN_VALID_SECS;
+    let seed_sealed = seal_token_secret(&ctx, &id, "seed", password.as_bytes()).await?;
+    let new = ctx
+        .store()
+        .create_token(&NewToken {
+            id,
+            serial: new_serial.clone(),
+            token_type: TokenType::Password.as_str().into(),
+            description: format!("temporary replacement for {}", old.serial),
+            owner_id: old.owner_id.clone(),
+            seed_sealed,
+            // The PIN is copied as its hash: the user keeps their PIN.
+            pin_hash: old.pin_hash.clone(),
+            otplen: password.len() as i64,
+            hashlib: "sha1".into(),
+            counter: 0,
+            time_step: 30,
+            time_window: 180,
+            info: Map::new(),
+            realms: old.realms.clone(),
+            now,
+        })
+        .await?;
+    ctx.store()
+        .update_token(&new.id, &[TokenField::ValidityEnd(Some(end))], now)
+        .await?;
+    ctx.store()
+        .update_token(&old.id, &[TokenField::Active(false)], now)
+        .await?;
+    let end_date = super::linotp_date(end);
+    let value = json!({
+        "serial": new_serial,
+        "init": true,
+        "user": true,
+        "password": password,
+        "end_date": end_date,
+        "disable": 1,
+    });
+    Ok(Output::new(
+        format!(
+            "Token {} disabled; temporary password token {new_serial} valid until {end_date}\npassword: {password}",
+            old.serial
+        ),
+        value,
+    )
+    .with_audit(format!("replaced by {new_serial}, valid until {end_date}")))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct CheckSerialArgs {
+    serial: Option<String>,
+}
+
+async fn check_serial(ctx: Ctx, a: CheckSerialArgs) -> Result<Output, CommandError> {
+    let serial = required("serial", &a.serial)?;
+    let unique = ctx.store().token_by_serial(serial).await?.is_none();
+    let mut new_serial = serial.to_string();
+    let mut n = 1;
+    while !unique && ctx.store().token_by_serial(&new_serial).await?.is_some() {
+        new_serial = format!("{serial}_{n:02}");
+        n += 1;
+        if n > 1000 {
+            break;
+        }
+    }
+    let text = if unique {
+        format!("Serial {serial} is unused")
+    } else {
+        format!("Serial {serial} is taken; {new_serial} is free")
+    };
+    Ok(Output::new(
+        text,
+        json!({ "unique": unique, "new_serial": new_serial }),
+    ))
+}

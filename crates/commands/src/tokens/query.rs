@@ -1,0 +1,635 @@
+//! Reading tokens (LinOTP `/admin/*`): show (filtered, sorted and paged in the database; CSV
+//! with `outform=csv`), getTokenOwner, getSerialByOtp, totp_lookup, checkstatus — and the
+//! user-store endpoints userlist and testresolver over keyward's internal users (LDAP and
+//! passwd-file resolvers come with the realm work), plus loadtokens.
+
+use clap::Parser;
+use keyward_core::otp::{self, TokenType};
+use keyward_store::tokens::{SortBy, Token, TokenQuery};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{
+    DEFAULT_PAGESIZE, MAX_PAGESIZE, find_owner, linotp_token, load_token, token_hashlib,
+    token_seed, token_type,
+};
+use crate::context::Ctx;
+use crate::output::{CommandError, Output};
+use crate::params::{boolean, given, int_in, required};
+use crate::registry::{CommandSpec, param_command};
+use crate::timefmt::rfc3339;
+
+/// Name of the user store of keyward's own users, as `testresolver` and `userlist` know it.
+pub const INTERNAL_RESOLVER: &str = "internal";
+
+pub fn commands() -> Vec<CommandSpec> {
+    vec![
+        param_command("token show", "List tokens (filter, sort, page; --outform csv)", show),
+        param_command("token owner", "Show the owner of a token", owner),
+        param_command(
+            "token getserial",
+            "Find the token that generates an OTP value",
+            getserial,
+        ),
+        param_command(
+            "token totp_lookup",
+            "When was a past OTP of a TOTP token valid",
+            totp_lookup,
+        ),
+        param_command(
+            "token checkstatus",
+            "Show challenges by transaction id, serial or user",
+            checkstatus,
+        ),
+        param_command("token userlist", "List users of the internal user store", userlist),
+        param_command("token testresolver", "Test a user resolver", testresolver),
+        param_command(
+            "token loadtokens",
+            "Import a token file (PSKC, OATH CSV)",
+            loadtokens,
+        )
+        .mutating(None),
+    ]
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct ShowArgs {
+    /// Only this serial.
+    #[arg(long)]
+    serial: Option<String>,
+    /// Only tokens of this user (or, if no such user, of users whose name contains it).
+    #[arg(long)]
+    user: Option<String>,
+    /// Substring of serial, type, description or owner.
+    #[arg(long)]
+    filter: Option<String>,
+    #[arg(long)]
+    realm: Option<String>,
+    #[arg(long)]
+    viewrealm: Option<String>,
+    /// serial, type, description, active, failcount, count, user (LinOTP names work too).
+    #[arg(long)]
+    sortby: Option<String>,
+    /// asc or desc.
+    #[arg(long)]
+    sortdir: Option<String>,
+    #[arg(long)]
+    page: Option<String>,
+    #[arg(long)]
+    pagesize: Option<String>,
+    #[arg(long)]
+    user_fields: Option<String>,
+    /// csv for a CSV listing.
+    #[arg(long)]
+    outform: Option<String>,
+    /// json to embed the token info as an object.
+    #[arg(long)]
+    tokeninfo_format: Option<String>,
+}
+
+async fn show(ctx: Ctx, a: ShowArgs) -> Result<Output, CommandError> {
+    let page = match given(&a.page) {
+        Some(p) => int_in("page", p, 1, i64::from(i32::MAX))?,
+        None => 1,
+    };
+    let pagesize = match given(&a.pagesize) {
+        Some(p) => int_in("pagesize", p, 1, MAX_PAGESIZE)?,
+        None => DEFAULT_PAGESIZE,
+    };
+    let sort = match given(&a.sortby) {
+        Some(s) => Some(SortBy::parse(s).ok_or_else(|| {
+            CommandError::Invalid(format!(
+                "parameter 'sortby' cannot be \"{s}\" (serial, type, description, active, failcount, count, user)"
+            ))
+        })?),
+        None => None,
+    };
+    let descending = match given(&a.sortdir).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => {
+            return Err(CommandError::Invalid(
+                "parameter 'sortdir' must be asc or desc".into(),
+            ));
+        }
+    };
+    let csv = match given(&a.outform).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(CommandError::Invalid("parameter 'outform' must be csv".into())),
+    };
+    let info_as_json = given(&a.tokeninfo_format).map(str::to_ascii_lowercase).as_deref()
+        == Some("json");
+    let mut q = TokenQuery {
+        serial: given(&a.serial).map(String::from),
+        filter: given(&a.filter).map(String::from),
+        realm: given(&a.realm)
+            .or(given(&a.viewrealm))
+            .filter(|r| *r != "*")
+            .map(String::from),
+        sort,
+        descending,
+        page,
+        pagesize,
+        ..Default::default()
+    };
+    if let Some(u) = given(&a.user) {
+        match find_owner(&ctx, u).await? {
+            Some(owner) => q.owner_id = Some(owner.id),
+            None => q.owner_like = Some(u.trim_matches('*').to_string()),
+        }
+    }
+    let result = ctx.store().list_tokens(&q).await?;
+    let pages = (result.total + pagesize - 1) / pagesize;
+    let data: Vec<Value> = result
+        .tokens
+        .iter()
+        .map(|t| linotp_token(t, info_as_json))
+        .collect();
+    let value = json!({
+        "data": data,
+        "resultset": {
+            "pages": pages,
+            "pagesize": pagesize,
+            "tokens": result.total,
+            "page": page,
+        },
+    });
+    let text = if csv {
+        csv_text(&data)
+    } else {
+        table_text(&result.tokens, page, pages, result.total)
+    };
+    Ok(Output::new(text, value))
+}
+
+/// LinOTP's CSV: a header row, then a row per token, each cell `'value'; `.
+fn csv_text(rows: &[Value]) -> String {
+    let Some(Value::Object(first)) = rows.first() else {
+        return String::new();
+    };
+    let keys: Vec<&String> = first.keys().collect();
+    let cell = |v: &str| format!("'{}'; ", v.replace('\'', "''"));
+    let mut out = String::new();
+    for k in &keys {
+        out.push_str(&cell(k));
+    }
+    out.push('\n');
+    for row in rows {
+        for k in &keys {
+            let text = match row.get(k.as_str()) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|i| i.as_str().map(String::from).unwrap_or_else(|| i.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            out.push_str(&cell(&text));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn table_text(tokens: &[Token], page: i64, pages: i64, total: i64) -> String {
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            vec![
+                t.serial.clone(),
+                t.token_type.clone(),
+                if t.active { "yes" } else { "no" }.to_string(),
+                t.owner_name.clone().unwrap_or_default(),
+                format!("{}/{}", t.fail_count, t.max_fail),
+                t.counter.to_string(),
+                t.realms.join(","),
+                t.description.clone(),
+            ]
+        })
+        .collect();
+    let mut text = crate::table::render(
+        &[
+            "SERIAL", "TYPE", "ACTIVE", "USER", "FAILS", "COUNTER", "REALMS", "DESCRIPTION",
+        ],
+        &rows,
+    );
+    text.push_str(&format!("page {page} of {pages} ({total} tokens)\n"));
+    text
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct SerialOnlyArgs {
+    serial: Option<String>,
+}
+
+async fn owner(ctx: Ctx, a: SerialOnlyArgs) -> Result<Output, CommandError> {
+    let serial = required("serial", &a.serial)?;
+    let token = load_token(&ctx, serial).await?;
+    let Some(id) = &token.owner_id else {
+        return Ok(Output::new(
+            format!("Token {serial} is not assigned to a user"),
+            json!({}),
+        ));
+    };
+    let Some(user) = ctx.store().get_user_by_id(id).await? else {
+        return Ok(Output::new(
+            format!("Token {serial} belongs to a user that no longer exists"),
+            json!({}),
+        ));
+    };
+    Ok(Output::new(
+        format!("Token {serial} belongs to user \"{}\"", user.username),
+        json!({
+            "username": user.username,
+            "userid": user.id,
+            "email": user.email,
+            "description": user.description,
+            "resolver": INTERNAL_RESOLVER,
+        }),
+    ))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct GetSerialArgs {
+    /// The OTP value to look for.
+    otp: Option<String>,
+    /// Only tokens of this type.
+    #[arg(long = "type")]
+    #[serde(rename = "type")]
+    token_type: Option<String>,
+    #[arg(long)]
+    realm: Option<String>,
+    /// 1: only assigned tokens, 0: only unassigned.
+    #[arg(long)]
+    assigned: Option<String>,
+}
+
+/// Tokens read per database round trip while scanning.
+const SCAN_CHUNK: i64 = 500;
+
+async fn getserial(ctx: Ctx, a: GetSerialArgs) -> Result<Output, CommandError> {
+    let otp_value = required("otp", &a.otp)?;
+    if !otp_value.bytes().all(|b| b.is_ascii_digit()) || otp_value.len() > 10 {
+        return Err(CommandError::Invalid("parameter 'otp' must be digits".into()));
+    }
+    let mut q = TokenQuery {
+        realm: given(&a.realm).map(String::from),
+        active: Some(true),
+        ..Default::default()
+    };
+    if let Some(t) = given(&a.token_type) {
+        q.token_type = Some(TokenType::parse(t)?.as_str().to_string());
+    }
+    if let Some(v) = given(&a.assigned) {
+        q.assigned = Some(boolean("assigned", v)?);
+    }
+    let now = ctx.now();
+    let mut after = String::new();
+    loop {
+        let chunk = ctx.store().scan_tokens(&q, &after, SCAN_CHUNK).await?;
+        let Some(last) = chunk.last() else { break };
+        after = last.serial.clone();
+        for t in &chunk {
+            if generates(&ctx, t, otp_value, now).await? {
+                let value = json!({
+                    "serial": t.serial,
+                    "user_login": t.owner_name.clone().unwrap_or_default(),
+                    "user_resolver": if t.owner_id.is_some() { INTERNAL_RESOLVER } else { "" },
+                    "user_realm": "",
+                });
+                return Ok(Output::new(
+                    format!(
+                        "OTP generated by token {}{}",
+                        t.serial,
+                        t.owner_name
+                            .as_ref()
+                            .map(|u| format!(" of user \"{u}\""))
+                            .unwrap_or_default()
+                    ),
+                    value,
+                ));
+            }
+        }
+    }
+    Ok(Output::new(
+        "No token generates this OTP",
+        json!({ "serial": "", "user_login": "", "user_resolver": "", "user_realm": "" }),
+    ))
+}
+
+/// Whether the token would accept `otp` now (its windows, unused counters), without a write.
+async fn generates(ctx: &Ctx, t: &Token, otp: &str, now: i64) -> Result<bool, CommandError> {
+    let kind = match token_type(t) {
+        Ok(k @ (TokenType::Hotp | TokenType::Totp)) => k,
+        _ => return Ok(false),
+    };
+    let digits = u32::try_from(t.otplen).unwrap_or(6);
+    if !otp::is_otp_format(otp, digits) {
+        return Ok(false);
+    }
+    let seed = token_seed(ctx, t).await?;
+    let alg = token_hashlib(t);
+    Ok(match kind {
+        TokenType::Totp => {
+            let step = u32::try_from(t.time_step.max(1)).unwrap_or(30);
+            let center = otp::totp_step(now.saturating_add(t.time_shift), step, 0);
+            let reach = (t.time_window / i64::from(step)).max(1);
+            otp::find_totp(&seed, alg, digits, otp, center, reach, reach, t.counter).is_some()
+        }
+        _ => otp::find_hotp(
+            &seed,
+            alg,
+            digits,
+            otp,
+            u64::try_from(t.counter).unwrap_or(0),
+            u64::try_from(t.count_window.max(1)).unwrap_or(10),
+        )
+        .is_some(),
+    })
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct TotpLookupArgs {
+    serial: Option<String>,
+    /// A past OTP value.
+    otp: Option<String>,
+    /// How far back to search: seconds, or with s/m/h/d (default 24h).
+    #[arg(long)]
+    window: Option<String>,
+}
+
+/// `90`, `90s`, `15m`, `24h`, `2d` → seconds (at most 31 days).
+fn parse_duration(name: &str, text: &str) -> Result<i64, CommandError> {
+    let t = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c),
+        _ => (t.as_str(), 's'),
+    };
+    let mult = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => 0,
+    };
+    match digits.parse::<i64>() {
+        Ok(n) if mult > 0 && n > 0 && n.saturating_mul(mult) <= 31 * 86_400 => Ok(n * mult),
+        _ => Err(CommandError::Invalid(format!(
+            "parameter '{name}' must be a duration like 3600, 15m, 24h or 2d (at most 31d)"
+        ))),
+    }
+}
+
+async fn totp_lookup(ctx: Ctx, a: TotpLookupArgs) -> Result<Output, CommandError> {
+    let serial = required("serial", &a.serial)?;
+    let otp_value = required("otp", &a.otp)?;
+    let window = match given(&a.window) {
+        Some(w) => parse_duration("window", w)?,
+        None => 24 * 3600,
+    };
+    let token = load_token(&ctx, serial).await?;
+    if token_type(&token)? != TokenType::Totp {
+        return Err(CommandError::Invalid(format!(
+            "token {serial} is not a TOTP token"
+        )));
+    }
+    let digits = u32::try_from(token.otplen).unwrap_or(6);
+    if !otp::is_otp_format(otp_value, digits) {
+        return Err(CommandError::Invalid(format!(
+            "parameter 'otp' must be {digits} digits"
+        )));
+    }
+    let seed = token_seed(&ctx, &token).await?;
+    let step = u32::try_from(token.time_step.max(1)).unwrap_or(30);
+    let now = ctx.now().saturating_add(token.time_shift);
+    let center = otp::totp_step(now, step, 0);
+    let back = window / i64::from(step);
+    let found = otp::find_totp(&seed, token_hashlib(&token), digits, otp_value, center, back, 0, 0);
+    let Some(s) = found else {
+        return Ok(Output::new(
+            format!("OTP not valid for token {serial} within the last {window} s"),
+            json!({ "serial": serial, "found": false }),
+        ));
+    };
+    let start = s * i64::from(step) - token.time_shift;
+    let end = start + i64::from(step);
+    Ok(Output::new(
+        format!(
+            "OTP of token {serial} was valid from {} to {}",
+            rfc3339(start),
+            rfc3339(end)
+        ),
+        json!({
+            "serial": serial,
+            "found": true,
+            "otp_time": start,
+            "valid_start": rfc3339(start),
+            "valid_end": rfc3339(end),
+            "span": step,
+        }),
+    ))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct CheckStatusArgs {
+    #[arg(long)]
+    #[serde(alias = "state", alias = "transaction_id")]
+    transactionid: Option<String>,
+    #[arg(long)]
+    serial: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+}
+
+async fn checkstatus(ctx: Ctx, a: CheckStatusArgs) -> Result<Output, CommandError> {
+    let challenges = if let Some(txid) = given(&a.transactionid) {
+        ctx.store().challenge(txid).await?.into_iter().collect()
+    } else if let Some(serial) = given(&a.serial) {
+        let t = load_token(&ctx, serial).await?;
+        ctx.store().challenges_of_tokens(&[t.id]).await?
+    } else if let Some(user) = given(&a.user) {
+        let owner = super::load_owner(&ctx, user).await?;
+        let ids: Vec<String> = ctx
+            .store()
+            .tokens_of_owner(&owner.id)
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        ctx.store().challenges_of_tokens(&ids).await?
+    } else {
+        return Err(CommandError::Invalid(
+            "Missing parameter: 'transactionid', 'serial' or 'user'".into(),
+        ));
+    };
+    let now = ctx.now();
+    let mut values = Map::new();
+    let mut rows = Vec::new();
+    for c in &challenges {
+        let status = if c.state == "open" && c.expires_at <= now {
+            "expired"
+        } else {
+            c.state.as_str()
+        };
+        let entry = values
+            .entry(c.serial.clone())
+            .or_insert_with(|| json!({ "challenges": {} }));
+        entry["challenges"][c.transaction_id.as_str()] = json!({
+            "transactionid": c.transaction_id,
+            "status": status,
+            "message": c.message,
+            "received_tan": c.state == "answered",
+            "valid_tan": c.state == "answered",
+            "timestamp": rfc3339(c.created_at),
+            "expires": rfc3339(c.expires_at),
+        });
+        rows.push(vec![
+            c.transaction_id.clone(),
+            c.serial.clone(),
+            status.to_string(),
+            rfc3339(c.created_at),
+            rfc3339(c.expires_at),
+        ]);
+    }
+    let text = crate::table::render(
+        &["TRANSACTION", "SERIAL", "STATUS", "CREATED", "EXPIRES"],
+        &rows,
+    );
+    Ok(Output::new(text, json!({ "values": values })))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct UserListArgs {
+    /// Search expression on the username (`*` wildcards), e.g. `username=*smith*`.
+    #[arg(long)]
+    username: Option<String>,
+    #[arg(long)]
+    realm: Option<String>,
+    #[arg(long = "resConf", alias = "resconf")]
+    #[serde(rename = "resConf")]
+    res_conf: Option<String>,
+    #[arg(long)]
+    page: Option<String>,
+    /// Rows per page (default 16).
+    #[arg(long)]
+    rp: Option<String>,
+}
+
+const USERLIST_FIELDS: &[&str] = &["username", "userid", "email", "description"];
+
+async fn userlist(ctx: Ctx, a: UserListArgs) -> Result<Output, CommandError> {
+    if let Some(r) = given(&a.res_conf)
+        && r != INTERNAL_RESOLVER
+    {
+        return Err(not_configured(r));
+    }
+    let Some(expr) = given(&a.username) else {
+        return Ok(Output::new(
+            format!(
+                "Give a search expression, e.g. username=*smith*; search fields: {}",
+                USERLIST_FIELDS.join(", ")
+            ),
+            json!({
+                "usage": "give a search expression such as username=*smith*",
+                "searchfields": USERLIST_FIELDS,
+            }),
+        ));
+    };
+    let page = match given(&a.page) {
+        Some(p) => int_in("page", p, 1, i64::from(i32::MAX))?,
+        None => 1,
+    };
+    let rp = match given(&a.rp) {
+        Some(p) => int_in("rp", p, 1, MAX_PAGESIZE)?,
+        None => 16,
+    };
+    let mut pattern = String::new();
+    for c in expr.chars() {
+        match c {
+            '*' => pattern.push('%'),
+            '%' | '_' | '\\' => {
+                pattern.push('\\');
+                pattern.push(c);
+            }
+            other => pattern.push(other),
+        }
+    }
+    let users = ctx
+        .store()
+        .search_users(&pattern, (page - 1).saturating_mul(rp), rp)
+        .await?;
+    let list: Vec<Value> = users
+        .iter()
+        .map(|u| {
+            json!({
+                "username": u.username,
+                "userid": u.id,
+                "email": u.email,
+                "description": u.description,
+                "useridresolver": INTERNAL_RESOLVER,
+            })
+        })
+        .collect();
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| vec![u.username.clone(), u.email.clone()])
+        .collect();
+    let mut text = crate::table::render(&["USERNAME", "EMAIL"], &rows);
+    text.push_str(&format!("queried: {}\n", list.len()));
+    Ok(Output::new(text, json!(list)).with_detail(json!({ "queried": list.len(), "page": page, "rp": rp })))
+}
+
+fn not_configured(name: &str) -> CommandError {
+    CommandError::NotFound(format!(
+        "resolver \"{name}\" is not configured (only the \"{INTERNAL_RESOLVER}\" user store \
+         exists; LDAP and passwd-file resolvers are not available yet)"
+    ))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct TestResolverArgs {
+    /// Resolver name.
+    name: Option<String>,
+}
+
+async fn testresolver(ctx: Ctx, a: TestResolverArgs) -> Result<Output, CommandError> {
+    let name = required("name", &a.name)?;
+    if name != INTERNAL_RESOLVER {
+        return Err(not_configured(name));
+    }
+    let n = ctx.store().count_users().await?;
+    Ok(Output::new(
+        format!("Resolver \"{name}\" works: {n} users"),
+        json!({ "result": "success", "desc": format!("{n} users found") }),
+    ))
+}
+
+#[derive(Parser, Deserialize, Default)]
+#[serde(default)]
+pub struct LoadTokensArgs {
+    /// The token file.
+    file: Option<String>,
+    #[arg(long = "type")]
+    #[serde(rename = "type")]
+    file_type: Option<String>,
+    #[arg(long)]
+    realm: Option<String>,
+}
+
+async fn loadtokens(_ctx: Ctx, a: LoadTokensArgs) -> Result<Output, CommandError> {
+    let _ = (&a.file, &a.realm);
+    Err(CommandError::Unavailable(format!(
+        "loadtokens: importing token files ({}) is not configured in this keyward yet",
+        given(&a.file_type).unwrap_or("PSKC, OATH CSV")
+    )))
+}

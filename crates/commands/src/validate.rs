@@ -1,0 +1,418 @@
+//! Authentication with a token — the logic behind `/validate/check`, `/validate/simplecheck` and
+//! the OTP step of `/auth/login`: find the user's (or the serial's) tokens, split PIN and OTP,
+//! enforce the token's state (active, validity period, count limits, fail counter), search the
+//! counter/time window, and accept the OTP through the store's compare-and-set so that a value
+//! is accepted at most once — also under concurrency and across nodes. Challenge-response: a
+//! pass that is exactly a token's PIN opens a challenge; its transaction id plus the OTP
+//! answers it once. Every attempt is audited as `validate`.
+
+use std::net::IpAddr;
+
+use keyward_core::otp::{self, TokenType};
+use keyward_core::user::LoginMethod;
+use keyward_store::challenges::Challenge;
+use keyward_store::tokens::{OtpAcceptance, Token};
+use keyward_store::users::User;
+
+use crate::context::Ctx;
+use crate::login::check_user_access;
+use crate::output::CommandError;
+use crate::tokens::{find_owner, pin_matches, token_hashlib, token_seed, token_type};
+
+/// How long a challenge can be answered.
+pub const CHALLENGE_TTL_SECS: i64 = 120;
+
+/// A validation request as the transport saw it.
+#[derive(Clone, Debug, Default)]
+pub struct CheckRequest {
+    /// `name` or `name@realm`.
+    pub user: Option<String>,
+    pub realm: Option<String>,
+    pub serial: Option<String>,
+    /// PIN followed by the OTP.
+    pub pass: String,
+    /// The second leg of a challenge-response.
+    pub transaction_id: Option<String>,
+    pub client: Option<IpAddr>,
+}
+
+/// The result of a validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// The OTP was right and has now been used up.
+    Accepted { serial: String },
+    /// Refused; the reason is for the audit log, never for the client.
+    Rejected { reason: String },
+    /// The pass was a PIN of challenge-response tokens: challenges were opened.
+    Challenge {
+        transaction_id: String,
+        message: String,
+        serials: Vec<String>,
+    },
+}
+
+impl CheckOutcome {
+    pub fn accepted(&self) -> bool {
+        matches!(self, CheckOutcome::Accepted { .. })
+    }
+}
+
+fn reject(reason: impl Into<String>) -> CheckOutcome {
+    CheckOutcome::Rejected {
+        reason: reason.into(),
+    }
+}
+
+/// Validates `req` and audits the attempt (action `validate`, target serial or user).
+pub async fn check(ctx: &Ctx, req: &CheckRequest) -> Result<CheckOutcome, CommandError> {
+    let result = check_unaudited(ctx, req).await;
+    let target = req
+        .serial
+        .clone()
+        .or_else(|| req.user.clone())
+        .unwrap_or_default();
+    let target: String = target.chars().take(200).collect();
+    let (ok, details) = match &result {
+        Ok(CheckOutcome::Accepted { serial }) => (true, format!("accepted by {serial}")),
+        Ok(CheckOutcome::Rejected { reason }) => (false, reason.clone()),
+        Ok(CheckOutcome::Challenge {
+            transaction_id,
+            serials,
+            ..
+        }) => (
+            false,
+            format!("challenge {transaction_id} for {}", serials.join(",")),
+        ),
+        Err(e) => (false, format!("error: {e}")),
+    };
+    ctx.audit("validate", &target, ok, &details).await?;
+    result
+}
+
+async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<CheckOutcome, CommandError> {
+    let now = ctx.now();
+    if req.pass.len() > 256 {
+        return Ok(reject("pass too long"));
+    }
+    let (tokens, owner) = match (&req.serial, &req.user) {
+        (Some(serial), _) => match ctx.store().token_by_serial(serial).await? {
+            Some(t) => {
+                let owner = match &t.owner_id {
+                    Some(id) => ctx.store().get_user_by_id(id).await?,
+                    None => None,
+                };
+                (vec![t], owner)
+            }
+            None => return Ok(reject("no such token")),
+        },
+        (None, Some(user)) => {
+            let name = match &req.realm {
+                Some(r) if !r.is_empty() && !user.contains('@') => format!("{user}@{r}"),
+                _ => user.clone(),
+            };
+            let Some(owner) = find_owner(ctx, &name).await? else {
+                return Ok(reject("unknown user"));
+            };
+            let tokens = ctx.store().tokens_of_owner(&owner.id).await?;
+            (tokens, Some(owner))
+        }
+        (None, None) => {
+            return Err(CommandError::Invalid(
+                "Missing parameter: 'user' or 'serial'".into(),
+            ));
+        }
+    };
+    if let Some(owner) = &owner
+        && let Err(denial) = check_user_access(owner, now, req.client, LoginMethod::Otp)
+    {
+        return Ok(reject(format!("user refused: {}", denial.as_str())));
+    }
+    if tokens.is_empty() {
+        return Ok(reject("the user has no token"));
+    }
+    if let Some(txid) = req.transaction_id.as_deref().filter(|t| !t.is_empty()) {
+        return answer_challenge(ctx, &tokens, txid, &req.pass, now).await;
+    }
+    check_tokens(ctx, &tokens, owner.as_ref(), &req.pass, now).await
+}
+
+/// Why a token cannot authenticate now, if it cannot.
+fn unusable(t: &Token, now: i64) -> Option<&'static str> {
+    if !t.active {
+        Some("token disabled")
+    } else if t.validity_start.is_some_and(|s| now < s) {
+        Some("token validity period not started")
+    } else if t.validity_end.is_some_and(|e| now > e) {
+        Some("token validity period ended")
+    } else if t.count_auth_max > 0 && t.count_auth >= t.count_auth_max {
+        Some("token countAuthMax reached")
+    } else if t.count_auth_success_max > 0 && t.count_auth_success >= t.count_auth_success_max {
+        Some("token countAuthSuccessMax reached")
+    } else if t.fail_count >= t.max_fail {
+        Some("token locked: fail counter reached MaxFailCount")
+    } else {
+        None
+    }
+}
+
+/// Splits a pass into PIN and OTP by the token's OTP length (for a password token the whole
+/// stored password length).
+fn split_pass(pass: &str, otp_len: usize) -> Option<(&str, &str)> {
+    let cut = pass.len().checked_sub(otp_len)?;
+    if !pass.is_char_boundary(cut) {
+        return None;
+    }
+    Some(pass.split_at(cut))
+}
+
+/// Where the OTP matched.
+struct Match {
+    counter: i64,
+    time_shift: i64,
+}
+
+/// Searches the token's window for `otp`; no write.
+async fn find_otp(ctx: &Ctx, t: &Token, otp: &str, now: i64) -> Result<Option<Match>, CommandError> {
+    let kind = token_type(t)?;
+    let seed = token_seed(ctx, t).await?;
+    if kind == TokenType::Password {
+        // The stored "seed" is the password; the counter still gates nothing, so reuse is by design.
+        let ok = otp::otp_eq(otp, &String::from_utf8_lossy(&seed));
+        return Ok(ok.then_some(Match {
+            counter: t.counter,
+            time_shift: t.time_shift,
+        }));
+    }
+    let digits = u32::try_from(t.otplen).unwrap_or(6);
+    if !otp::is_otp_format(otp, digits) {
+        return Ok(None);
+    }
+    let alg = token_hashlib(t);
+    match kind {
+        TokenType::Totp => {
+            let step = u32::try_from(t.time_step.max(1)).unwrap_or(30);
+            let shifted = now.saturating_add(t.time_shift);
+            let center = otp::totp_step(shifted, step, 0);
+            let reach = (t.time_window / i64::from(step)).max(1);
+            let found = otp::find_totp(&seed, alg, digits, otp, center, reach, reach, t.counter);
+            Ok(found.map(|s| Match {
+                counter: s,
+                // Drift tracking: how far this device's clock is from ours, in seconds.
+                time_shift: (s - otp::totp_step(now, step, 0)) * i64::from(step),
+            }))
+        }
+        _ => {
+            let start = u64::try_from(t.counter).unwrap_or(0);
+            let window = u64::try_from(t.count_window.max(1)).unwrap_or(10);
+            let found = otp::find_hotp(&seed, alg, digits, otp, start, window);
+            Ok(found.and_then(|c| i64::try_from(c).ok()).map(|c| Match {
+                counter: c,
+                time_shift: t.time_shift,
+            }))
+        }
+    }
+}
+
+fn otp_len(t: &Token) -> usize {
+    usize::try_from(t.otplen).unwrap_or(6)
+}
+
+async fn check_tokens(
+    ctx: &Ctx,
+    tokens: &[Token],
+    owner: Option<&User>,
+    pass: &str,
+    now: i64,
+) -> Result<CheckOutcome, CommandError> {
+    let _ = owner;
+    // Tokens whose PIN is the leading part of the pass.
+    let mut pin_ok: Vec<&Token> = Vec::new();
+    // Tokens whose PIN is the whole pass (challenge-response trigger).
+    let mut pin_only: Vec<&Token> = Vec::new();
+    for t in tokens {
+        if let Some((pin, _)) = split_pass(pass, otp_len(t))
+            && pin_matches(&t.pin_hash, pin).await?
+        {
+            pin_ok.push(t);
+        } else if !t.pin_hash.is_empty() && pin_matches(&t.pin_hash, pass).await? {
+            pin_only.push(t);
+        }
+    }
+    if pin_ok.is_empty() {
+        let triggerable: Vec<&Token> = pin_only
+            .into_iter()
+            .filter(|t| t.active && unusable(t, now).is_none() && challenge_response(t))
+            .collect();
+        if !triggerable.is_empty() {
+            return open_challenges(ctx, &triggerable, now).await;
+        }
+        let ids: Vec<String> = tokens.iter().map(|t| t.id.clone()).collect();
+        ctx.store().record_token_failures(&ids, now).await?;
+        return Ok(reject("wrong PIN"));
+    }
+    let mut last_reason = "wrong OTP";
+    let mut failed = Vec::new();
+    for t in &pin_ok {
+        if let Some(why) = unusable(t, now) {
+            last_reason = why;
+            if t.active {
+                failed.push(t.id.clone());
+            }
+            continue;
+        }
+        let Some((_, otp)) = split_pass(pass, otp_len(t)) else {
+            continue;
+        };
+        match find_otp(ctx, t, otp, now).await? {
+            Some(m) => {
+                let won = ctx
+                    .store()
+                    .accept_otp(&OtpAcceptance {
+                        token_id: t.id.clone(),
+                        matched: m.counter,
+                        time_shift: m.time_shift,
+                        now,
+                    })
+                    .await?;
+                if won {
+                    return Ok(CheckOutcome::Accepted {
+                        serial: t.serial.clone(),
+                    });
+                }
+                last_reason = "OTP already used";
+                failed.push(t.id.clone());
+            }
+            None => failed.push(t.id.clone()),
+        }
+    }
+    ctx.store().record_token_failures(&failed, now).await?;
+    Ok(reject(last_reason))
+}
+
+/// Whether a token answers a bare PIN with a challenge (set per token: info
+/// `challenge_response = 1`, as privacyIDEA's challenge_response policy does per type).
+fn challenge_response(t: &Token) -> bool {
+    matches!(
+        t.info.get("challenge_response").and_then(|v| v.as_str()),
+        Some("1" | "true")
+    )
+}
+
+/// A fresh 20-digit transaction id.
+fn transaction_id() -> Result<String, CommandError> {
+    let mut id = String::with_capacity(20);
+    for _ in 0..20 {
+        let d = keyward_core::random::below(10)
+            .map_err(|e| CommandError::Internal(e.to_string()))?;
+        id.push(char::from(b'0' + u8::try_from(d).unwrap_or(0)));
+    }
+    Ok(id)
+}
+
+async fn open_challenges(
+    ctx: &Ctx,
+    tokens: &[&Token],
+    now: i64,
+) -> Result<CheckOutcome, CommandError> {
+    let txid = transaction_id()?;
+    let message = "please enter otp: ".to_string();
+    // One transaction id per token row (the id is the key); the first is the one answered with,
+    // the others carry a suffix-free copy per token for checkstatus.
+    let first = tokens
+        .first()
+        .ok_or_else(|| CommandError::Internal("no token to challenge".into()))?;
+    ctx.store()
+        .create_challenge(&Challenge {
+            transaction_id: txid.clone(),
+            token_id: first.id.clone(),
+            serial: tokens
+                .iter()
+                .map(|t| t.serial.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            message: message.clone(),
+            data_sealed: String::new(),
+            state: "open".into(),
+            created_at: now,
+            expires_at: now + CHALLENGE_TTL_SECS,
+        })
+        .await?;
+    Ok(CheckOutcome::Challenge {
+        transaction_id: txid,
+        message,
+        serials: tokens.iter().map(|t| t.serial.clone()).collect(),
+    })
+}
+
+async fn answer_challenge(
+    ctx: &Ctx,
+    tokens: &[Token],
+    txid: &str,
+    otp: &str,
+    now: i64,
+) -> Result<CheckOutcome, CommandError> {
+    let Some(ch) = ctx.store().challenge(txid).await? else {
+        return Ok(reject("unknown transaction id"));
+    };
+    if ch.state != "open" || ch.expires_at <= now {
+        return Ok(reject("challenge expired or already answered"));
+    }
+    let serials: Vec<&str> = ch.serial.split(',').collect();
+    let candidates: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| serials.contains(&t.serial.as_str()))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(reject("transaction id belongs to another token"));
+    }
+    let mut failed = Vec::new();
+    for t in candidates {
+        if unusable(t, now).is_some() {
+            continue;
+        }
+        if let Some(m) = find_otp(ctx, t, otp, now).await? {
+            // Close the challenge first: it is answered once, whatever happens next.
+            if !ctx.store().answer_challenge(txid, now).await? {
+                return Ok(reject("challenge expired or already answered"));
+            }
+            let won = ctx
+                .store()
+                .accept_otp(&OtpAcceptance {
+                    token_id: t.id.clone(),
+                    matched: m.counter,
+                    time_shift: m.time_shift,
+                    now,
+                })
+                .await?;
+            if won {
+                return Ok(CheckOutcome::Accepted {
+                    serial: t.serial.clone(),
+                });
+            }
+            return Ok(reject("OTP already used"));
+        }
+        failed.push(t.id.clone());
+    }
+    ctx.store().record_token_failures(&failed, now).await?;
+    Ok(reject("wrong OTP for the challenge"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pass_splits_at_the_otp_length() {
+        assert_eq!(split_pass("1234123456", 6), Some(("1234", "123456")));
+        assert_eq!(split_pass("123456", 6), Some(("", "123456")));
+        assert_eq!(split_pass("12345", 6), None);
+        assert_eq!(split_pass("é12345", 6), None);
+    }
+
+    #[test]
+    fn transaction_ids_have_twenty_digits() {
+        let id = transaction_id().unwrap_or_default();
+        assert_eq!(id.len(), 20);
+        assert!(id.bytes().all(|b| b.is_ascii_digit()));
+    }
+}

@@ -1,0 +1,127 @@
+//! The `challenges` table: challenge-response state (transaction id, token, expiry, state).
+//! Answering a challenge closes it with a compare-and-set, so one transaction id is answered at
+//! most once; old rows are removed in chunks by `config challenge cleanup`.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError};
+
+/// One challenge as stored.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Challenge {
+    pub transaction_id: String,
+    pub token_id: String,
+    pub serial: String,
+    pub message: String,
+    #[serde(skip)]
+    pub data_sealed: String,
+    /// `open`, `answered` or `closed`.
+    pub state: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+fn from_row(row: &AnyRow) -> Result<Challenge, StoreError> {
+    Ok(Challenge {
+        transaction_id: row.try_get("transaction_id")?,
+        token_id: row.try_get("token_id")?,
+        serial: row.try_get("serial")?,
+        message: row.try_get("message")?,
+        data_sealed: row.try_get("data_sealed")?,
+        state: row.try_get("state")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+const SELECT: &str = "SELECT transaction_id, token_id, serial, message, data_sealed, state, \
+    created_at, expires_at FROM challenges ";
+
+impl Store {
+    pub async fn create_challenge(&self, c: &Challenge) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO challenges (transaction_id, token_id, serial, message, data_sealed, state, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&c.transaction_id)
+        .bind(&c.token_id)
+        .bind(&c.serial)
+        .bind(&c.message)
+        .bind(&c.data_sealed)
+        .bind(&c.state)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn challenge(&self, transaction_id: &str) -> Result<Option<Challenge>, StoreError> {
+        let sql = format!("{SELECT}WHERE transaction_id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(transaction_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The challenges of some tokens, newest first.
+    pub async fn challenges_of_tokens(
+        &self,
+        token_ids: &[String],
+    ) -> Result<Vec<Challenge>, StoreError> {
+        if token_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=token_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "{SELECT}WHERE token_id IN ({}) ORDER BY created_at DESC, transaction_id",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        for id in token_ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Moves an open, unexpired challenge to `answered`; false if it was not open (already
+    /// answered by a concurrent request, or expired).
+    pub async fn answer_challenge(&self, transaction_id: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE challenges SET state = 'answered' \
+             WHERE transaction_id = $1 AND state = 'open' AND expires_at > $2",
+        )
+        .bind(transaction_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// How many challenges were created before `cutoff`.
+    pub async fn count_challenges_before(&self, cutoff: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM challenges WHERE created_at < $1")
+                .bind(cutoff)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    /// Deletes up to `chunk` challenges created before `cutoff`; returns how many went.
+    pub async fn delete_challenges_chunk(&self, cutoff: i64, chunk: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM challenges WHERE transaction_id IN \
+             (SELECT transaction_id FROM challenges WHERE created_at < $1 \
+              ORDER BY created_at LIMIT $2)",
+        )
+        .bind(cutoff)
+        .bind(chunk.max(1))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
