@@ -38,14 +38,20 @@ async fn cleanup(ctx: Ctx, a: CleanupArgs) -> Result<Output, CommandError> {
     if a.dryrun {
         let n = ctx.store().count_challenges_before(cutoff).await?;
         return Ok(Output::new(
-            format!("Would delete {n} challenge(s) older than {} minutes (dry run)", a.age),
+            format!(
+                "Would delete {n} challenge(s) older than {} minutes (dry run)",
+                a.age
+            ),
             json!({ "deleted": 0, "would_delete": n, "dryrun": true }),
         )
         .with_audit(format!("dry run: {n} older than {} min", a.age)));
     }
     let mut total: u64 = 0;
     loop {
-        let n = ctx.store().delete_challenges_chunk(cutoff, a.chunksize).await?;
+        let n = ctx
+            .store()
+            .delete_challenges_chunk(cutoff, a.chunksize)
+            .await?;
         total += n;
         if n < u64::try_from(a.chunksize).unwrap_or(u64::MAX) {
             break;

@@ -19,6 +19,8 @@ use crate::output::CommandError;
 pub struct LoginRequest<'a> {
     pub username: &'a str,
     pub password: &'a str,
+    /// The second factor (token PIN + OTP), needed when the user has an active token.
+    pub otp: Option<&'a str>,
     pub client: Option<IpAddr>,
     pub user_agent: &'a str,
     /// `http`, `radius`, `api` (shown by `connections`).
@@ -43,6 +45,10 @@ pub enum LoginRefusal {
     UnusableHash,
     Access(AccessDenial),
     TooManySessions,
+    /// The user has an active token and no OTP was given.
+    OtpRequired,
+    /// The OTP (with the token PIN) was refused.
+    WrongOtp,
 }
 
 impl LoginRefusal {
@@ -53,6 +59,8 @@ impl LoginRefusal {
             LoginRefusal::UnusableHash => "stored password hash cannot be verified",
             LoginRefusal::Access(d) => d.as_str(),
             LoginRefusal::TooManySessions => "too many sessions (max_sessions reached)",
+            LoginRefusal::OtpRequired => "second factor required: no OTP given",
+            LoginRefusal::WrongOtp => "second factor refused",
         }
     }
 
@@ -61,7 +69,10 @@ impl LoginRefusal {
     pub fn is_credential_failure(self) -> bool {
         matches!(
             self,
-            LoginRefusal::UnknownUser | LoginRefusal::WrongPassword | LoginRefusal::UnusableHash
+            LoginRefusal::UnknownUser
+                | LoginRefusal::WrongPassword
+                | LoginRefusal::UnusableHash
+                | LoginRefusal::WrongOtp
         )
     }
 }
@@ -162,6 +173,7 @@ async fn try_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, Lo
             return Err(LoginError::Refused(LoginRefusal::TooManySessions));
         }
     }
+    second_factor(ctx, &user, req).await?;
     if needs_upgrade(&user.password_hash, &params) {
         upgrade_hash(ctx, &user, req.password, params).await;
     }
@@ -192,6 +204,33 @@ async fn try_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, Lo
         expires_at,
         username: user.username,
     })
+}
+
+/// When the user has an active token, the login needs its OTP (PIN + OTP), checked — and used
+/// up — exactly as `/validate/check` does.
+async fn second_factor(ctx: &Ctx, user: &User, req: &LoginRequest<'_>) -> Result<(), LoginError> {
+    let tokens = ctx
+        .store()
+        .tokens_of_owner(&user.id)
+        .await
+        .map_err(CommandError::from)?;
+    if !tokens.iter().any(|t| t.active) {
+        return Ok(());
+    }
+    let Some(otp) = req.otp.filter(|o| !o.is_empty()) else {
+        return Err(LoginError::Refused(LoginRefusal::OtpRequired));
+    };
+    let check = crate::validate::CheckRequest {
+        user: Some(user.username.clone()),
+        pass: otp.to_string(),
+        client: req.client,
+        ..Default::default()
+    };
+    if crate::validate::check(ctx, &check).await?.accepted() {
+        Ok(())
+    } else {
+        Err(LoginError::Refused(LoginRefusal::WrongOtp))
+    }
 }
 
 /// The access rules of a user record for `method` (expiry, status, networks, denied methods).

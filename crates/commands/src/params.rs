@@ -40,7 +40,9 @@ pub fn from_map<A: DeserializeOwned>(map: Map<String, Value>) -> Result<A, Comma
             _ => false,
         };
         if too_long {
-            return Err(CommandError::Invalid(format!("parameter '{k}' is too long")));
+            return Err(CommandError::Invalid(format!(
+                "parameter '{k}' is too long"
+            )));
         }
         clean.insert(k, v);
     }
@@ -89,7 +91,9 @@ where
 pub fn required<'a>(name: &str, v: &'a Option<String>) -> Result<&'a str, CommandError> {
     match v.as_deref().map(str::trim) {
         Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(CommandError::Invalid(format!("Missing parameter: '{name}'"))),
+        _ => Err(CommandError::Invalid(format!(
+            "Missing parameter: '{name}'"
+        ))),
     }
 }
 
@@ -145,8 +149,10 @@ mod tests {
 
     #[test]
     fn scalars_become_text_and_lists_stay_lists() {
-        let p: P = from_map(map(json!({"serial": "S1", "otplen": 8, "tokens[]": ["a", "b"], "x": null})))
-            .unwrap_or_else(|e| unreachable!("{e}"));
+        let p: P = from_map(map(
+            json!({"serial": "S1", "otplen": 8, "tokens[]": ["a", "b"], "x": null}),
+        ))
+        .unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(p.serial, "S1");
         assert_eq!(p.otplen.as_deref(), Some("8"));
         assert_eq!(p.tokens, vec!["a", "b"]);

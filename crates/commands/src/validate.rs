@@ -172,7 +172,12 @@ struct Match {
 }
 
 /// Searches the token's window for `otp`; no write.
-async fn find_otp(ctx: &Ctx, t: &Token, otp: &str, now: i64) -> Result<Option<Match>, CommandError> {
+async fn find_otp(
+    ctx: &Ctx,
+    t: &Token,
+    otp: &str,
+    now: i64,
+) -> Result<Option<Match>, CommandError> {
     let kind = token_type(t)?;
     let seed = token_seed(ctx, t).await?;
     if kind == TokenType::Password {
@@ -302,8 +307,8 @@ fn challenge_response(t: &Token) -> bool {
 fn transaction_id() -> Result<String, CommandError> {
     let mut id = String::with_capacity(20);
     for _ in 0..20 {
-        let d = keyward_core::random::below(10)
-            .map_err(|e| CommandError::Internal(e.to_string()))?;
+        let d =
+            keyward_core::random::below(10).map_err(|e| CommandError::Internal(e.to_string()))?;
         id.push(char::from(b'0' + u8::try_from(d).unwrap_or(0)));
     }
     Ok(id)

@@ -89,7 +89,11 @@ impl Store {
 
     /// Moves an open, unexpired challenge to `answered`; false if it was not open (already
     /// answered by a concurrent request, or expired).
-    pub async fn answer_challenge(&self, transaction_id: &str, now: i64) -> Result<bool, StoreError> {
+    pub async fn answer_challenge(
+        &self,
+        transaction_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE challenges SET state = 'answered' \
              WHERE transaction_id = $1 AND state = 'open' AND expires_at > $2",
@@ -112,7 +116,11 @@ impl Store {
     }
 
     /// Deletes up to `chunk` challenges created before `cutoff`; returns how many went.
-    pub async fn delete_challenges_chunk(&self, cutoff: i64, chunk: i64) -> Result<u64, StoreError> {
+    pub async fn delete_challenges_chunk(
+        &self,
+        cutoff: i64,
+        chunk: i64,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "DELETE FROM challenges WHERE transaction_id IN \
              (SELECT transaction_id FROM challenges WHERE created_at < $1 \

@@ -220,7 +220,11 @@ fn from_row(row: &AnyRow) -> Result<Token, StoreError> {
     let info: String = row.try_get("info")?;
     let info = match serde_json::from_str(&info) {
         Ok(Value::Object(m)) => m,
-        _ => return Err(StoreError::Corrupt("token info is not a JSON object".into())),
+        _ => {
+            return Err(StoreError::Corrupt(
+                "token info is not a JSON object".into(),
+            ));
+        }
     };
     Ok(Token {
         id: row.try_get("id")?,
@@ -308,7 +312,12 @@ fn query_where(q: &TokenQuery) -> Where {
         w.add(|w| format!("t.owner_id = {}", w.next(o.clone())));
     }
     if let Some(o) = &q.owner_like {
-        w.add(|w| format!("u.username_key LIKE {} ESCAPE '\\'", w.next(like_pattern(o))));
+        w.add(|w| {
+            format!(
+                "u.username_key LIKE {} ESCAPE '\\'",
+                w.next(like_pattern(o))
+            )
+        });
     }
     if let Some(f) = &q.filter {
         w.add(|w| {
@@ -463,10 +472,13 @@ impl Store {
         let w = query_where(q);
         let from = "FROM tokens t LEFT JOIN users u ON u.id = t.owner_id ";
         let count_sql = format!("SELECT COUNT(*) {from}{}", w.sql());
-        let total: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(count_sql.as_str())), &w.params)
-            .fetch_one(self.pool())
-            .await?
-            .try_get(0)?;
+        let total: i64 = bind_all(
+            sqlx::query(sqlx::AssertSqlSafe(count_sql.as_str())),
+            &w.params,
+        )
+        .fetch_one(self.pool())
+        .await?
+        .try_get(0)?;
         let dir = if q.descending { "DESC" } else { "ASC" };
         let order = match q.sort.unwrap_or(SortBy::Serial) {
             SortBy::Serial => format!("t.serial {dir}"),

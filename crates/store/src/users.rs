@@ -206,6 +206,14 @@ impl Store {
         .bind(&key)
         .execute(&mut *tx)
         .await?;
+        // The user's tokens stay (an operator may re-assign them) but lose their owner.
+        sqlx::query(
+            "UPDATE tokens SET owner_id = NULL, pin_hash = '' \
+             WHERE owner_id IN (SELECT id FROM users WHERE username_key = $1)",
+        )
+        .bind(&key)
+        .execute(&mut *tx)
+        .await?;
         let done = sqlx::query("DELETE FROM users WHERE username_key = $1")
             .bind(&key)
             .execute(&mut *tx)

@@ -10,8 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    done, hash_pin, load_owner, load_token, seal_token_secret, token_type,
-    tokens_by_serial_or_user,
+    done, hash_pin, load_owner, load_token, seal_token_secret, token_type, tokens_by_serial_or_user,
 };
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
@@ -26,9 +25,13 @@ pub fn commands() -> Vec<CommandSpec> {
         param_command("token unassign", "Remove a token's owner", unassign)
             .mutating(Some(0))
             .target_params(&["serial"]),
-        param_command("token enable", "Enable a token, or all tokens of --user", enable)
-            .mutating(None)
-            .target_params(&["serial", "user"]),
+        param_command(
+            "token enable",
+            "Enable a token, or all tokens of --user",
+            enable,
+        )
+        .mutating(None)
+        .target_params(&["serial", "user"]),
         param_command(
             "token disable",
             "Disable a token, or all tokens of --user",
@@ -36,9 +39,13 @@ pub fn commands() -> Vec<CommandSpec> {
         )
         .mutating(None)
         .target_params(&["serial", "user"]),
-        param_command("token remove", "Delete a token, or all tokens of --user", remove)
-            .mutating(None)
-            .target_params(&["serial", "user"]),
+        param_command(
+            "token remove",
+            "Delete a token, or all tokens of --user",
+            remove,
+        )
+        .mutating(None)
+        .target_params(&["serial", "user"]),
         param_command(
             "token reset",
             "Reset the fail counter of a token, or of all tokens of --user",
@@ -46,12 +53,20 @@ pub fn commands() -> Vec<CommandSpec> {
         )
         .mutating(None)
         .target_params(&["serial", "user"]),
-        param_command("token set", "Set token values (PIN, MaxFailCount, windows, limits…)", set)
-            .mutating(None)
-            .target_params(&["serial", "user"]),
-        param_command("token setpin", "Store a token's userpin / sopin (encrypted)", setpin)
-            .mutating(None)
-            .target_params(&["serial"]),
+        param_command(
+            "token set",
+            "Set token values (PIN, MaxFailCount, windows, limits…)",
+            set,
+        )
+        .mutating(None)
+        .target_params(&["serial", "user"]),
+        param_command(
+            "token setpin",
+            "Store a token's userpin / sopin (encrypted)",
+            setpin,
+        )
+        .mutating(None)
+        .target_params(&["serial"]),
         param_command(
             "token setvalidity",
             "Set validity period and count limits of several tokens",
@@ -61,9 +76,13 @@ pub fn commands() -> Vec<CommandSpec> {
         param_command("token tokenrealm", "Set the realms of a token", tokenrealm)
             .mutating(Some(0))
             .target_params(&["serial"]),
-        param_command("token copypin", "Copy the PIN from one token to another", copypin)
-            .mutating(Some(1))
-            .target_params(&["to"]),
+        param_command(
+            "token copypin",
+            "Copy the PIN from one token to another",
+            copypin,
+        )
+        .mutating(Some(1))
+        .target_params(&["to"]),
         param_command(
             "token copyuser",
             "Copy the owner from one token to another",
@@ -71,9 +90,13 @@ pub fn commands() -> Vec<CommandSpec> {
         )
         .mutating(Some(1))
         .target_params(&["to"]),
-        param_command("token unpair", "Reset a paired token to its unpaired state", unpair)
-            .mutating(Some(0))
-            .target_params(&["serial"]),
+        param_command(
+            "token unpair",
+            "Reset a paired token to its unpaired state",
+            unpair,
+        )
+        .mutating(Some(0))
+        .target_params(&["serial"]),
         command(
             "reset2fa",
             "Remove every second factor (token) of a user",
@@ -118,11 +141,16 @@ async fn assign(ctx: Ctx, a: AssignArgs) -> Result<Output, CommandError> {
             "token {serial} is already assigned to another user; unassign it first"
         )));
     }
-    let mut fields = vec![TokenField::Owner(Some(owner.id.clone())), TokenField::FailCount(0)];
+    let mut fields = vec![
+        TokenField::Owner(Some(owner.id.clone())),
+        TokenField::FailCount(0),
+    ];
     if let Some(pin) = a.pin.as_deref() {
         fields.push(TokenField::PinHash(hash_pin(&ctx, pin).await?));
     }
-    ctx.store().update_token(&token.id, &fields, ctx.now()).await?;
+    ctx.store()
+        .update_token(&token.id, &fields, ctx.now())
+        .await?;
     Ok(Output::new(
         format!("Assigned token {serial} to user \"{}\"", owner.username),
         json!(true),
@@ -294,9 +322,8 @@ pub(crate) fn parse_when(name: &str, text: &str) -> Result<Option<i64>, CommandE
             return Ok(Some(secs));
         }
     } else {
-        let linotp = time::macros::format_description!(
-            "[day]/[month]/[year repr:last_two] [hour]:[minute]"
-        );
+        let linotp =
+            time::macros::format_description!("[day]/[month]/[year repr:last_two] [hour]:[minute]");
         if let Ok(dt) = time::PrimitiveDateTime::parse(t, linotp) {
             return Ok(Some(dt.assume_utc().unix_timestamp()));
         }
@@ -329,23 +356,75 @@ async fn set(ctx: Ctx, a: SetArgs) -> Result<Output, CommandError> {
         fields.push(field);
     };
     if let Some(pin) = a.pin.as_deref() {
-        note("pin", TokenField::PinHash(hash_pin(&ctx, pin).await?), &mut fields);
+        note(
+            "pin",
+            TokenField::PinHash(hash_pin(&ctx, pin).await?),
+            &mut fields,
+        );
     }
     if let Some(d) = a.description.as_deref() {
         if d.len() > 512 {
-            return Err(CommandError::Invalid("parameter 'description' is too long".into()));
+            return Err(CommandError::Invalid(
+                "parameter 'description' is too long".into(),
+            ));
         }
-        note("description", TokenField::Description(d.to_string()), &mut fields);
+        note(
+            "description",
+            TokenField::Description(d.to_string()),
+            &mut fields,
+        );
     }
     let ints: [(&str, &Option<String>, i64, i64, fn(i64) -> TokenField); 9] = [
-        ("MaxFailCount", &a.max_fail_count, 1, 1_000_000, TokenField::MaxFail),
-        ("SyncWindow", &a.sync_window, 1, 1_000_000, TokenField::SyncWindow),
-        ("CounterWindow", &a.counter_window, 1, 10_000, TokenField::CountWindow),
-        ("timeWindow", &a.time_window, 0, 86_400, TokenField::TimeWindow),
+        (
+            "MaxFailCount",
+            &a.max_fail_count,
+            1,
+            1_000_000,
+            TokenField::MaxFail,
+        ),
+        (
+            "SyncWindow",
+            &a.sync_window,
+            1,
+            1_000_000,
+            TokenField::SyncWindow,
+        ),
+        (
+            "CounterWindow",
+            &a.counter_window,
+            1,
+            10_000,
+            TokenField::CountWindow,
+        ),
+        (
+            "timeWindow",
+            &a.time_window,
+            0,
+            86_400,
+            TokenField::TimeWindow,
+        ),
         ("timeStep", &a.time_step, 1, 3600, TokenField::TimeStep),
-        ("timeShift", &a.time_shift, -86_400, 86_400, TokenField::TimeShift),
-        ("countAuthSuccess", &a.count_auth_success, 0, i64::from(i32::MAX), TokenField::CountAuthSuccess),
-        ("countAuth", &a.count_auth, 0, i64::from(i32::MAX), TokenField::CountAuth),
+        (
+            "timeShift",
+            &a.time_shift,
+            -86_400,
+            86_400,
+            TokenField::TimeShift,
+        ),
+        (
+            "countAuthSuccess",
+            &a.count_auth_success,
+            0,
+            i64::from(i32::MAX),
+            TokenField::CountAuthSuccess,
+        ),
+        (
+            "countAuth",
+            &a.count_auth,
+            0,
+            i64::from(i32::MAX),
+            TokenField::CountAuth,
+        ),
         ("OtpLen", &a.otp_len, 0, 99, TokenField::Otplen),
     ];
     for (name, value, min, max, make) in ints {
@@ -358,19 +437,39 @@ async fn set(ctx: Ctx, a: SetArgs) -> Result<Output, CommandError> {
         }
     }
     if let Some(h) = given(&a.hashlib) {
-        note("hashlib", TokenField::Hashlib(HashAlg::parse(h)?.as_str().into()), &mut fields);
+        note(
+            "hashlib",
+            TokenField::Hashlib(HashAlg::parse(h)?.as_str().into()),
+            &mut fields,
+        );
     }
     if let Some(v) = given(&a.count_auth_success_max) {
-        note("countAuthSuccessMax", TokenField::CountAuthSuccessMax(parse_limit("countAuthSuccessMax", v)?), &mut fields);
+        note(
+            "countAuthSuccessMax",
+            TokenField::CountAuthSuccessMax(parse_limit("countAuthSuccessMax", v)?),
+            &mut fields,
+        );
     }
     if let Some(v) = given(&a.count_auth_max) {
-        note("countAuthMax", TokenField::CountAuthMax(parse_limit("countAuthMax", v)?), &mut fields);
+        note(
+            "countAuthMax",
+            TokenField::CountAuthMax(parse_limit("countAuthMax", v)?),
+            &mut fields,
+        );
     }
     if let Some(v) = a.validity_period_start.as_deref() {
-        note("validityPeriodStart", TokenField::ValidityStart(parse_when("validityPeriodStart", v)?), &mut fields);
+        note(
+            "validityPeriodStart",
+            TokenField::ValidityStart(parse_when("validityPeriodStart", v)?),
+            &mut fields,
+        );
     }
     if let Some(v) = a.validity_period_end.as_deref() {
-        note("validityPeriodEnd", TokenField::ValidityEnd(parse_when("validityPeriodEnd", v)?), &mut fields);
+        note(
+            "validityPeriodEnd",
+            TokenField::ValidityEnd(parse_when("validityPeriodEnd", v)?),
+            &mut fields,
+        );
     }
     let tokens = tokens_by_serial_or_user(&ctx, given(&a.serial), given(&a.user)).await?;
     if let Some(phone) = given(&a.phone) {
@@ -398,11 +497,7 @@ async fn set(ctx: Ctx, a: SetArgs) -> Result<Output, CommandError> {
         .keys()
         .map(|k| k.trim_start_matches("set "))
         .collect();
-    let text = format!(
-        "Set {} on {}",
-        names.join(", "),
-        serials(&tokens)
-    );
+    let text = format!("Set {} on {}", names.join(", "), serials(&tokens));
     let audit = format!("set {} on {}", names.join(", "), serials(&tokens));
     Ok(Output::new(text, Value::Object(report)).with_audit(audit))
 }
@@ -437,7 +532,9 @@ async fn setpin(ctx: Ctx, a: SetPinArgs) -> Result<Output, CommandError> {
             "Missing parameter: 'userpin' or 'sopin'".into(),
         ));
     }
-    ctx.store().update_token(&token.id, &fields, ctx.now()).await?;
+    ctx.store()
+        .update_token(&token.id, &fields, ctx.now())
+        .await?;
     let names: Vec<String> = report
         .keys()
         .map(|k| k.trim_start_matches("set ").to_string())
@@ -454,7 +551,11 @@ async fn setpin(ctx: Ctx, a: SetPinArgs) -> Result<Output, CommandError> {
 pub struct SetValidityArgs {
     /// Token serials.
     #[arg(long = "tokens", num_args = 1.., value_delimiter = ',')]
-    #[serde(rename = "tokens[]", alias = "tokens", deserialize_with = "one_or_many")]
+    #[serde(
+        rename = "tokens[]",
+        alias = "tokens",
+        deserialize_with = "one_or_many"
+    )]
     tokens: Vec<String>,
     #[arg(long = "count-auth-success-max", alias = "countAuthSuccessMax")]
     #[serde(rename = "countAuthSuccessMax")]
@@ -478,17 +579,25 @@ async fn setvalidity(ctx: Ctx, a: SetValidityArgs) -> Result<Output, CommandErro
         .filter(|s| !s.is_empty())
         .collect();
     if wanted.is_empty() {
-        return Err(CommandError::Invalid("Missing parameter: 'tokens[]'".into()));
+        return Err(CommandError::Invalid(
+            "Missing parameter: 'tokens[]'".into(),
+        ));
     }
     let mut fields = Vec::new();
     if let Some(v) = a.count_auth_success_max.as_deref() {
-        fields.push(TokenField::CountAuthSuccessMax(parse_limit("countAuthSuccessMax", v)?));
+        fields.push(TokenField::CountAuthSuccessMax(parse_limit(
+            "countAuthSuccessMax",
+            v,
+        )?));
     }
     if let Some(v) = a.count_auth_max.as_deref() {
         fields.push(TokenField::CountAuthMax(parse_limit("countAuthMax", v)?));
     }
     if let Some(v) = a.validity_period_start.as_deref() {
-        fields.push(TokenField::ValidityStart(parse_when("validityPeriodStart", v)?));
+        fields.push(TokenField::ValidityStart(parse_when(
+            "validityPeriodStart",
+            v,
+        )?));
     }
     if let Some(v) = a.validity_period_end.as_deref() {
         fields.push(TokenField::ValidityEnd(parse_when("validityPeriodEnd", v)?));
@@ -507,11 +616,10 @@ async fn setvalidity(ctx: Ctx, a: SetValidityArgs) -> Result<Output, CommandErro
         .update_tokens(&ids(&tokens), &fields, ctx.now())
         .await?;
     let list: Vec<String> = tokens.iter().map(|t| t.serial.clone()).collect();
-    Ok(Output::new(
-        format!("Validity set on {}", list.join(", ")),
-        json!(list),
+    Ok(
+        Output::new(format!("Validity set on {}", list.join(", ")), json!(list))
+            .with_audit(format!("validity set on {}", list.join(", "))),
     )
-    .with_audit(format!("validity set on {}", list.join(", "))))
 }
 
 #[derive(Parser, Deserialize, Default)]
@@ -536,7 +644,9 @@ async fn tokenrealm(ctx: Ctx, a: TokenRealmArgs) -> Result<Output, CommandError>
     realms.sort();
     realms.dedup();
     if realms.iter().any(|r| r.len() > 64) {
-        return Err(CommandError::Invalid("realm names are at most 64 characters".into()));
+        return Err(CommandError::Invalid(
+            "realm names are at most 64 characters".into(),
+        ));
     }
     let token = load_token(&ctx, serial).await?;
     ctx.store().set_token_realms(&token.id, &realms).await?;
@@ -565,10 +675,17 @@ async fn from_to(ctx: &Ctx, a: &FromToArgs) -> Result<(Token, Token), CommandErr
 async fn copypin(ctx: Ctx, a: FromToArgs) -> Result<Output, CommandError> {
     let (from, to) = from_to(&ctx, &a).await?;
     ctx.store()
-        .update_token(&to.id, &[TokenField::PinHash(from.pin_hash.clone())], ctx.now())
+        .update_token(
+            &to.id,
+            &[TokenField::PinHash(from.pin_hash.clone())],
+            ctx.now(),
+        )
         .await?;
     Ok(Output::new(
-        format!("Copied the PIN of token {} to token {}", from.serial, to.serial),
+        format!(
+            "Copied the PIN of token {} to token {}",
+            from.serial, to.serial
+        ),
         json!(true),
     )
     .with_audit(format!("pin copied from {}", from.serial)))
@@ -587,7 +704,10 @@ async fn copyuser(ctx: Ctx, a: FromToArgs) -> Result<Output, CommandError> {
         .await?;
     let name = from.owner_name.clone().unwrap_or_default();
     Ok(Output::new(
-        format!("Assigned token {} to user \"{name}\" (owner of {})", to.serial, from.serial),
+        format!(
+            "Assigned token {} to user \"{name}\" (owner of {})",
+            to.serial, from.serial
+        ),
         json!(true),
     )
     .with_audit(format!("owner {name} copied from {}", from.serial)))

@@ -202,7 +202,9 @@ fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
         }
     };
     if seed.is_empty() {
-        return Err(CommandError::Invalid("the password must not be empty".into()));
+        return Err(CommandError::Invalid(
+            "the password must not be empty".into(),
+        ));
     }
     let time_step = match given(&a.time_step) {
         Some(s) => int_in("timeStep", s, 1, 3600)?,
@@ -231,7 +233,10 @@ fn random_password(len: usize) -> Result<String, CommandError> {
     for _ in 0..len {
         let i = keyward_core::random::below(ALPHABET.len() as u64)
             .map_err(|e| CommandError::Internal(e.to_string()))?;
-        let c = ALPHABET.get(usize::try_from(i).unwrap_or(0)).copied().unwrap_or(b'x');
+        let c = ALPHABET
+            .get(usize::try_from(i).unwrap_or(0))
+            .copied()
+            .unwrap_or(b'x');
         pw.push(char::from(c));
     }
     Ok(pw)
@@ -276,7 +281,11 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     if let Some(cr) = given(&a.challenge_response) {
         info.insert(
             "challenge_response".into(),
-            json!(if boolean("challenge_response", cr)? { "1" } else { "0" }),
+            json!(if boolean("challenge_response", cr)? {
+                "1"
+            } else {
+                "0"
+            }),
         );
     }
     let token = ctx
@@ -300,10 +309,9 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
         })
         .await
         .map_err(|e| match e {
-            keyward_store::StoreError::Conflict(_) => CommandError::Conflict(format!(
-                "token with serial \"{}\" already exists",
-                p.serial
-            )),
+            keyward_store::StoreError::Conflict(_) => {
+                CommandError::Conflict(format!("token with serial \"{}\" already exists", p.serial))
+            }
             other => other.into(),
         })?;
     let account = owner
@@ -324,10 +332,7 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     let mut detail = json!({ "serial": token.serial });
     if p.kind == TokenType::Password {
         if p.generated {
-            text.push_str(&format!(
-                "password: {}\n",
-                String::from_utf8_lossy(&p.seed)
-            ));
+            text.push_str(&format!("password: {}\n", String::from_utf8_lossy(&p.seed)));
             detail["password"] = json!(String::from_utf8_lossy(&p.seed));
         }
     } else {
@@ -361,7 +366,9 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
             });
         }
         if a.qr {
-            text.push_str(&otp::qr::terminal(&uri).map_err(|e| CommandError::Internal(e.to_string()))?);
+            text.push_str(
+                &otp::qr::terminal(&uri).map_err(|e| CommandError::Internal(e.to_string()))?,
+            );
         }
         if let Some(path) = &a.qr_png {
             write_private(path, &png)?;

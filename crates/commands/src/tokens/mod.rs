@@ -136,8 +136,13 @@ pub(crate) async fn seal_token_secret(
     secret: &[u8],
 ) -> Result<String, CommandError> {
     let key = ctx.shared.enckey().await?;
-    aead::seal(key, KeySlot::TokenSecrets, secret, &token_ad(token_id, column))
-        .map_err(|e| CommandError::Internal(format!("cannot encrypt the token secret: {e}")))
+    aead::seal(
+        key,
+        KeySlot::TokenSecrets,
+        secret,
+        &token_ad(token_id, column),
+    )
+    .map_err(|e| CommandError::Internal(format!("cannot encrypt the token secret: {e}")))
 }
 
 /// Opens a token's seed.
@@ -150,7 +155,10 @@ pub(crate) async fn token_seed(ctx: &Ctx, token: &Token) -> Result<Vec<u8>, Comm
     }
     let key = ctx.shared.enckey().await?;
     aead::open(key, &token.seed_sealed, &token_ad(&token.id, "seed")).map_err(|e| {
-        CommandError::Internal(format!("cannot decrypt the seed of token {}: {e}", token.serial))
+        CommandError::Internal(format!(
+            "cannot decrypt the seed of token {}: {e}",
+            token.serial
+        ))
     })
 }
 
@@ -184,10 +192,7 @@ pub(crate) async fn pin_matches(pin_hash: &str, pin: &str) -> Result<bool, Comma
 /// The token's type, tolerating unknown stored names as a corrupt-data error.
 pub(crate) fn token_type(token: &Token) -> Result<TokenType, CommandError> {
     TokenType::parse(&token.token_type).map_err(|_| {
-        CommandError::Internal(format!(
-            "token {} has an unknown stored type",
-            token.serial
-        ))
+        CommandError::Internal(format!("token {} has an unknown stored type", token.serial))
     })
 }
 

@@ -24,7 +24,11 @@ pub const INTERNAL_RESOLVER: &str = "internal";
 
 pub fn commands() -> Vec<CommandSpec> {
     vec![
-        param_command("token show", "List tokens (filter, sort, page; --outform csv)", show),
+        param_command(
+            "token show",
+            "List tokens (filter, sort, page; --outform csv)",
+            show,
+        ),
         param_command("token owner", "Show the owner of a token", owner),
         param_command(
             "token getserial",
@@ -41,7 +45,11 @@ pub fn commands() -> Vec<CommandSpec> {
             "Show challenges by transaction id, serial or user",
             checkstatus,
         ),
-        param_command("token userlist", "List users of the internal user store", userlist),
+        param_command(
+            "token userlist",
+            "List users of the internal user store",
+            userlist,
+        ),
         param_command("token testresolver", "Test a user resolver", testresolver),
         param_command(
             "token loadtokens",
@@ -117,9 +125,15 @@ async fn show(ctx: Ctx, a: ShowArgs) -> Result<Output, CommandError> {
     let csv = match given(&a.outform).map(str::to_ascii_lowercase).as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
-        Some(_) => return Err(CommandError::Invalid("parameter 'outform' must be csv".into())),
+        Some(_) => {
+            return Err(CommandError::Invalid(
+                "parameter 'outform' must be csv".into(),
+            ));
+        }
     };
-    let info_as_json = given(&a.tokeninfo_format).map(str::to_ascii_lowercase).as_deref()
+    let info_as_json = given(&a.tokeninfo_format)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
         == Some("json");
     let mut q = TokenQuery {
         serial: given(&a.serial).map(String::from),
@@ -182,7 +196,11 @@ fn csv_text(rows: &[Value]) -> String {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Array(items)) => items
                     .iter()
-                    .map(|i| i.as_str().map(String::from).unwrap_or_else(|| i.to_string()))
+                    .map(|i| {
+                        i.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| i.to_string())
+                    })
                     .collect::<Vec<_>>()
                     .join(","),
                 Some(other) => other.to_string(),
@@ -213,7 +231,14 @@ fn table_text(tokens: &[Token], page: i64, pages: i64, total: i64) -> String {
         .collect();
     let mut text = crate::table::render(
         &[
-            "SERIAL", "TYPE", "ACTIVE", "USER", "FAILS", "COUNTER", "REALMS", "DESCRIPTION",
+            "SERIAL",
+            "TYPE",
+            "ACTIVE",
+            "USER",
+            "FAILS",
+            "COUNTER",
+            "REALMS",
+            "DESCRIPTION",
         ],
         &rows,
     );
@@ -276,7 +301,9 @@ const SCAN_CHUNK: i64 = 500;
 async fn getserial(ctx: Ctx, a: GetSerialArgs) -> Result<Output, CommandError> {
     let otp_value = required("otp", &a.otp)?;
     if !otp_value.bytes().all(|b| b.is_ascii_digit()) || otp_value.len() > 10 {
-        return Err(CommandError::Invalid("parameter 'otp' must be digits".into()));
+        return Err(CommandError::Invalid(
+            "parameter 'otp' must be digits".into(),
+        ));
     }
     let mut q = TokenQuery {
         realm: given(&a.realm).map(String::from),
@@ -411,7 +438,16 @@ async fn totp_lookup(ctx: Ctx, a: TotpLookupArgs) -> Result<Output, CommandError
     let now = ctx.now().saturating_add(token.time_shift);
     let center = otp::totp_step(now, step, 0);
     let back = window / i64::from(step);
-    let found = otp::find_totp(&seed, token_hashlib(&token), digits, otp_value, center, back, 0, 0);
+    let found = otp::find_totp(
+        &seed,
+        token_hashlib(&token),
+        digits,
+        otp_value,
+        center,
+        back,
+        0,
+        0,
+    );
     let Some(s) = found else {
         return Ok(Output::new(
             format!("OTP not valid for token {serial} within the last {window} s"),
@@ -585,7 +621,8 @@ async fn userlist(ctx: Ctx, a: UserListArgs) -> Result<Output, CommandError> {
         .collect();
     let mut text = crate::table::render(&["USERNAME", "EMAIL"], &rows);
     text.push_str(&format!("queried: {}\n", list.len()));
-    Ok(Output::new(text, json!(list)).with_detail(json!({ "queried": list.len(), "page": page, "rp": rp })))
+    Ok(Output::new(text, json!(list))
+        .with_detail(json!({ "queried": list.len(), "page": page, "rp": rp })))
 }
 
 fn not_configured(name: &str) -> CommandError {

@@ -59,8 +59,10 @@ async fn resync(ctx: Ctx, a: ResyncArgs) -> Result<Output, CommandError> {
             let step = u32::try_from(t.time_step.max(1)).unwrap_or(30);
             let current = otp::totp_step(now, step, 0);
             let reach = t.sync_window.clamp(1, MAX_TOTP_SYNC_STEPS);
-            otp::find_totp_pair(&seed, alg, digits, otp1, otp2, current, reach, reach, t.counter)
-                .map(|s| (s + 1, (s - current) * i64::from(step)))
+            otp::find_totp_pair(
+                &seed, alg, digits, otp1, otp2, current, reach, reach, t.counter,
+            )
+            .map(|s| (s + 1, (s - current) * i64::from(step)))
         } else {
             otp::find_hotp_pair(
                 &seed,
@@ -77,13 +79,15 @@ async fn resync(ctx: Ctx, a: ResyncArgs) -> Result<Output, CommandError> {
         if let Some((next, shift)) = found
             && ctx.store().resync_counter(&t.id, next, shift, now).await?
         {
-            return Ok(Output::new(
-                format!("Resynchronised token {}", t.serial),
-                json!(true),
-            )
-            .with_audit(format!("resynced {} to counter {next}", t.serial)));
+            return Ok(
+                Output::new(format!("Resynchronised token {}", t.serial), json!(true))
+                    .with_audit(format!("resynced {} to counter {next}", t.serial)),
+            );
         }
     }
-    Ok(Output::new("Resynchronisation failed: OTPs not found in the sync window", json!(false))
-        .with_audit("not resynced: OTPs not found"))
+    Ok(Output::new(
+        "Resynchronisation failed: OTPs not found in the sync window",
+        json!(false),
+    )
+    .with_audit("not resynced: OTPs not found"))
 }
