@@ -6,7 +6,9 @@
 #[allow(dead_code)]
 mod harness;
 mod manage_setup;
+mod manage_tokens;
 mod manage_users;
+mod oath;
 mod server_api_keys;
 mod server_audit;
 mod server_client;
