@@ -171,26 +171,34 @@ struct Match {
     time_shift: i64,
 }
 
+/// What a search of the token's window found.
+enum Found {
+    /// An unused counter / time step.
+    Fresh(Match),
+    /// A value this token generated but has already used (a replay).
+    Used,
+    None,
+}
+
 /// Searches the token's window for `otp`; no write.
-async fn find_otp(
-    ctx: &Ctx,
-    t: &Token,
-    otp: &str,
-    now: i64,
-) -> Result<Option<Match>, CommandError> {
+async fn find_otp(ctx: &Ctx, t: &Token, otp: &str, now: i64) -> Result<Found, CommandError> {
     let kind = token_type(t)?;
     let seed = token_seed(ctx, t).await?;
     if kind == TokenType::Password {
-        // The stored "seed" is the password; the counter still gates nothing, so reuse is by design.
+        // The stored "seed" is the password: a static password, valid until disabled or expired.
         let ok = otp::otp_eq(otp, &String::from_utf8_lossy(&seed));
-        return Ok(ok.then_some(Match {
-            counter: t.counter,
-            time_shift: t.time_shift,
-        }));
+        return Ok(if ok {
+            Found::Fresh(Match {
+                counter: t.counter,
+                time_shift: t.time_shift,
+            })
+        } else {
+            Found::None
+        });
     }
     let digits = u32::try_from(t.otplen).unwrap_or(6);
     if !otp::is_otp_format(otp, digits) {
-        return Ok(None);
+        return Ok(Found::None);
     }
     let alg = token_hashlib(t);
     match kind {
@@ -199,21 +207,39 @@ async fn find_otp(
             let shifted = now.saturating_add(t.time_shift);
             let center = otp::totp_step(shifted, step, 0);
             let reach = (t.time_window / i64::from(step)).max(1);
-            let found = otp::find_totp(&seed, alg, digits, otp, center, reach, reach, t.counter);
-            Ok(found.map(|s| Match {
-                counter: s,
-                // Drift tracking: how far this device's clock is from ours, in seconds.
-                time_shift: (s - otp::totp_step(now, step, 0)) * i64::from(step),
-            }))
+            let search = |lowest| otp::find_totp(&seed, alg, digits, otp, center, reach, reach, lowest);
+            Ok(match search(t.counter) {
+                Some(s) => Found::Fresh(Match {
+                    counter: s,
+                    // Drift tracking: how far this device's clock is from ours, in seconds.
+                    time_shift: (s - otp::totp_step(now, step, 0)) * i64::from(step),
+                }),
+                None if search(0).is_some() => Found::Used,
+                None => Found::None,
+            })
         }
         _ => {
             let start = u64::try_from(t.counter).unwrap_or(0);
             let window = u64::try_from(t.count_window.max(1)).unwrap_or(10);
-            let found = otp::find_hotp(&seed, alg, digits, otp, start, window);
-            Ok(found.and_then(|c| i64::try_from(c).ok()).map(|c| Match {
-                counter: c,
-                time_shift: t.time_shift,
-            }))
+            match otp::find_hotp(&seed, alg, digits, otp, start, window) {
+                Some(c) => Ok(i64::try_from(c)
+                    .map(|counter| {
+                        Found::Fresh(Match {
+                            counter,
+                            time_shift: t.time_shift,
+                        })
+                    })
+                    .unwrap_or(Found::None)),
+                None => {
+                    let back = start.saturating_sub(window);
+                    let replay = otp::find_hotp(&seed, alg, digits, otp, back, start - back);
+                    Ok(if start > back && replay.is_some() {
+                        Found::Used
+                    } else {
+                        Found::None
+                    })
+                }
+            }
         }
     }
 }
@@ -269,7 +295,7 @@ async fn check_tokens(
             continue;
         };
         match find_otp(ctx, t, otp, now).await? {
-            Some(m) => {
+            Found::Fresh(m) => {
                 let won = ctx
                     .store()
                     .accept_otp(&OtpAcceptance {
@@ -287,7 +313,11 @@ async fn check_tokens(
                 last_reason = "OTP already used";
                 failed.push(t.id.clone());
             }
-            None => failed.push(t.id.clone()),
+            Found::Used => {
+                last_reason = "OTP already used";
+                failed.push(t.id.clone());
+            }
+            Found::None => failed.push(t.id.clone()),
         }
     }
     ctx.store().record_token_failures(&failed, now).await?;
@@ -375,7 +405,7 @@ async fn answer_challenge(
         if unusable(t, now).is_some() {
             continue;
         }
-        if let Some(m) = find_otp(ctx, t, otp, now).await? {
+        if let Found::Fresh(m) = find_otp(ctx, t, otp, now).await? {
             // Close the challenge first: it is answered once, whatever happens next.
             if !ctx.store().answer_challenge(txid, now).await? {
                 return Ok(reject("challenge expired or already answered"));

@@ -15,3 +15,4 @@ mod server_client;
 mod server_management;
 mod server_sessions;
 mod server_status;
+mod server_validate;
