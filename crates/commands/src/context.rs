@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use keyward_core::enckey::EncKey;
-use keyward_store::audit::AuditEvent;
+use keyward_store::audit::{AuditAppend, AuditEvent, SharedSigner};
 use keyward_store::{OpenOptions, Store};
 use tokio::sync::OnceCell;
 
@@ -41,6 +41,7 @@ pub struct Shared {
     pub chain: String,
     enckey: OnceCell<EncKey>,
     server_keys: OnceCell<ServerKeys>,
+    audit_signer: OnceCell<SharedSigner>,
 }
 
 impl Shared {
@@ -76,6 +77,7 @@ impl Shared {
             chain,
             enckey: OnceCell::new(),
             server_keys: OnceCell::new(),
+            audit_signer: OnceCell::new(),
         }
     }
 
@@ -90,6 +92,20 @@ impl Shared {
         self.server_keys
             .get_or_try_init(|| async { ServerKeys::load_or_create(&self.settings) })
             .await
+    }
+
+    /// Signs audit hashes with the server's audit signing key (built once).
+    pub async fn audit_signer(&self) -> Result<SharedSigner, CommandError> {
+        let signer = self
+            .audit_signer
+            .get_or_try_init(|| async {
+                let key = self.server_keys().await?.audit_signing_key.clone();
+                let signer: SharedSigner =
+                    Arc::new(move |hash: &str| crate::audit_sign::sign(&key, hash));
+                Ok::<_, CommandError>(signer)
+            })
+            .await?;
+        Ok(signer.clone())
     }
 }
 
@@ -124,6 +140,30 @@ impl Ctx {
         self.shared.clock.now()
     }
 
+    /// A signed, chained audit row for an action of this context's actor, ready to append
+    /// (alone, or together with the writes of a validation).
+    pub async fn audit_entry(
+        &self,
+        action: &str,
+        target: &str,
+        success: bool,
+        details: &str,
+    ) -> Result<AuditAppend, CommandError> {
+        Ok(AuditAppend {
+            chain: self.shared.chain.clone(),
+            ts_ms: self.shared.clock.now_ms(),
+            event: AuditEvent {
+                actor: self.actor.clone(),
+                action: action.to_string(),
+                target: target.to_string(),
+                success,
+                client: self.client.clone(),
+                details: details.to_string(),
+            },
+            signer: self.shared.audit_signer().await?,
+        })
+    }
+
     /// Appends a signed, chained audit row for an action of this context's actor.
     pub async fn audit(
         &self,
@@ -132,24 +172,8 @@ impl Ctx {
         success: bool,
         details: &str,
     ) -> Result<(), CommandError> {
-        let keys = self.shared.server_keys().await?;
-        let event = AuditEvent {
-            actor: self.actor.clone(),
-            action: action.to_string(),
-            target: target.to_string(),
-            success,
-            client: self.client.clone(),
-            details: details.to_string(),
-        };
-        let signer = |hash: &str| crate::audit_sign::sign(&keys.audit_signing_key, hash);
-        self.store()
-            .append_audit(
-                &self.shared.chain,
-                self.shared.clock.now_ms(),
-                &event,
-                &signer,
-            )
-            .await?;
+        let entry = self.audit_entry(action, target, success, details).await?;
+        self.store().append_audit(entry).await?;
         Ok(())
     }
 }

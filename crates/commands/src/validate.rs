@@ -12,7 +12,7 @@ use keyward_core::otp::{self, TokenType};
 use keyward_core::user::LoginMethod;
 use keyward_store::challenges::Challenge;
 use keyward_store::tokens::{OtpAcceptance, Token};
-use keyward_store::users::User;
+use keyward_store::writer::ValidationCommit;
 
 use crate::context::Ctx;
 use crate::login::check_user_access;
@@ -63,36 +63,94 @@ fn reject(reason: impl Into<String>) -> CheckOutcome {
     }
 }
 
-/// Validates `req` and audits the attempt (action `validate`, target serial or user).
+/// What a validation decided, with the writes that make it so (committed together with its
+/// audit row, in a commit shared with concurrent validations).
+struct Decision {
+    outcome: CheckOutcome,
+    answer_challenge: Option<String>,
+    accept: Option<OtpAcceptance>,
+    failed: Vec<String>,
+}
+
+impl Decision {
+    fn rejected(reason: impl Into<String>, failed: Vec<String>) -> Decision {
+        Decision {
+            outcome: reject(reason),
+            answer_challenge: None,
+            accept: None,
+            failed,
+        }
+    }
+}
+
+impl From<CheckOutcome> for Decision {
+    fn from(outcome: CheckOutcome) -> Self {
+        Decision {
+            outcome,
+            answer_challenge: None,
+            accept: None,
+            failed: Vec::new(),
+        }
+    }
+}
+
+/// Audit details of an outcome (never the pass).
+fn describe(outcome: &CheckOutcome) -> (bool, String) {
+    match outcome {
+        CheckOutcome::Accepted { serial } => (true, format!("accepted by {serial}")),
+        CheckOutcome::Rejected { reason } => (false, reason.clone()),
+        CheckOutcome::Challenge {
+            transaction_id,
+            serials,
+            ..
+        } => (
+            false,
+            format!("challenge {transaction_id} for {}", serials.join(",")),
+        ),
+    }
+}
+
+/// Validates `req`; its writes and its audit row (action `validate`, target serial or user)
+/// are committed together before the answer.
 pub async fn check(ctx: &Ctx, req: &CheckRequest) -> Result<CheckOutcome, CommandError> {
-    let result = check_unaudited(ctx, req).await;
     let target = req
         .serial
         .clone()
         .or_else(|| req.user.clone())
         .unwrap_or_default();
     let target: String = target.chars().take(200).collect();
-    let (ok, details) = match &result {
-        Ok(CheckOutcome::Accepted { serial }) => (true, format!("accepted by {serial}")),
-        Ok(CheckOutcome::Rejected { reason }) => (false, reason.clone()),
-        Ok(CheckOutcome::Challenge {
-            transaction_id,
-            serials,
-            ..
-        }) => (
-            false,
-            format!("challenge {transaction_id} for {}", serials.join(",")),
-        ),
-        Err(e) => (false, format!("error: {e}")),
+    let decision = match check_unaudited(ctx, req).await {
+        Ok(d) => d,
+        Err(e) => {
+            ctx.audit("validate", &target, false, &format!("error: {e}"))
+                .await?;
+            return Err(e);
+        }
     };
-    ctx.audit("validate", &target, ok, &details).await?;
-    result
+    let (ok, details) = describe(&decision.outcome);
+    let audit = ctx.audit_entry("validate", &target, ok, &details).await?;
+    let lost = "OTP already used";
+    let won = ctx
+        .store()
+        .commit_validation(ValidationCommit {
+            answer_challenge: decision.answer_challenge,
+            accept: decision.accept.clone(),
+            failed: decision.failed,
+            now: ctx.now(),
+            audit,
+            lost_details: lost.into(),
+        })
+        .await?;
+    if decision.accept.is_some() && !won {
+        return Ok(reject(lost));
+    }
+    Ok(decision.outcome)
 }
 
-async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<CheckOutcome, CommandError> {
+async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<Decision, CommandError> {
     let now = ctx.now();
     if req.pass.len() > 256 {
-        return Ok(reject("pass too long"));
+        return Ok(reject("pass too long").into());
     }
     let (tokens, owner) = match (&req.serial, &req.user) {
         (Some(serial), _) => match ctx.store().token_by_serial(serial).await? {
@@ -103,7 +161,7 @@ async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<CheckOutcome, 
                 };
                 (vec![t], owner)
             }
-            None => return Ok(reject("no such token")),
+            None => return Ok(reject("no such token").into()),
         },
         (None, Some(user)) => {
             let name = match &req.realm {
@@ -111,7 +169,7 @@ async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<CheckOutcome, 
                 _ => user.clone(),
             };
             let Some(owner) = find_owner(ctx, &name).await? else {
-                return Ok(reject("unknown user"));
+                return Ok(reject("unknown user").into());
             };
             let tokens = ctx.store().tokens_of_owner(&owner.id).await?;
             (tokens, Some(owner))
@@ -125,15 +183,15 @@ async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<CheckOutcome, 
     if let Some(owner) = &owner
         && let Err(denial) = check_user_access(owner, now, req.client, LoginMethod::Otp)
     {
-        return Ok(reject(format!("user refused: {}", denial.as_str())));
+        return Ok(reject(format!("user refused: {}", denial.as_str())).into());
     }
     if tokens.is_empty() {
-        return Ok(reject("the user has no token"));
+        return Ok(reject("the user has no token").into());
     }
     if let Some(txid) = req.transaction_id.as_deref().filter(|t| !t.is_empty()) {
         return answer_challenge(ctx, &tokens, txid, &req.pass, now).await;
     }
-    check_tokens(ctx, &tokens, owner.as_ref(), &req.pass, now).await
+    check_tokens(ctx, &tokens, &req.pass, now).await
 }
 
 /// Why a token cannot authenticate now, if it cannot.
@@ -207,7 +265,8 @@ async fn find_otp(ctx: &Ctx, t: &Token, otp: &str, now: i64) -> Result<Found, Co
             let shifted = now.saturating_add(t.time_shift);
             let center = otp::totp_step(shifted, step, 0);
             let reach = (t.time_window / i64::from(step)).max(1);
-            let search = |lowest| otp::find_totp(&seed, alg, digits, otp, center, reach, reach, lowest);
+            let search =
+                |lowest| otp::find_totp(&seed, alg, digits, otp, center, reach, reach, lowest);
             Ok(match search(t.counter) {
                 Some(s) => Found::Fresh(Match {
                     counter: s,
@@ -251,11 +310,9 @@ fn otp_len(t: &Token) -> usize {
 async fn check_tokens(
     ctx: &Ctx,
     tokens: &[Token],
-    owner: Option<&User>,
     pass: &str,
     now: i64,
-) -> Result<CheckOutcome, CommandError> {
-    let _ = owner;
+) -> Result<Decision, CommandError> {
     // Tokens whose PIN is the leading part of the pass.
     let mut pin_ok: Vec<&Token> = Vec::new();
     // Tokens whose PIN is the whole pass (challenge-response trigger).
@@ -272,14 +329,13 @@ async fn check_tokens(
     if pin_ok.is_empty() {
         let triggerable: Vec<&Token> = pin_only
             .into_iter()
-            .filter(|t| t.active && unusable(t, now).is_none() && challenge_response(t))
+            .filter(|t| unusable(t, now).is_none() && challenge_response(t))
             .collect();
         if !triggerable.is_empty() {
-            return open_challenges(ctx, &triggerable, now).await;
+            return Ok(open_challenges(ctx, &triggerable, now).await?.into());
         }
         let ids: Vec<String> = tokens.iter().map(|t| t.id.clone()).collect();
-        ctx.store().record_token_failures(&ids, now).await?;
-        return Ok(reject("wrong PIN"));
+        return Ok(Decision::rejected("wrong PIN", ids));
     }
     let mut last_reason = "wrong OTP";
     let mut failed = Vec::new();
@@ -296,22 +352,14 @@ async fn check_tokens(
         };
         match find_otp(ctx, t, otp, now).await? {
             Found::Fresh(m) => {
-                let won = ctx
-                    .store()
-                    .accept_otp(&OtpAcceptance {
-                        token_id: t.id.clone(),
-                        matched: m.counter,
-                        time_shift: m.time_shift,
-                        now,
-                    })
-                    .await?;
-                if won {
-                    return Ok(CheckOutcome::Accepted {
+                return Ok(Decision {
+                    outcome: CheckOutcome::Accepted {
                         serial: t.serial.clone(),
-                    });
-                }
-                last_reason = "OTP already used";
-                failed.push(t.id.clone());
+                    },
+                    answer_challenge: None,
+                    accept: Some(acceptance(t, m, now)),
+                    failed,
+                });
             }
             Found::Used => {
                 last_reason = "OTP already used";
@@ -320,8 +368,16 @@ async fn check_tokens(
             Found::None => failed.push(t.id.clone()),
         }
     }
-    ctx.store().record_token_failures(&failed, now).await?;
-    Ok(reject(last_reason))
+    Ok(Decision::rejected(last_reason, failed))
+}
+
+fn acceptance(t: &Token, m: Match, now: i64) -> OtpAcceptance {
+    OtpAcceptance {
+        token_id: t.id.clone(),
+        matched: m.counter,
+        time_shift: m.time_shift,
+        now,
+    }
 }
 
 /// Whether a token answers a bare PIN with a challenge (set per token: info
@@ -385,12 +441,12 @@ async fn answer_challenge(
     txid: &str,
     otp: &str,
     now: i64,
-) -> Result<CheckOutcome, CommandError> {
+) -> Result<Decision, CommandError> {
     let Some(ch) = ctx.store().challenge(txid).await? else {
-        return Ok(reject("unknown transaction id"));
+        return Ok(reject("unknown transaction id").into());
     };
     if ch.state != "open" || ch.expires_at <= now {
-        return Ok(reject("challenge expired or already answered"));
+        return Ok(reject("challenge expired or already answered").into());
     }
     let serials: Vec<&str> = ch.serial.split(',').collect();
     let candidates: Vec<&Token> = tokens
@@ -398,38 +454,29 @@ async fn answer_challenge(
         .filter(|t| serials.contains(&t.serial.as_str()))
         .collect();
     if candidates.is_empty() {
-        return Ok(reject("transaction id belongs to another token"));
+        return Ok(reject("transaction id belongs to another token").into());
     }
     let mut failed = Vec::new();
     for t in candidates {
         if unusable(t, now).is_some() {
             continue;
         }
-        if let Found::Fresh(m) = find_otp(ctx, t, otp, now).await? {
-            // Close the challenge first: it is answered once, whatever happens next.
-            if !ctx.store().answer_challenge(txid, now).await? {
-                return Ok(reject("challenge expired or already answered"));
-            }
-            let won = ctx
-                .store()
-                .accept_otp(&OtpAcceptance {
-                    token_id: t.id.clone(),
-                    matched: m.counter,
-                    time_shift: m.time_shift,
-                    now,
-                })
-                .await?;
-            if won {
-                return Ok(CheckOutcome::Accepted {
-                    serial: t.serial.clone(),
+        match find_otp(ctx, t, otp, now).await? {
+            // The challenge is closed in the same commit: it is answered once.
+            Found::Fresh(m) => {
+                return Ok(Decision {
+                    outcome: CheckOutcome::Accepted {
+                        serial: t.serial.clone(),
+                    },
+                    answer_challenge: Some(txid.to_string()),
+                    accept: Some(acceptance(t, m, now)),
+                    failed,
                 });
             }
-            return Ok(reject("OTP already used"));
+            Found::Used | Found::None => failed.push(t.id.clone()),
         }
-        failed.push(t.id.clone());
     }
-    ctx.store().record_token_failures(&failed, now).await?;
-    Ok(reject("wrong OTP for the challenge"))
+    Ok(Decision::rejected("wrong OTP for the challenge", failed))
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ impl StatusMessage {
 pub struct LoginBody {
     pub username: String,
     pub password: String,
+    /// Token PIN + OTP, required when the user has an active token.
+    #[serde(default)]
+    pub otp: Option<String>,
 }
 
 /// A new session: the bearer token (shown once) and its expiry (epoch seconds).

@@ -6,6 +6,7 @@ mod api;
 pub mod api_types;
 pub mod auth;
 pub mod error;
+pub mod linotp;
 mod login;
 mod management;
 pub mod metrics;
@@ -57,6 +58,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(login::routes())
         .merge(api::routes())
         .merge(management::routes())
+        .merge(linotp::routes())
         .routes(routes!(metrics::metrics))
         .routes(routes!(openapi::openapi_json))
 }

@@ -80,6 +80,7 @@ async fn login(
     let req = LoginRequest {
         username: &body.username,
         password: &body.password,
+        otp: body.otp.as_deref(),
         client: client.0,
         user_agent: &agent,
         protocol: "http",

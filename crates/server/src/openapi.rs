@@ -27,6 +27,11 @@ pub struct OpenApiJson(pub Arc<String>);
         (name = "connections", description = "Active sessions (SFTPGo connections)"),
         (name = "audit", description = "Tamper-evident audit log"),
         (name = "management", description = "Psono-style remote management commands"),
+        (name = "linotp", description = "LinOTP-compatible token administration (/admin/*) and \
+                                         authentication (/validate/*). These answer LinOTP's \
+                                         envelope {\"jsonrpc\", \"result\", \"version\", \"id\"} \
+                                         instead of the REST error body; errors use HTTP 200 \
+                                         unless the request carries httperror=<code>."),
         (name = "status", description = "Health, version, provider status, metrics, this document"),
     )
 )]

@@ -7,6 +7,9 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use sqlx::{Any, Transaction};
+
+pub use crate::writer::{AuditAppend, SharedSigner};
 use crate::{Store, StoreError, sha256_hex};
 
 /// The hash that precedes the first entry of every chain.
@@ -84,97 +87,78 @@ macro_rules! select_audit {
     };
 }
 
-/// Signs a chained hash; returns the signature text (empty when not signing).
-pub type Signer<'a> = &'a (dyn Fn(&str) -> String + Send + Sync);
-
-impl Store {
-    /// Appends one event to `chain`. In-process appends are serialised; a concurrent append to the
-    /// same chain from another process loses the unique (chain, seq) race and is retried.
-    pub async fn append_audit(
-        &self,
-        chain: &str,
-        ts_ms: i64,
-        event: &AuditEvent,
-        sign: Signer<'_>,
-    ) -> Result<AuditRecord, StoreError> {
-        let _guard = self.audit_lock.lock().await;
-        let mut last_err = None;
-        for _ in 0..8 {
-            match self.try_append_audit(chain, ts_ms, event, sign).await {
-                Ok(rec) => return Ok(rec),
-                Err(e) if e.is_unique_violation() => last_err = Some(e),
-                Err(e) => return Err(e),
+/// Appends one event to its chain inside `tx`: reads the chain head (or checkpoint), hashes,
+/// signs and inserts. Called by the group-commit writer, which serialises this process's appends.
+pub(crate) async fn append_in(
+    tx: &mut Transaction<'static, Any>,
+    a: &AuditAppend,
+) -> Result<AuditRecord, StoreError> {
+    let chain = a.chain.as_str();
+    let head =
+        sqlx::query("SELECT seq, hash FROM audit_log WHERE chain = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(chain)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let (prev_seq, prev_hash) = match head {
+        Some(row) => (
+            row.try_get::<i64, _>("seq")?,
+            row.try_get::<String, _>("hash")?,
+        ),
+        None => {
+            let cp = sqlx::query("SELECT seq, hash FROM audit_checkpoints WHERE chain = $1")
+                .bind(chain)
+                .fetch_optional(&mut **tx)
+                .await?;
+            match cp {
+                Some(row) => (
+                    row.try_get::<i64, _>("seq")?,
+                    row.try_get::<String, _>("hash")?,
+                ),
+                None => (0, GENESIS_HASH.to_string()),
             }
         }
-        Err(last_err.unwrap_or_else(|| StoreError::Conflict("audit entry".into())))
-    }
+    };
+    let seq = prev_seq + 1;
+    let event = &a.event;
+    let hash = entry_hash(&prev_hash, chain, seq, a.ts_ms, event);
+    let signature = (a.signer)(&hash);
+    let row = sqlx::query(
+        "INSERT INTO audit_log (chain, seq, ts_ms, actor, action, target, success, client, details, \
+         prev_hash, hash, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(chain)
+    .bind(seq)
+    .bind(a.ts_ms)
+    .bind(&event.actor)
+    .bind(&event.action)
+    .bind(&event.target)
+    .bind(i64::from(event.success))
+    .bind(&event.client)
+    .bind(&event.details)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .bind(&signature)
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = row.try_get(0)?;
+    Ok(AuditRecord {
+        id,
+        chain: chain.to_string(),
+        seq,
+        ts_ms: a.ts_ms,
+        event: event.clone(),
+        prev_hash,
+        hash,
+        signature,
+    })
+}
 
-    async fn try_append_audit(
-        &self,
-        chain: &str,
-        ts_ms: i64,
-        event: &AuditEvent,
-        sign: Signer<'_>,
-    ) -> Result<AuditRecord, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let head = sqlx::query(
-            "SELECT seq, hash FROM audit_log WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(chain)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (prev_seq, prev_hash) = match head {
-            Some(row) => (
-                row.try_get::<i64, _>("seq")?,
-                row.try_get::<String, _>("hash")?,
-            ),
-            None => {
-                let cp = sqlx::query("SELECT seq, hash FROM audit_checkpoints WHERE chain = $1")
-                    .bind(chain)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                match cp {
-                    Some(row) => (
-                        row.try_get::<i64, _>("seq")?,
-                        row.try_get::<String, _>("hash")?,
-                    ),
-                    None => (0, GENESIS_HASH.to_string()),
-                }
-            }
-        };
-        let seq = prev_seq + 1;
-        let hash = entry_hash(&prev_hash, chain, seq, ts_ms, event);
-        let signature = sign(&hash);
-        let row = sqlx::query(
-            "INSERT INTO audit_log (chain, seq, ts_ms, actor, action, target, success, client, details, \
-             prev_hash, hash, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-        )
-        .bind(chain)
-        .bind(seq)
-        .bind(ts_ms)
-        .bind(&event.actor)
-        .bind(&event.action)
-        .bind(&event.target)
-        .bind(i64::from(event.success))
-        .bind(&event.client)
-        .bind(&event.details)
-        .bind(&prev_hash)
-        .bind(&hash)
-        .bind(&signature)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = row.try_get(0)?;
-        tx.commit().await?;
-        Ok(AuditRecord {
-            id,
-            chain: chain.to_string(),
-            seq,
-            ts_ms,
-            event: event.clone(),
-            prev_hash,
-            hash,
-            signature,
-        })
+impl Store {
+    /// Appends one event to its chain, through the group-commit writer (so it shares a commit
+    /// with concurrent appends and validations). A concurrent append to the same chain from
+    /// another process loses the unique (chain, seq) race and is retried.
+    pub async fn append_audit(&self, a: AuditAppend) -> Result<AuditRecord, StoreError> {
+        self.writer.append_audit(a).await
     }
 
     /// Audit rows newer than `since_ms`, newest first, keyset-paginated below `before_id`.

@@ -2,8 +2,8 @@
 //! Answering a challenge closes it with a compare-and-set, so one transaction id is answered at
 //! most once; old rows are removed in chunks by `config challenge cleanup`.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::{Store, StoreError};
 
@@ -87,24 +87,6 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    /// Moves an open, unexpired challenge to `answered`; false if it was not open (already
-    /// answered by a concurrent request, or expired).
-    pub async fn answer_challenge(
-        &self,
-        transaction_id: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE challenges SET state = 'answered' \
-             WHERE transaction_id = $1 AND state = 'open' AND expires_at > $2",
-        )
-        .bind(transaction_id)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// How many challenges were created before `cutoff`.
     pub async fn count_challenges_before(&self, cutoff: i64) -> Result<i64, StoreError> {
         Ok(
@@ -132,4 +114,22 @@ impl Store {
         .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Moves an open, unexpired challenge to `answered`; false if it was not open (already answered
+/// by a concurrent request, or expired).
+pub(crate) async fn answer_in(
+    tx: &mut Transaction<'static, Any>,
+    transaction_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE challenges SET state = 'answered' \
+         WHERE transaction_id = $1 AND state = 'open' AND expires_at > $2",
+    )
+    .bind(transaction_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

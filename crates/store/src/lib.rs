@@ -10,9 +10,9 @@ pub mod runtime_config;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod writer;
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -95,8 +95,8 @@ pub fn redact_url(url: &str) -> String {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// Serialises this process's audit appends (the chain needs its predecessor's hash).
-    audit_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The group-commit writer of the hot write paths (audit appends, validations).
+    writer: writer::Writer,
 }
 
 impl std::fmt::Debug for Store {
@@ -157,9 +157,9 @@ impl Store {
         };
         let pool = pool_opts.connect_with(options).await.map_err(connect_err)?;
         Ok(Store {
+            writer: writer::Writer::spawn(pool.clone(), backend),
             pool,
             backend,
-            audit_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 

@@ -4,8 +4,8 @@
 //! at most once, and the failure count. Neither touches a row shared by other tokens.
 
 use serde_json::{Map, Value};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::{Store, StoreError, flag};
 
@@ -603,44 +603,14 @@ impl Store {
         Ok(n)
     }
 
-    /// Accepts an OTP: moves the token's counter past `matched` — only if it has not moved there
-    /// already (the compare-and-set that makes every OTP single-use, across processes too) and
-    /// only while the token is active, unlocked and within its count limits. Resets the fail
-    /// counter. Returns whether this call won.
-    pub async fn accept_otp(&self, acc: &OtpAcceptance) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE tokens SET counter = $1, time_shift = $2, fail_count = 0, \
-             count_auth = count_auth + 1, count_auth_success = count_auth_success + 1, \
-             last_auth = $3 \
-             WHERE id = $4 AND counter <= $5 AND active = 1 AND fail_count < max_fail \
-             AND (count_auth_max = 0 OR count_auth < count_auth_max) \
-             AND (count_auth_success_max = 0 OR count_auth_success < count_auth_success_max)",
-        )
-        .bind(acc.matched.saturating_add(1))
-        .bind(acc.time_shift)
-        .bind(acc.now)
-        .bind(&acc.token_id)
-        .bind(acc.matched)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Counts a failed authentication on tokens (fail counter, capped at max_fail, and
-    /// count_auth).
-    pub async fn record_token_failures(&self, ids: &[String], now: i64) -> Result<(), StoreError> {
-        for id in ids {
-            sqlx::query(
-                "UPDATE tokens SET fail_count = CASE WHEN fail_count < max_fail \
-                 THEN fail_count + 1 ELSE fail_count END, count_auth = count_auth + 1, \
-                 updated_at = $1 WHERE id = $2",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        }
-        Ok(())
+    /// Ends a validation: closes the answered challenge, accepts the OTP (compare-and-set),
+    /// counts failures and appends the audit row — all in one savepoint of a commit shared with
+    /// concurrent requests. Returns whether the OTP was accepted.
+    pub async fn commit_validation(
+        &self,
+        v: crate::writer::ValidationCommit,
+    ) -> Result<bool, StoreError> {
+        self.writer.commit_validation(v).await
     }
 
     /// Sets the counter to `counter` if it is not already beyond it (resync); false when the
@@ -682,4 +652,50 @@ pub struct OtpAcceptance {
     /// The token's time drift after this authentication (TOTP), else its current value.
     pub time_shift: i64,
     pub now: i64,
+}
+
+/// Accepts an OTP: moves the token's counter past `matched` — only if it has not moved there
+/// already (the compare-and-set that makes every OTP single-use, across processes too) and only
+/// while the token is active, unlocked and within its count limits. Resets the fail counter.
+/// Returns whether this call won.
+pub(crate) async fn accept_in(
+    tx: &mut Transaction<'static, Any>,
+    acc: &OtpAcceptance,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE tokens SET counter = $1, time_shift = $2, fail_count = 0, \
+         count_auth = count_auth + 1, count_auth_success = count_auth_success + 1, \
+         last_auth = $3 \
+         WHERE id = $4 AND counter <= $5 AND active = 1 AND fail_count < max_fail \
+         AND (count_auth_max = 0 OR count_auth < count_auth_max) \
+         AND (count_auth_success_max = 0 OR count_auth_success < count_auth_success_max)",
+    )
+    .bind(acc.matched.saturating_add(1))
+    .bind(acc.time_shift)
+    .bind(acc.now)
+    .bind(&acc.token_id)
+    .bind(acc.matched)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Counts a failed authentication on tokens (fail counter, capped at max_fail, and count_auth).
+pub(crate) async fn record_failures_in(
+    tx: &mut Transaction<'static, Any>,
+    ids: &[String],
+    now: i64,
+) -> Result<(), StoreError> {
+    for id in ids {
+        sqlx::query(
+            "UPDATE tokens SET fail_count = CASE WHEN fail_count < max_fail \
+             THEN fail_count + 1 ELSE fail_count END, count_auth = count_auth + 1, \
+             updated_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

@@ -182,7 +182,7 @@ async fn unassign(ctx: Ctx, a: SerialArgs) -> Result<Output, CommandError> {
     let n = ctx
         .store()
         .update_tokens(
-            &[token.id.clone()],
+            std::slice::from_ref(&token.id),
             &[
                 TokenField::Owner(None),
                 TokenField::PinHash(String::new()),
@@ -310,6 +310,15 @@ pub struct SetArgs {
     phone: Option<String>,
 }
 
+/// An integer `set` parameter: name, value, bounds and the column it sets.
+type IntParam<'a> = (
+    &'static str,
+    &'a Option<String>,
+    i64,
+    i64,
+    fn(i64) -> TokenField,
+);
+
 /// Parses a point in time: unix seconds, LinOTP's `DD/MM/YY HH:MM`, or RFC 3339; `unlimited`
 /// (or empty) removes the limit.
 pub(crate) fn parse_when(name: &str, text: &str) -> Result<Option<i64>, CommandError> {
@@ -374,7 +383,7 @@ async fn set(ctx: Ctx, a: SetArgs) -> Result<Output, CommandError> {
             &mut fields,
         );
     }
-    let ints: [(&str, &Option<String>, i64, i64, fn(i64) -> TokenField); 9] = [
+    let ints: [IntParam<'_>; 9] = [
         (
             "MaxFailCount",
             &a.max_fail_count,

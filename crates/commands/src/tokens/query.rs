@@ -665,7 +665,7 @@ pub struct LoadTokensArgs {
 
 async fn loadtokens(_ctx: Ctx, a: LoadTokensArgs) -> Result<Output, CommandError> {
     let _ = (&a.file, &a.realm);
-    Err(CommandError::Unavailable(format!(
+    Err(CommandError::Invalid(format!(
         "loadtokens: importing token files ({}) is not configured in this keyward yet",
         given(&a.file_type).unwrap_or("PSKC, OATH CSV")
     )))

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::harness::{Backend, TestEnv};
+use crate::harness::TestEnv;
 use crate::oath::RFC_KEY_HEX;
 
 fn user(env: &TestEnv, name: &str) {

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::{Backend, TestEnv};
+use crate::harness::TestEnv;
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::Http;
 

@@ -205,9 +205,11 @@ impl From<CommandError> for LinotpError {
             CommandError::NotFound(m) => LinotpError::new(CODE_NOT_FOUND, m),
             CommandError::Conflict(m) => LinotpError::new(CODE_CONFLICT, m),
             CommandError::Forbidden(m) => LinotpError::new(CODE_FORBIDDEN, m),
+            // As on the REST side: the reason (database unreachable, feature not available)
+            // is shown; it holds no secrets.
             CommandError::Unavailable(m) => {
-                tracing::warn!(error = %m, "LinOTP request: backend unavailable");
-                LinotpError::new(CODE_INTERNAL, "service unavailable")
+                tracing::warn!(error = %m, "LinOTP request: unavailable");
+                LinotpError::new(CODE_INTERNAL, m)
             }
             CommandError::Internal(m) => {
                 tracing::error!(error = %m, "LinOTP request: internal error");
@@ -287,6 +289,10 @@ mod tests {
         assert_eq!(code(CommandError::Conflict("x".into())), 1101);
         assert_eq!(code(CommandError::Forbidden("x".into())), -311);
         assert_eq!(code(CommandError::Unavailable("x".into())), -1);
+        assert_eq!(
+            LinotpError::from(CommandError::Unavailable("database unreachable".into())).message,
+            "database unreachable"
+        );
         let internal = LinotpError::from(CommandError::Internal("db password wrong".into()));
         assert_eq!(internal.code, -1);
         assert_eq!(internal.message, "internal error");
@@ -298,7 +304,10 @@ mod tests {
         assert_eq!(p(json!("400")), Some(StatusCode::BAD_REQUEST));
         assert_eq!(p(json!(" 503 ")), Some(StatusCode::SERVICE_UNAVAILABLE));
         assert_eq!(p(json!(418)), Some(StatusCode::IM_A_TEAPOT));
-        assert_eq!(p(json!(["500", "400"])), Some(StatusCode::INTERNAL_SERVER_ERROR));
+        assert_eq!(
+            p(json!(["500", "400"])),
+            Some(StatusCode::INTERNAL_SERVER_ERROR)
+        );
         assert_eq!(p(json!("200")), None);
         assert_eq!(p(json!("600")), None);
         assert_eq!(p(json!("4000")), None);
