@@ -1,11 +1,13 @@
-//! The `keyward` binary: clap wiring for `serve` and `manage` (local or `--remote`). All work
-//! happens in the library crates; this file only parses arguments, loads settings and prints.
+//! The `keyward` binary: clap wiring for `serve`, `manage` (local or `--remote`) and `bench`.
+//! All work happens in the library crates; this file only parses arguments, loads settings and
+//! prints.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod manage;
 
 #[derive(Parser)]
@@ -28,6 +30,8 @@ enum Command {
     Serve,
     /// Run an operator command locally on the database, or remotely with --remote.
     Manage(manage::ManageArgs),
+    /// Measure performance on a throwaway installation (`bench show`, `bench validate`).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Manage(args) => runtime.block_on(manage::run(settings, args)),
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
     }
 }
 
