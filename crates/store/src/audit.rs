@@ -7,8 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use sqlx::{Any, Transaction};
-
+use crate::writer::batch_tx::{BatchTx, Param};
 pub use crate::writer::{AuditAppend, SharedSigner};
 use crate::{Store, StoreError, sha256_hex};
 
@@ -87,77 +86,110 @@ macro_rules! select_audit {
     };
 }
 
-/// Appends one event to its chain inside `tx`: reads the chain head (or checkpoint), hashes,
-/// signs and inserts. Called by the group-commit writer, which serialises this process's appends.
-pub(crate) async fn append_in(
-    tx: &mut Transaction<'static, Any>,
-    a: &AuditAppend,
-) -> Result<AuditRecord, StoreError> {
-    let chain = a.chain.as_str();
-    let head =
-        sqlx::query("SELECT seq, hash FROM audit_log WHERE chain = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(chain)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let (prev_seq, prev_hash) = match head {
-        Some(row) => (
-            row.try_get::<i64, _>("seq")?,
-            row.try_get::<String, _>("hash")?,
-        ),
-        None => {
-            let cp = sqlx::query("SELECT seq, hash FROM audit_checkpoints WHERE chain = $1")
-                .bind(chain)
-                .fetch_optional(&mut **tx)
-                .await?;
-            match cp {
-                Some(row) => (
-                    row.try_get::<i64, _>("seq")?,
-                    row.try_get::<String, _>("hash")?,
-                ),
-                None => (0, GENESIS_HASH.to_string()),
-            }
+/// An audit row with its place in the chain computed, ready to insert.
+pub(crate) struct ChainedRow {
+    chain: String,
+    ts_ms: i64,
+    event: AuditEvent,
+    seq: i64,
+    prev_hash: String,
+    hash: String,
+    signature: String,
+}
+
+impl ChainedRow {
+    /// Chains `a` after the entry `prev` (its seq and hash); signs it.
+    pub(crate) fn after(prev: &(i64, String), a: &AuditAppend) -> ChainedRow {
+        let seq = prev.0 + 1;
+        let hash = entry_hash(&prev.1, &a.chain, seq, a.ts_ms, &a.event);
+        let signature = (a.signer)(&hash);
+        ChainedRow {
+            chain: a.chain.clone(),
+            ts_ms: a.ts_ms,
+            event: a.event.clone(),
+            seq,
+            prev_hash: prev.1.clone(),
+            hash,
+            signature,
         }
-    };
-    let seq = prev_seq + 1;
-    let event = &a.event;
-    let hash = entry_hash(&prev_hash, chain, seq, a.ts_ms, event);
-    let signature = (a.signer)(&hash);
-    let row = sqlx::query(
-        "INSERT INTO audit_log (chain, seq, ts_ms, actor, action, target, success, client, details, \
-         prev_hash, hash, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(chain)
-    .bind(seq)
-    .bind(a.ts_ms)
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.target)
-    .bind(i64::from(event.success))
-    .bind(&event.client)
-    .bind(&event.details)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .bind(&signature)
-    .fetch_one(&mut **tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    Ok(AuditRecord {
-        id,
-        chain: chain.to_string(),
-        seq,
-        ts_ms: a.ts_ms,
-        event: event.clone(),
-        prev_hash,
-        hash,
-        signature,
-    })
+    }
+
+    /// This row as the predecessor of the next one.
+    pub(crate) fn head(&self) -> (i64, String) {
+        (self.seq, self.hash.clone())
+    }
+}
+
+/// The newest entry of `chain` (seq and hash), or its rotation checkpoint, or the genesis.
+pub(crate) async fn chain_head(tx: &mut impl BatchTx, chain: &str) -> Result<(i64, String), StoreError> {
+    let newest = tx
+        .int_text_row(
+            "SELECT seq, hash FROM audit_log WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
+            &[Param::Text(chain)],
+        )
+        .await?;
+    if let Some(head) = newest {
+        return Ok(head);
+    }
+    let checkpoint = tx
+        .int_text_row(
+            "SELECT seq, hash FROM audit_checkpoints WHERE chain = $1",
+            &[Param::Text(chain)],
+        )
+        .await?;
+    Ok(checkpoint.unwrap_or_else(|| (0, GENESIS_HASH.to_string())))
+}
+
+/// Rows per multi-row INSERT (12 parameters each, well under both engines' limits).
+const INSERT_CHUNK: usize = 64;
+
+/// Inserts chained rows with as few statements as possible.
+pub(crate) async fn insert_rows(tx: &mut impl BatchTx, rows: &[ChainedRow]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO audit_log (chain, seq, ts_ms, actor, action, target, success, client, \
+             details, prev_hash, hash, signature) VALUES ",
+        );
+        let mut params = Vec::with_capacity(chunk.len() * 12);
+        for (i, r) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let marks: Vec<String> = (1..=12).map(|k| format!("${}", i * 12 + k)).collect();
+            sql.push('(');
+            sql.push_str(&marks.join(", "));
+            sql.push(')');
+            params.extend([
+                Param::Text(&r.chain),
+                Param::Int(r.seq),
+                Param::Int(r.ts_ms),
+                Param::Text(&r.event.actor),
+                Param::Text(&r.event.action),
+                Param::Text(&r.event.target),
+                Param::Int(i64::from(r.event.success)),
+                Param::Text(&r.event.client),
+                Param::Text(&r.event.details),
+                Param::Text(&r.prev_hash),
+                Param::Text(&r.hash),
+                Param::Text(&r.signature),
+            ]);
+        }
+        tx.exec(&sql, &params).await?;
+    }
+    Ok(())
+}
+
+/// Appends one event to its chain inside `tx` (head, hash, signature, insert).
+pub(crate) async fn append_in(tx: &mut impl BatchTx, a: &AuditAppend) -> Result<(), StoreError> {
+    let head = chain_head(tx, &a.chain).await?;
+    insert_rows(tx, &[ChainedRow::after(&head, a)]).await
 }
 
 impl Store {
     /// Appends one event to its chain, through the group-commit writer (so it shares a commit
     /// with concurrent appends and validations). A concurrent append to the same chain from
     /// another process loses the unique (chain, seq) race and is retried.
-    pub async fn append_audit(&self, a: AuditAppend) -> Result<AuditRecord, StoreError> {
+    pub async fn append_audit(&self, a: AuditAppend) -> Result<(), StoreError> {
         self.writer.append_audit(a).await
     }
 

@@ -2,8 +2,10 @@
 //! Answering a challenge closes it with a compare-and-set, so one transaction id is answered at
 //! most once; old rows are removed in chunks by `config challenge cleanup`.
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+
+use crate::writer::batch_tx::{BatchTx, Param};
 
 use crate::{Store, StoreError};
 
@@ -119,17 +121,16 @@ impl Store {
 /// Moves an open, unexpired challenge to `answered`; false if it was not open (already answered
 /// by a concurrent request, or expired).
 pub(crate) async fn answer_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut impl BatchTx,
     transaction_id: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE challenges SET state = 'answered' \
-         WHERE transaction_id = $1 AND state = 'open' AND expires_at > $2",
-    )
-    .bind(transaction_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let n = tx
+        .exec(
+            "UPDATE challenges SET state = 'answered' \
+             WHERE transaction_id = $1 AND state = 'open' AND expires_at > $2",
+            &[Param::Text(transaction_id), Param::Int(now)],
+        )
+        .await?;
+    Ok(n == 1)
 }

@@ -67,12 +67,20 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Native(String),
+    #[error("database error: {0}")]
+    UniqueViolation(String),
 }
 
 impl StoreError {
     /// Whether this is a uniqueness violation (a concurrent insert of the same key).
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Db(sqlx::Error::Database(e)) if e.is_unique_violation())
+        match self {
+            StoreError::Db(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            StoreError::UniqueViolation(_) => true,
+            _ => false,
+        }
     }
 }
 
@@ -157,7 +165,7 @@ impl Store {
         };
         let pool = pool_opts.connect_with(options).await.map_err(connect_err)?;
         Ok(Store {
-            writer: writer::Writer::spawn(pool.clone(), backend),
+            writer: writer::Writer::spawn(pool.clone(), backend, sqlite_file(url)),
             pool,
             backend,
         })
@@ -207,6 +215,18 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The file of a `sqlite:` URL (none for in-memory databases).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
 }
 
 /// Converts an integer column to bool (booleans are INTEGER on both engines).

@@ -4,8 +4,10 @@
 //! at most once, and the failure count. Neither touches a row shared by other tokens.
 
 use serde_json::{Map, Value};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+
+use crate::writer::batch_tx::{BatchTx, Param};
 
 use crate::{Store, StoreError, flag};
 
@@ -434,14 +436,22 @@ impl Store {
 
     /// Every token of an owner (user id), by serial.
     pub async fn tokens_of_owner(&self, owner_id: &str) -> Result<Vec<Token>, StoreError> {
+        let mut tokens = self.owner_tokens_for_validation(owner_id).await?;
+        self.fill_realms(&mut tokens).await?;
+        Ok(tokens)
+    }
+
+    /// Every token of an owner without their realms (the validate path needs none: one query).
+    pub async fn owner_tokens_for_validation(
+        &self,
+        owner_id: &str,
+    ) -> Result<Vec<Token>, StoreError> {
         let sql = format!("{SELECT}WHERE t.owner_id = $1 ORDER BY t.serial");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(owner_id)
             .fetch_all(self.pool())
             .await?;
-        let mut tokens = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-        self.fill_realms(&mut tokens).await?;
-        Ok(tokens)
+        rows.iter().map(from_row).collect()
     }
 
     async fn fill_realms(&self, tokens: &mut [Token]) -> Result<(), StoreError> {
@@ -658,43 +668,40 @@ pub struct OtpAcceptance {
 /// already (the compare-and-set that makes every OTP single-use, across processes too) and only
 /// while the token is active, unlocked and within its count limits. Resets the fail counter.
 /// Returns whether this call won.
-pub(crate) async fn accept_in(
-    tx: &mut Transaction<'static, Any>,
-    acc: &OtpAcceptance,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE tokens SET counter = $1, time_shift = $2, fail_count = 0, \
-         count_auth = count_auth + 1, count_auth_success = count_auth_success + 1, \
-         last_auth = $3 \
-         WHERE id = $4 AND counter <= $5 AND active = 1 AND fail_count < max_fail \
-         AND (count_auth_max = 0 OR count_auth < count_auth_max) \
-         AND (count_auth_success_max = 0 OR count_auth_success < count_auth_success_max)",
-    )
-    .bind(acc.matched.saturating_add(1))
-    .bind(acc.time_shift)
-    .bind(acc.now)
-    .bind(&acc.token_id)
-    .bind(acc.matched)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub(crate) async fn accept_in(tx: &mut impl BatchTx, acc: &OtpAcceptance) -> Result<bool, StoreError> {
+    let n = tx
+        .exec(
+            "UPDATE tokens SET counter = $1, time_shift = $2, fail_count = 0, \
+             count_auth = count_auth + 1, count_auth_success = count_auth_success + 1, \
+             last_auth = $3 \
+             WHERE id = $4 AND counter <= $5 AND active = 1 AND fail_count < max_fail \
+             AND (count_auth_max = 0 OR count_auth < count_auth_max) \
+             AND (count_auth_success_max = 0 OR count_auth_success < count_auth_success_max)",
+            &[
+                Param::Int(acc.matched.saturating_add(1)),
+                Param::Int(acc.time_shift),
+                Param::Int(acc.now),
+                Param::Text(&acc.token_id),
+                Param::Int(acc.matched),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Counts a failed authentication on tokens (fail counter, capped at max_fail, and count_auth).
 pub(crate) async fn record_failures_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut impl BatchTx,
     ids: &[String],
     now: i64,
 ) -> Result<(), StoreError> {
     for id in ids {
-        sqlx::query(
+        tx.exec(
             "UPDATE tokens SET fail_count = CASE WHEN fail_count < max_fail \
              THEN fail_count + 1 ELSE fail_count END, count_auth = count_auth + 1, \
              updated_at = $1 WHERE id = $2",
+            &[Param::Int(now), Param::Text(id)],
         )
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
         .await?;
     }
     Ok(())
