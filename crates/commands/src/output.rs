@@ -16,6 +16,8 @@ pub struct Output {
     pub audit_details: Option<String>,
     /// Extra structured detail beside the JSON value (LinOTP's envelope `detail`).
     pub detail: Option<Value>,
+    /// Keys LinOTP puts beside `status` and `value` inside `result` (e.g. `queried`).
+    pub result_keys: serde_json::Map<String, Value>,
 }
 
 impl Output {
@@ -30,7 +32,13 @@ impl Output {
             json,
             audit_details: None,
             detail: None,
+            result_keys: serde_json::Map::new(),
         }
+    }
+
+    pub fn with_result_key(mut self, key: &str, value: Value) -> Self {
+        self.result_keys.insert(key.to_string(), value);
+        self
     }
 
     pub fn with_detail(mut self, detail: Value) -> Self {

@@ -36,7 +36,11 @@ pub fn from_map<A: DeserializeOwned>(map: Map<String, Value>) -> Result<A, Comma
         };
         let too_long = match &v {
             Value::String(s) => s.len() > MAX_PARAM_LEN,
-            Value::Array(a) => a.len() > 10_000,
+            Value::Array(a) => {
+                a.len() > 10_000
+                    || a.iter()
+                        .any(|i| i.as_str().is_some_and(|s| s.len() > MAX_PARAM_LEN))
+            }
             _ => false,
         };
         if too_long {

@@ -171,7 +171,7 @@ async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<Decision, Comm
             let Some(owner) = find_owner(ctx, &name).await? else {
                 return Ok(reject("unknown user").into());
             };
-            let tokens = ctx.store().tokens_of_owner(&owner.id).await?;
+            let tokens = ctx.store().owner_tokens_for_validation(&owner.id).await?;
             (tokens, Some(owner))
         }
         (None, None) => {

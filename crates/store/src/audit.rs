@@ -121,7 +121,10 @@ impl ChainedRow {
 }
 
 /// The newest entry of `chain` (seq and hash), or its rotation checkpoint, or the genesis.
-pub(crate) async fn chain_head(tx: &mut impl BatchTx, chain: &str) -> Result<(i64, String), StoreError> {
+pub(crate) async fn chain_head(
+    tx: &mut impl BatchTx,
+    chain: &str,
+) -> Result<(i64, String), StoreError> {
     let newest = tx
         .int_text_row(
             "SELECT seq, hash FROM audit_log WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
@@ -144,7 +147,10 @@ pub(crate) async fn chain_head(tx: &mut impl BatchTx, chain: &str) -> Result<(i6
 const INSERT_CHUNK: usize = 64;
 
 /// Inserts chained rows with as few statements as possible.
-pub(crate) async fn insert_rows(tx: &mut impl BatchTx, rows: &[ChainedRow]) -> Result<(), StoreError> {
+pub(crate) async fn insert_rows(
+    tx: &mut impl BatchTx,
+    rows: &[ChainedRow],
+) -> Result<(), StoreError> {
     for chunk in rows.chunks(INSERT_CHUNK) {
         let mut sql = String::from(
             "INSERT INTO audit_log (chain, seq, ts_ms, actor, action, target, success, client, \

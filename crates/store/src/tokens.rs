@@ -668,7 +668,10 @@ pub struct OtpAcceptance {
 /// already (the compare-and-set that makes every OTP single-use, across processes too) and only
 /// while the token is active, unlocked and within its count limits. Resets the fail counter.
 /// Returns whether this call won.
-pub(crate) async fn accept_in(tx: &mut impl BatchTx, acc: &OtpAcceptance) -> Result<bool, StoreError> {
+pub(crate) async fn accept_in(
+    tx: &mut impl BatchTx,
+    acc: &OtpAcceptance,
+) -> Result<bool, StoreError> {
     let n = tx
         .exec(
             "UPDATE tokens SET counter = $1, time_shift = $2, fail_count = 0, \

@@ -331,10 +331,8 @@ pub(crate) fn parse_when(name: &str, text: &str) -> Result<Option<i64>, CommandE
             return Ok(Some(secs));
         }
     } else {
-        let linotp =
-            time::macros::format_description!("[day]/[month]/[year repr:last_two] [hour]:[minute]");
-        if let Ok(dt) = time::PrimitiveDateTime::parse(t, linotp) {
-            return Ok(Some(dt.assume_utc().unix_timestamp()));
+        if let Some(secs) = parse_linotp_date(t) {
+            return Ok(Some(secs));
         }
         if let Ok(dt) =
             time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
@@ -345,6 +343,25 @@ pub(crate) fn parse_when(name: &str, text: &str) -> Result<Option<i64>, CommandE
     Err(CommandError::Invalid(format!(
         "parameter '{name}' must be unix seconds, DD/MM/YY HH:MM, RFC 3339 or 'unlimited'"
     )))
+}
+
+/// LinOTP's `DD/MM/YY HH:MM` (years 2000-2099, UTC) as unix seconds.
+fn parse_linotp_date(text: &str) -> Option<i64> {
+    let (date, clock) = text.split_once(' ')?;
+    let mut d = date.split('/').map(|p| p.parse::<u8>().ok());
+    let (day, month, year) = (d.next()??, d.next()??, d.next()??);
+    let (hour, minute) = clock.trim().split_once(':')?;
+    if d.next().is_some() || year > 99 {
+        return None;
+    }
+    let month = time::Month::try_from(month).ok()?;
+    let date = time::Date::from_calendar_date(2000 + i32::from(year), month, day).ok()?;
+    let t = time::Time::from_hms(hour.parse().ok()?, minute.parse().ok()?, 0).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, t)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 /// A count limit: a non-negative integer, `unlimited`/empty = 0 (no limit).
@@ -738,6 +755,21 @@ async fn unpair(ctx: Ctx, a: UnpairArgs) -> Result<Output, CommandError> {
         "token {serial} of type {} does not support pairing; nothing to unpair",
         kind.as_str()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linotp_dates_parse_as_utc() {
+        assert_eq!(parse_linotp_date("15/01/29 08:30"), Some(1_863_160_200));
+        assert_eq!(parse_linotp_date("31/12/30 23:59"), Some(1_924_991_940));
+        assert_eq!(parse_linotp_date("32/01/29 08:30"), None);
+        assert_eq!(parse_linotp_date("15/01/2029 08:30"), None);
+        assert!(parse_when("x", "unlimited").is_ok_and(|v| v.is_none()));
+        assert!(parse_when("x", "tomorrow").is_err());
+    }
 }
 
 #[derive(Parser)]

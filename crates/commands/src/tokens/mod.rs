@@ -71,7 +71,9 @@ impl From<OtpError> for CommandError {
 }
 
 pub(crate) fn no_such_token(serial: &str) -> CommandError {
-    CommandError::NotFound(format!("No token with serial number \"{serial}\" found"))
+    // Serials are at most 64 characters; anything longer is not echoed whole.
+    let shown: String = serial.chars().take(64).collect();
+    CommandError::NotFound(format!("No token with serial number \"{shown}\" found"))
 }
 
 /// The token with this serial, or LinOTP's "not found".

@@ -621,8 +621,10 @@ async fn userlist(ctx: Ctx, a: UserListArgs) -> Result<Output, CommandError> {
         .collect();
     let mut text = crate::table::render(&["USERNAME", "EMAIL"], &rows);
     text.push_str(&format!("queried: {}\n", list.len()));
+    let queried = list.len();
     Ok(Output::new(text, json!(list))
-        .with_detail(json!({ "queried": list.len(), "page": page, "rp": rp })))
+        .with_result_key("queried", json!(queried))
+        .with_detail(json!({ "page": page, "rp": rp })))
 }
 
 fn not_configured(name: &str) -> CommandError {

@@ -9,6 +9,7 @@ mod manage_setup;
 mod manage_tokens;
 mod manage_users;
 mod oath;
+mod server_admin;
 mod server_api_keys;
 mod server_audit;
 mod server_client;

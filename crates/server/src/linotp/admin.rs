@@ -134,7 +134,11 @@ async fn dispatch(
     if csv {
         return Ok(csv_response(output.text));
     }
-    Ok(Success::new(output.json, output.detail).into_response())
+    let mut success = Success::new(output.json, output.detail);
+    for (key, value) in output.result_keys {
+        success = success.with_result_key(&key, value);
+    }
+    Ok(success.into_response())
 }
 
 /// LinOTP admin API (read with GET): `show`, `check_serial`, `getTokenOwner`, … — every

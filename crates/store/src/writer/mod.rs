@@ -22,9 +22,9 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{AuditEvent, ChainedRow};
-use batch_tx::BatchTx;
 use crate::tokens::OtpAcceptance;
 use crate::{Backend, StoreError};
+use batch_tx::BatchTx;
 
 /// Signs a chained audit hash (owned, so it can travel to the writer task).
 pub type SharedSigner = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -161,7 +161,10 @@ fn finish(jobs: Vec<Job>, outcome: BatchResult) {
             tracing::error!(error = %e, "group commit failed");
             let msg = e.to_string();
             for job in jobs {
-                reply(job, Err(StoreError::Corrupt(format!("commit failed: {msg}"))));
+                reply(
+                    job,
+                    Err(StoreError::Corrupt(format!("commit failed: {msg}"))),
+                );
             }
         }
     }
@@ -241,7 +244,10 @@ async fn run_jobs(tx: &mut impl BatchTx, jobs: &[Job], mode: Mode) -> BatchResul
 }
 
 /// One job in its own savepoint; retried when its audit row loses the chain race.
-async fn isolated_job(tx: &mut impl BatchTx, job: &Job) -> Result<Result<Done, StoreError>, StoreError> {
+async fn isolated_job(
+    tx: &mut impl BatchTx,
+    job: &Job,
+) -> Result<Result<Done, StoreError>, StoreError> {
     let mut attempt = 0;
     loop {
         attempt += 1;

@@ -22,7 +22,9 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(Duration::from_secs(10))?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Native(format!("journal_mode is {mode}, not wal")));
+        return Err(StoreError::Native(format!(
+            "journal_mode is {mode}, not wal"
+        )));
     }
     conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;")?;
     conn.set_prepared_statement_cache_capacity(64);
