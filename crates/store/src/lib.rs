@@ -5,7 +5,9 @@
 pub mod api_keys;
 pub mod audit;
 pub mod challenges;
+mod columns;
 mod migrations;
+mod native_read;
 pub mod runtime_config;
 pub mod sessions;
 pub mod tokens;
@@ -105,6 +107,8 @@ pub struct Store {
     backend: Backend,
     /// The group-commit writer of the hot write paths (audit appends, validations).
     writer: writer::Writer,
+    /// The database file on SQLite, for the native reads of the validate path.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -164,8 +168,10 @@ impl Store {
             Backend::Postgres => pool_opts,
         };
         let pool = pool_opts.connect_with(options).await.map_err(connect_err)?;
+        let file = sqlite_file(url);
         Ok(Store {
-            writer: writer::Writer::spawn(pool.clone(), backend, sqlite_file(url)),
+            writer: writer::Writer::spawn(pool.clone(), backend, file.clone()),
+            sqlite_file: file,
             pool,
             backend,
         })

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value};
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
+use crate::columns::Columns;
 use crate::writer::batch_tx::{BatchTx, Param};
 
 use crate::{Store, StoreError, flag};
@@ -218,9 +218,8 @@ const SELECT: &str = "SELECT t.id, t.serial, t.token_type, t.description, t.owne
     t.count_auth_success_max, t.validity_start, t.validity_end, t.last_auth, t.info, t.created_at, \
     t.updated_at FROM tokens t LEFT JOIN users u ON u.id = t.owner_id ";
 
-fn from_row(row: &AnyRow) -> Result<Token, StoreError> {
-    let info: String = row.try_get("info")?;
-    let info = match serde_json::from_str(&info) {
+fn from_row(row: &impl Columns) -> Result<Token, StoreError> {
+    let info = match serde_json::from_str(&row.text("info")?) {
         Ok(Value::Object(m)) => m,
         _ => {
             return Err(StoreError::Corrupt(
@@ -229,37 +228,37 @@ fn from_row(row: &AnyRow) -> Result<Token, StoreError> {
         }
     };
     Ok(Token {
-        id: row.try_get("id")?,
-        serial: row.try_get("serial")?,
-        token_type: row.try_get("token_type")?,
-        description: row.try_get("description")?,
-        owner_id: row.try_get("owner_id")?,
-        owner_name: row.try_get("owner_name")?,
-        active: flag(row.try_get("active")?),
-        seed_sealed: row.try_get("seed_sealed")?,
-        pin_hash: row.try_get("pin_hash")?,
-        userpin_sealed: row.try_get("userpin_sealed")?,
-        sopin_sealed: row.try_get("sopin_sealed")?,
-        otplen: row.try_get("otplen")?,
-        hashlib: row.try_get("hashlib")?,
-        counter: row.try_get("counter")?,
-        time_step: row.try_get("time_step")?,
-        time_window: row.try_get("time_window")?,
-        time_shift: row.try_get("time_shift")?,
-        sync_window: row.try_get("sync_window")?,
-        count_window: row.try_get("count_window")?,
-        fail_count: row.try_get("fail_count")?,
-        max_fail: row.try_get("max_fail")?,
-        count_auth: row.try_get("count_auth")?,
-        count_auth_max: row.try_get("count_auth_max")?,
-        count_auth_success: row.try_get("count_auth_success")?,
-        count_auth_success_max: row.try_get("count_auth_success_max")?,
-        validity_start: row.try_get("validity_start")?,
-        validity_end: row.try_get("validity_end")?,
-        last_auth: row.try_get("last_auth")?,
+        id: row.text("id")?,
+        serial: row.text("serial")?,
+        token_type: row.text("token_type")?,
+        description: row.text("description")?,
+        owner_id: row.opt_text("owner_id")?,
+        owner_name: row.opt_text("owner_name")?,
+        active: flag(row.int("active")?),
+        seed_sealed: row.text("seed_sealed")?,
+        pin_hash: row.text("pin_hash")?,
+        userpin_sealed: row.text("userpin_sealed")?,
+        sopin_sealed: row.text("sopin_sealed")?,
+        otplen: row.int("otplen")?,
+        hashlib: row.text("hashlib")?,
+        counter: row.int("counter")?,
+        time_step: row.int("time_step")?,
+        time_window: row.int("time_window")?,
+        time_shift: row.int("time_shift")?,
+        sync_window: row.int("sync_window")?,
+        count_window: row.int("count_window")?,
+        fail_count: row.int("fail_count")?,
+        max_fail: row.int("max_fail")?,
+        count_auth: row.int("count_auth")?,
+        count_auth_max: row.int("count_auth_max")?,
+        count_auth_success: row.int("count_auth_success")?,
+        count_auth_success_max: row.int("count_auth_success_max")?,
+        validity_start: row.opt_int("validity_start")?,
+        validity_end: row.opt_int("validity_end")?,
+        last_auth: row.opt_int("last_auth")?,
         info,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
         realms: Vec::new(),
     })
 }
@@ -447,6 +446,9 @@ impl Store {
         owner_id: &str,
     ) -> Result<Vec<Token>, StoreError> {
         let sql = format!("{SELECT}WHERE t.owner_id = $1 ORDER BY t.serial");
+        if let Some(path) = &self.sqlite_file {
+            return crate::native_read::query_map(path, &sql, [owner_id], |r| from_row(r));
+        }
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(owner_id)
             .fetch_all(self.pool())

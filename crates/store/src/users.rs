@@ -2,9 +2,8 @@
 
 use keyward_core::user::{Roles, username_key};
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
+use crate::columns::Columns;
 use crate::{Store, StoreError, flag, json_list};
 
 /// One user as stored.
@@ -39,34 +38,28 @@ pub struct NewUser<'a> {
     pub now: i64,
 }
 
-fn from_row(row: &AnyRow) -> Result<User, StoreError> {
-    let profile: String = row.try_get("resource_profile")?;
+fn from_row(row: &impl Columns) -> Result<User, StoreError> {
+    let profile = row.text("resource_profile")?;
     Ok(User {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        password_hash: row.try_get("password_hash")?,
-        email: row.try_get("email")?,
-        email_verified: flag(row.try_get("email_verified")?),
-        active: flag(row.try_get("active")?),
-        roles: Roles::from_db(&row.try_get::<String, _>("roles")?),
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        last_login: row.try_get("last_login")?,
-        expires_at: row.try_get("expires_at")?,
-        allowed_networks: json_list(
-            &row.try_get::<String, _>("allowed_networks")?,
-            "allowed_networks",
-        )?,
-        denied_networks: json_list(
-            &row.try_get::<String, _>("denied_networks")?,
-            "denied_networks",
-        )?,
+        id: row.text("id")?,
+        username: row.text("username")?,
+        password_hash: row.text("password_hash")?,
+        email: row.text("email")?,
+        email_verified: flag(row.int("email_verified")?),
+        active: flag(row.int("active")?),
+        roles: Roles::from_db(&row.text("roles")?),
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        last_login: row.opt_int("last_login")?,
+        expires_at: row.opt_int("expires_at")?,
+        allowed_networks: json_list(&row.text("allowed_networks")?, "allowed_networks")?,
+        denied_networks: json_list(&row.text("denied_networks")?, "denied_networks")?,
         denied_login_methods: json_list(
-            &row.try_get::<String, _>("denied_login_methods")?,
+            &row.text("denied_login_methods")?,
             "denied_login_methods",
         )?,
-        max_sessions: row.try_get("max_sessions")?,
-        description: row.try_get("description")?,
+        max_sessions: row.int("max_sessions")?,
+        description: row.text("description")?,
         resource_profile: serde_json::from_str(&profile)
             .map_err(|_| StoreError::Corrupt("resource_profile is not JSON".into()))?,
     })
@@ -132,6 +125,15 @@ impl Store {
 
     /// Looks a user up by name, case-insensitively.
     pub async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        if let Some(path) = &self.sqlite_file {
+            let users = crate::native_read::query_map(
+                path,
+                select_users!("WHERE username_key = $1"),
+                [username_key(username)],
+                |r| from_row(r),
+            )?;
+            return Ok(users.into_iter().next());
+        }
         let row = sqlx::query(select_users!("WHERE username_key = $1"))
             .bind(username_key(username))
             .fetch_optional(self.pool())
