@@ -73,6 +73,29 @@ struct Decision {
 }
 
 impl Decision {
+    /// `t` matched: accept its OTP (and close the challenge it answers, if any).
+    fn accepted(
+        t: &Token,
+        m: Match,
+        now: i64,
+        answer_challenge: Option<String>,
+        failed: Vec<String>,
+    ) -> Decision {
+        Decision {
+            outcome: CheckOutcome::Accepted {
+                serial: t.serial.clone(),
+            },
+            answer_challenge,
+            accept: Some(OtpAcceptance {
+                token_id: t.id.clone(),
+                matched: m.counter,
+                time_shift: m.time_shift,
+                now,
+            }),
+            failed,
+        }
+    }
+
     fn rejected(reason: impl Into<String>, failed: Vec<String>) -> Decision {
         Decision {
             outcome: reject(reason),
@@ -351,16 +374,7 @@ async fn check_tokens(
             continue;
         };
         match find_otp(ctx, t, otp, now).await? {
-            Found::Fresh(m) => {
-                return Ok(Decision {
-                    outcome: CheckOutcome::Accepted {
-                        serial: t.serial.clone(),
-                    },
-                    answer_challenge: None,
-                    accept: Some(acceptance(t, m, now)),
-                    failed,
-                });
-            }
+            Found::Fresh(m) => return Ok(Decision::accepted(t, m, now, None, failed)),
             Found::Used => {
                 last_reason = "OTP already used";
                 failed.push(t.id.clone());
@@ -369,15 +383,6 @@ async fn check_tokens(
         }
     }
     Ok(Decision::rejected(last_reason, failed))
-}
-
-fn acceptance(t: &Token, m: Match, now: i64) -> OtpAcceptance {
-    OtpAcceptance {
-        token_id: t.id.clone(),
-        matched: m.counter,
-        time_shift: m.time_shift,
-        now,
-    }
 }
 
 /// Whether a token answers a bare PIN with a challenge (set per token: info
@@ -464,14 +469,13 @@ async fn answer_challenge(
         match find_otp(ctx, t, otp, now).await? {
             // The challenge is closed in the same commit: it is answered once.
             Found::Fresh(m) => {
-                return Ok(Decision {
-                    outcome: CheckOutcome::Accepted {
-                        serial: t.serial.clone(),
-                    },
-                    answer_challenge: Some(txid.to_string()),
-                    accept: Some(acceptance(t, m, now)),
+                return Ok(Decision::accepted(
+                    t,
+                    m,
+                    now,
+                    Some(txid.to_string()),
                     failed,
-                });
+                ));
             }
             Found::Used | Found::None => failed.push(t.id.clone()),
         }

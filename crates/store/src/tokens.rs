@@ -616,8 +616,8 @@ impl Store {
     }
 
     /// Ends a validation: closes the answered challenge, accepts the OTP (compare-and-set),
-    /// counts failures and appends the audit row — all in one savepoint of a commit shared with
-    /// concurrent requests. Returns whether the OTP was accepted.
+    /// counts failures and appends the audit row — together, in a commit shared with concurrent
+    /// requests (see `writer`). Returns whether the OTP was accepted.
     pub async fn commit_validation(
         &self,
         v: crate::writer::ValidationCommit,
