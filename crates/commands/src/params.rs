@@ -9,6 +9,8 @@ use crate::output::CommandError;
 
 /// Longest parameter value accepted (anything longer is an input error, not a database write).
 pub const MAX_PARAM_LEN: usize = 4096;
+/// Longest value of the one parameter that carries a whole file: `file` (`/admin/loadtokens`).
+pub const MAX_FILE_PARAM_LEN: usize = keyward_core::otp::import::MAX_IMPORT_BYTES;
 
 /// Deserialises `A` from request fields. Scalars become text (form values are text anyway);
 /// `null`s are dropped; lists stay lists of text; unknown names are ignored (LinOTP clients send
@@ -34,8 +36,13 @@ pub fn from_map<A: DeserializeOwned>(map: Map<String, Value>) -> Result<A, Comma
                 }
             },
         };
+        let limit = if k == "file" {
+            MAX_FILE_PARAM_LEN
+        } else {
+            MAX_PARAM_LEN
+        };
         let too_long = match &v {
-            Value::String(s) => s.len() > MAX_PARAM_LEN,
+            Value::String(s) => s.len() > limit,
             Value::Array(a) => {
                 a.len() > 10_000
                     || a.iter()

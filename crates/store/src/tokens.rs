@@ -64,6 +64,8 @@ pub struct NewToken {
     pub counter: i64,
     pub time_step: i64,
     pub time_window: i64,
+    /// Known clock drift of a TOTP token in seconds (imports carry it; enrolment starts at 0).
+    pub time_shift: i64,
     pub info: Map<String, Value>,
     pub realms: Vec<String>,
     pub now: i64,
@@ -363,57 +365,133 @@ fn bind_all<'q>(
     query
 }
 
+/// Rows per multi-row INSERT of an import (15 parameters each, well below both backends'
+/// limits on bound parameters).
+const IMPORT_CHUNK: usize = 100;
+
 impl Store {
     /// Inserts a token and its realms in one transaction; a taken serial is a conflict.
     pub async fn create_token(&self, new: &NewToken) -> Result<Token, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE serial = $1")
-            .bind(&new.serial)
-            .fetch_one(&mut *tx)
-            .await?;
-        if taken > 0 {
-            return Err(StoreError::Conflict(format!("token {:?}", new.serial)));
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO tokens (id, serial, token_type, description, owner_id, seed_sealed, pin_hash, \
-             otplen, hashlib, counter, time_step, time_window, info, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
-        )
-        .bind(&new.id)
-        .bind(&new.serial)
-        .bind(&new.token_type)
-        .bind(&new.description)
-        .bind(new.owner_id.as_deref())
-        .bind(&new.seed_sealed)
-        .bind(&new.pin_hash)
-        .bind(new.otplen)
-        .bind(&new.hashlib)
-        .bind(new.counter)
-        .bind(new.time_step)
-        .bind(new.time_window)
-        .bind(Value::Object(new.info.clone()).to_string())
-        .bind(new.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from);
-        if let Err(e) = inserted {
-            return Err(if e.is_unique_violation() {
-                StoreError::Conflict(format!("token {:?}", new.serial))
-            } else {
-                e
-            });
-        }
-        for realm in &new.realms {
-            sqlx::query("INSERT INTO token_realms (token_id, realm) VALUES ($1, $2)")
-                .bind(&new.id)
-                .bind(realm.to_lowercase())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        self.create_tokens(std::slice::from_ref(new)).await?;
         self.token_by_serial(&new.serial)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("token {:?}", new.serial)))
+    }
+
+    /// Inserts tokens and their realms in ONE transaction: all or nothing. A serial taken in the
+    /// database or repeated in `tokens` is a conflict naming it.
+    pub async fn create_tokens(&self, tokens: &[NewToken]) -> Result<u64, StoreError> {
+        let mut seen = std::collections::HashSet::with_capacity(tokens.len());
+        if let Some(dup) = tokens.iter().find(|t| !seen.insert(t.serial.as_str())) {
+            return Err(StoreError::Conflict(format!("token {:?}", dup.serial)));
+        }
+        let mut tx = self.write_tx().await?;
+        let mut n = 0;
+        for chunk in tokens.chunks(IMPORT_CHUNK) {
+            let serials: Vec<String> = chunk.iter().map(|t| t.serial.clone()).collect();
+            let marks: Vec<String> = (1..=serials.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT serial FROM tokens WHERE serial IN ({}) ORDER BY serial LIMIT 1",
+                marks.join(", ")
+            );
+            let taken: Option<String> =
+                bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), &serials)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|row| row.try_get("serial"))
+                    .transpose()?;
+            if let Some(serial) = taken {
+                return Err(StoreError::Conflict(format!("token {serial:?}")));
+            }
+            const COLS: usize = 16;
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let marks: Vec<String> =
+                        (1..=COLS).map(|c| format!("${}", r * COLS + c)).collect();
+                    format!("({})", marks.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO tokens (id, serial, token_type, description, owner_id, seed_sealed, \
+                 pin_hash, otplen, hashlib, counter, time_step, time_window, time_shift, info, \
+                 created_at, updated_at) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for t in chunk {
+                query = query
+                    .bind(t.id.as_str())
+                    .bind(t.serial.as_str())
+                    .bind(t.token_type.as_str())
+                    .bind(t.description.as_str())
+                    .bind(t.owner_id.as_deref())
+                    .bind(t.seed_sealed.as_str())
+                    .bind(t.pin_hash.as_str())
+                    .bind(t.otplen)
+                    .bind(t.hashlib.as_str())
+                    .bind(t.counter)
+                    .bind(t.time_step)
+                    .bind(t.time_window)
+                    .bind(t.time_shift)
+                    .bind(Value::Object(t.info.clone()).to_string())
+                    .bind(t.now)
+                    .bind(t.now);
+            }
+            match query.execute(&mut *tx).await.map_err(StoreError::from) {
+                Ok(done) => n += done.rows_affected(),
+                // Taken by a concurrent writer after the check above (PostgreSQL).
+                Err(e) if e.is_unique_violation() => {
+                    return Err(StoreError::Conflict(format!(
+                        "a serial among tokens {:?} … {:?} (taken concurrently)",
+                        chunk.first().map(|t| t.serial.as_str()).unwrap_or_default(),
+                        chunk.last().map(|t| t.serial.as_str()).unwrap_or_default()
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+            let realm_rows: Vec<(&str, String)> = chunk
+                .iter()
+                .flat_map(|t| t.realms.iter().map(|r| (t.id.as_str(), r.to_lowercase())))
+                .collect();
+            for part in realm_rows.chunks(IMPORT_CHUNK) {
+                let marks: Vec<String> = (0..part.len())
+                    .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO token_realms (token_id, realm) VALUES {}",
+                    marks.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for (id, realm) in part {
+                    query = query.bind(*id).bind(realm.as_str());
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Which of `serials` are taken (for an import that skips existing tokens).
+    pub async fn existing_token_serials(
+        &self,
+        serials: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut taken = std::collections::HashSet::new();
+        for chunk in serials.chunks(IMPORT_CHUNK) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT serial FROM tokens WHERE serial IN ({})",
+                marks.join(", ")
+            );
+            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), chunk)
+                .fetch_all(self.pool())
+                .await?;
+            for row in rows {
+                taken.insert(row.try_get::<String, _>("serial")?);
+            }
+        }
+        Ok(taken)
     }
 
     /// The token with this serial, with its realms.

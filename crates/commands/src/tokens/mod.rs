@@ -7,6 +7,7 @@
 
 mod admin;
 mod enroll;
+mod import;
 mod query;
 mod resync;
 
@@ -31,6 +32,7 @@ pub fn commands() -> Vec<CommandSpec> {
     all.extend(enroll::commands());
     all.extend(admin::commands());
     all.extend(query::commands());
+    all.extend(import::commands());
     all.extend(resync::commands());
     all
 }

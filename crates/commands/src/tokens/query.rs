@@ -1,7 +1,7 @@
 //! Reading tokens (LinOTP `/admin/*`): show (filtered, sorted and paged in the database; CSV
 //! with `outform=csv`), getTokenOwner, getSerialByOtp, totp_lookup, checkstatus — and the
 //! user-store endpoints userlist and testresolver over keyward's internal users (LDAP and
-//! passwd-file resolvers come with the realm work), plus loadtokens.
+//! passwd-file resolvers come with the realm work).
 
 use clap::Parser;
 use keyward_core::otp::{self, TokenType};
@@ -51,12 +51,6 @@ pub fn commands() -> Vec<CommandSpec> {
             userlist,
         ),
         param_command("token testresolver", "Test a user resolver", testresolver),
-        param_command(
-            "token loadtokens",
-            "Import a token file (PSKC, OATH CSV)",
-            loadtokens,
-        )
-        .mutating(None),
     ]
 }
 
@@ -651,24 +645,4 @@ async fn testresolver(ctx: Ctx, a: TestResolverArgs) -> Result<Output, CommandEr
         format!("Resolver \"{name}\" works: {n} users"),
         json!({ "result": "success", "desc": format!("{n} users found") }),
     ))
-}
-
-#[derive(Parser, Deserialize, Default)]
-#[serde(default)]
-pub struct LoadTokensArgs {
-    /// The token file.
-    file: Option<String>,
-    #[arg(long = "type")]
-    #[serde(rename = "type")]
-    file_type: Option<String>,
-    #[arg(long)]
-    realm: Option<String>,
-}
-
-async fn loadtokens(_ctx: Ctx, a: LoadTokensArgs) -> Result<Output, CommandError> {
-    let _ = (&a.file, &a.realm);
-    Err(CommandError::Invalid(format!(
-        "loadtokens: importing token files ({}) is not configured in this keyward yet",
-        given(&a.file_type).unwrap_or("PSKC, OATH CSV")
-    )))
 }

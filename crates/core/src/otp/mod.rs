@@ -8,6 +8,7 @@
 mod error;
 mod hash;
 mod hotp;
+pub mod import;
 mod key;
 pub mod qr;
 mod serial;

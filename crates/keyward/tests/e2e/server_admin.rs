@@ -604,30 +604,8 @@ both_backends!(init_without_serial_generates_one, |env: &TestEnv| {
 });
 
 // ---------------------------------------------------------------------------------------------
-// loadtokens / losttoken
+// losttoken (loadtokens: server_import.rs)
 // ---------------------------------------------------------------------------------------------
-
-both_backends!(
-    loadtokens_answers_a_clear_not_configured_error,
-    |env: &TestEnv| {
-        let api = Api::start(env, &[]);
-        let body = format!(
-            "--XyZ\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\noathcsv\r\n\
-             --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.csv\"\r\n\
-             Content-Type: text/csv\r\n\r\nS1, {RFC_KEY_HEX}, hotp\r\n--XyZ--\r\n"
-        );
-        let r = api.raw(
-            "loadtokens",
-            "multipart/form-data; boundary=XyZ",
-            body.into_bytes(),
-        );
-        assert_eq!(r.status, 200, "{}", r.text);
-        let v = r.json();
-        let msg = assert_error(&v, 905, "loadtokens");
-        assert!(msg.contains("not configured"), "{msg}");
-        assert_eq!(token_count(env), 0);
-    }
-);
 
 both_backends!(
     losttoken_issues_a_temporary_password_and_disables_the_old_token,
