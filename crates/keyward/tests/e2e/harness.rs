@@ -257,6 +257,39 @@ impl TestEnv {
         .unwrap()
     }
 
+    /// The whole database as text, to search for secrets that must not be there: the SQLite file
+    /// and its WAL as bytes, or a `pg_dump` of the PostgreSQL database.
+    pub fn database_text(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut all = Vec::new();
+                for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+                    let p = entry.unwrap().path();
+                    let name = p.file_name().unwrap().to_string_lossy().to_string();
+                    if name.starts_with("test.db") {
+                        all.extend(std::fs::read(&p).unwrap());
+                    }
+                }
+                assert!(!all.is_empty(), "no database file found");
+                String::from_utf8_lossy(&all).to_string()
+            }
+            Backend::Postgres => {
+                let out = std::process::Command::new("pg_dump")
+                    .arg(&self.database_url)
+                    .output()
+                    .unwrap_or_else(|e| {
+                        panic!("pg_dump not found ({e}): apt-get install postgresql-client")
+                    });
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8(out.stdout).unwrap()
+            }
+        }
+    }
+
     /// Starts `keyward serve` on an ephemeral port; the guard stops it.
     pub fn serve(&self) -> ServerGuard {
         self.serve_with_env(&[])

@@ -185,35 +185,7 @@ both_backends!(
             "--otpkey",
             "static-pass-8812",
         ]);
-        let dump = match env.backend {
-            Backend::Sqlite => {
-                // The database and its WAL, as bytes.
-                let mut all = Vec::new();
-                for entry in std::fs::read_dir(env.dir.path()).unwrap() {
-                    let p = entry.unwrap().path();
-                    let name = p.file_name().unwrap().to_string_lossy().to_string();
-                    if name.starts_with("test.db") {
-                        all.extend(std::fs::read(&p).unwrap());
-                    }
-                }
-                assert!(!all.is_empty());
-                String::from_utf8_lossy(&all).to_string()
-            }
-            Backend::Postgres => {
-                let out = std::process::Command::new("pg_dump")
-                    .arg(&env.database_url)
-                    .output()
-                    .unwrap_or_else(|e| {
-                        panic!("pg_dump not found ({e}): apt-get install postgresql-client")
-                    });
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                String::from_utf8(out.stdout).unwrap()
-            }
-        };
+        let dump = env.database_text();
         assert!(dump.contains("SEAL1"), "the dump should hold the token row");
         for secret in [
             seed_hex,

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::{Backend, ServerGuard, TestEnv, fixture};
+use crate::harness::{ServerGuard, TestEnv, fixture};
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::{Http, Resp};
 use crate::server_validate::{admin, admin_key, admin_ok, check};
@@ -360,38 +360,6 @@ both_backends!(
     }
 );
 
-/// The database as text (SQLite file and WAL bytes, or a PostgreSQL dump).
-fn database_dump(env: &TestEnv) -> String {
-    match env.backend {
-        Backend::Sqlite => {
-            let mut all = Vec::new();
-            for entry in std::fs::read_dir(env.dir.path()).unwrap() {
-                let p = entry.unwrap().path();
-                let name = p.file_name().unwrap().to_string_lossy().to_string();
-                if name.starts_with("test.db") {
-                    all.extend(std::fs::read(&p).unwrap());
-                }
-            }
-            assert!(!all.is_empty());
-            String::from_utf8_lossy(&all).to_string()
-        }
-        Backend::Postgres => {
-            let out = std::process::Command::new("pg_dump")
-                .arg(&env.database_url)
-                .output()
-                .unwrap_or_else(|e| {
-                    panic!("pg_dump not found ({e}): apt-get install postgresql-client")
-                });
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
-        }
-    }
-}
-
 both_backends!(
     imported_seeds_and_pskc_secrets_never_appear_in_the_database,
     |env: &TestEnv| {
@@ -407,7 +375,7 @@ both_backends!(
         assert_eq!(api.upload_ok("psk.pskcxml", &xml, &fields), 5);
         let feitian = read_fixture("linotp/pskc_tokens.xml");
         assert_eq!(api.upload_ok("f.xml", &feitian, &[("type", "pskc")]), 6);
-        let dump = database_dump(env);
+        let dump = env.database_text();
         assert!(dump.contains("htok_sha256_7") && dump.contains("TOTP0003"));
         for secret in [
             RFC_KEY_HEX,
