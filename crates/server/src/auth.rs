@@ -256,25 +256,26 @@ pub fn require_any_role(caller: &Caller, roles: &[Role]) -> Result<(), ApiError>
     }
 }
 
-/// For `/validate/*` when the `api_key_required` policy is on: whether the request carries a
-/// live `validate` API key (Bearer or raw `Authorization`).
-pub async fn validate_key_ok(state: &AppState, headers: &HeaderMap) -> bool {
+/// For `/validate/*`: the id of the live `validate` API key the request carries (Bearer or raw
+/// `Authorization`), if any. Required when the `api_key_required` policy is on; otherwise it only
+/// names the caller in the audit log.
+pub async fn validate_key(state: &AppState, headers: &HeaderMap) -> Option<String> {
     let Some(token) = presented_token(headers) else {
         state
             .metrics
             .record_auth(AuthKind::ApiKey, AuthOutcome::Failure);
-        return false;
+        return None;
     };
     let now = state.shared.clock.now();
-    let ok = matches!(
-        state.shared.store.api_key_by_secret(token, now).await,
-        Ok(Some(key)) if key.role == "validate"
-    );
-    let outcome = if ok {
+    let id = match state.shared.store.api_key_by_secret(token, now).await {
+        Ok(Some(key)) if key.role == "validate" => Some(key.id),
+        _ => None,
+    };
+    let outcome = if id.is_some() {
         AuthOutcome::Success
     } else {
         AuthOutcome::Failure
     };
     state.metrics.record_auth(AuthKind::ApiKey, outcome);
-    ok
+    id
 }

@@ -410,6 +410,12 @@ both_backends!(
             .find_map(|l| l.strip_prefix("Auth-Token: "))
             .unwrap()
             .to_string();
+        let vkey_id = out
+            .lines()
+            .find_map(|l| l.strip_prefix("Key id:"))
+            .unwrap()
+            .trim()
+            .to_string();
         let admin = admin_key(env);
         let server = env.serve();
         let http = Http::new(&server);
@@ -430,6 +436,10 @@ both_backends!(
         );
         let r = http.post("/validate/check", &body, Some(&vkey));
         assert_eq!(r.json()["result"]["value"], true, "{}", r.text);
+        // The audit names the key that called.
+        let actors = env
+            .query_strings("SELECT actor FROM audit_log WHERE action = 'validate' AND success = 1");
+        assert_eq!(actors, vec![vec![format!("apikey:{vkey_id}")]]);
     }
 );
 

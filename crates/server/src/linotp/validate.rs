@@ -11,7 +11,6 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyward_commands::Ctx;
 use keyward_commands::validate::{CheckOutcome, CheckRequest, check};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -21,7 +20,7 @@ use utoipa_axum::routes;
 use super::envelope::{LinotpEnvelope, LinotpError, Success};
 use super::params::LinotpParams;
 use crate::AppState;
-use crate::auth::{ClientAddr, validate_key_ok};
+use crate::auth::{ClientAddr, validate_key};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -75,23 +74,34 @@ fn check_request(params: &LinotpParams, client: ClientAddr) -> Result<CheckReque
 
 async fn run(
     state: &AppState,
-    ctx: &Ctx,
     client: ClientAddr,
     headers: &HeaderMap,
     params: Result<LinotpParams, LinotpError>,
 ) -> Result<CheckOutcome, LinotpError> {
     let httperror = params.as_ref().ok().and_then(|p| p.httperror);
-    let key_required = keyward_commands::runtime_config::get_bool(ctx, "api_key_required")
+    let mut ctx = state.ctx("anonymous", &client.text());
+    let key_required = keyward_commands::runtime_config::get_bool(&ctx, "api_key_required")
         .await
         .map_err(|e| LinotpError::from(e).with_httperror(httperror))?;
-    if key_required == Some(true) && !validate_key_ok(state, headers).await {
-        return Err(LinotpError::unauthenticated(
-            "this server requires a validate API key",
-        ));
+    // A presented validate key names the caller in the audit log; with the policy on, one is
+    // required.
+    let key = if headers.contains_key(header::AUTHORIZATION) || key_required == Some(true) {
+        validate_key(state, headers).await
+    } else {
+        None
+    };
+    match key {
+        Some(id) => ctx.actor = format!("apikey:{id}"),
+        None if key_required == Some(true) => {
+            return Err(LinotpError::unauthenticated(
+                "this server requires a validate API key",
+            ));
+        }
+        None => {}
     }
     let params = params?;
     let req = check_request(&params, client)?;
-    check(ctx, &req)
+    check(&ctx, &req)
         .await
         .map_err(|e| LinotpError::from(e).with_httperror(httperror))
 }
@@ -154,8 +164,7 @@ async fn do_check(
     headers: HeaderMap,
     params: Result<LinotpParams, LinotpError>,
 ) -> Response {
-    let ctx = state.ctx("anonymous", &client.text());
-    match run(&state, &ctx, client, &headers, params).await {
+    match run(&state, client, &headers, params).await {
         Ok(outcome) => check_answer(outcome).into_response(),
         Err(e) => e.into_response(),
     }
@@ -167,8 +176,7 @@ async fn do_simplecheck(
     headers: HeaderMap,
     params: Result<LinotpParams, LinotpError>,
 ) -> Response {
-    let ctx = state.ctx("anonymous", &client.text());
-    simple_answer(run(&state, &ctx, client, &headers, params).await)
+    simple_answer(run(&state, client, &headers, params).await)
 }
 
 /// Check a PIN+OTP (LinOTP `/validate/check`).
