@@ -17,7 +17,9 @@ use keyward_store::writer::ValidationCommit;
 use crate::context::Ctx;
 use crate::login::check_user_access;
 use crate::output::CommandError;
-use crate::tokens::{find_owner, pin_matches, token_hashlib, token_seed, token_type};
+use crate::tokens::{
+    find_owner, pin_matches, token_hashlib, token_seed, token_type, user_in_realm,
+};
 
 /// How long a challenge can be answered.
 pub const CHALLENGE_TTL_SECS: i64 = 120;
@@ -187,10 +189,7 @@ async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<Decision, Comm
             None => return Ok(reject("no such token").into()),
         },
         (None, Some(user)) => {
-            let name = match &req.realm {
-                Some(r) if !r.is_empty() && !user.contains('@') => format!("{user}@{r}"),
-                _ => user.clone(),
-            };
+            let name = user_in_realm(user, req.realm.as_deref());
             let Some(owner) = find_owner(ctx, &name).await? else {
                 return Ok(reject("unknown user").into());
             };
@@ -247,13 +246,13 @@ fn split_pass(pass: &str, otp_len: usize) -> Option<(&str, &str)> {
 }
 
 /// Where the OTP matched.
-struct Match {
+pub(crate) struct Match {
     counter: i64,
     time_shift: i64,
 }
 
 /// What a search of the token's window found.
-enum Found {
+pub(crate) enum Found {
     /// An unused counter / time step.
     Fresh(Match),
     /// A value this token generated but has already used (a replay).
@@ -262,7 +261,12 @@ enum Found {
 }
 
 /// Searches the token's window for `otp`; no write.
-async fn find_otp(ctx: &Ctx, t: &Token, otp: &str, now: i64) -> Result<Found, CommandError> {
+pub(crate) async fn find_otp(
+    ctx: &Ctx,
+    t: &Token,
+    otp: &str,
+    now: i64,
+) -> Result<Found, CommandError> {
     let kind = token_type(t)?;
     let seed = token_seed(ctx, t).await?;
     if kind == TokenType::Password {

@@ -260,10 +260,7 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     }
     let owner = match given(&a.user) {
         Some(u) => {
-            let name = match given(&a.realm) {
-                Some(r) if !u.contains('@') => format!("{u}@{r}"),
-                _ => u.to_string(),
-            };
+            let name = super::user_in_realm(u, given(&a.realm));
             Some(load_owner(&ctx, &name).await?)
         }
         None => None,

@@ -102,6 +102,15 @@ pub(crate) async fn find_owner(ctx: &Ctx, user: &str) -> Result<Option<User>, Co
     Ok(None)
 }
 
+/// LinOTP's `user` with a separate `realm` parameter as one `name@realm` (unless the name
+/// already names its realm, or no realm is given).
+pub(crate) fn user_in_realm(user: &str, realm: Option<&str>) -> String {
+    match realm.filter(|r| !r.is_empty()) {
+        Some(r) if !user.contains('@') => format!("{user}@{r}"),
+        _ => user.to_string(),
+    }
+}
+
 pub(crate) async fn load_owner(ctx: &Ctx, user: &str) -> Result<User, CommandError> {
     find_owner(ctx, user)
         .await?

@@ -344,35 +344,16 @@ async fn getserial(ctx: Ctx, a: GetSerialArgs) -> Result<Output, CommandError> {
     ))
 }
 
-/// Whether the token would accept `otp` now (its windows, unused counters), without a write.
+/// Whether the HOTP/TOTP token would accept `otp` now (its windows, unused counters) — the
+/// validate path's own search, without a write.
 async fn generates(ctx: &Ctx, t: &Token, otp: &str, now: i64) -> Result<bool, CommandError> {
-    let kind = match token_type(t) {
-        Ok(k @ (TokenType::Hotp | TokenType::Totp)) => k,
-        _ => return Ok(false),
-    };
-    let digits = u32::try_from(t.otplen).unwrap_or(6);
-    if !otp::is_otp_format(otp, digits) {
+    if !matches!(token_type(t), Ok(TokenType::Hotp | TokenType::Totp)) {
         return Ok(false);
     }
-    let seed = token_seed(ctx, t).await?;
-    let alg = token_hashlib(t);
-    Ok(match kind {
-        TokenType::Totp => {
-            let step = u32::try_from(t.time_step.max(1)).unwrap_or(30);
-            let center = otp::totp_step(now.saturating_add(t.time_shift), step, 0);
-            let reach = (t.time_window / i64::from(step)).max(1);
-            otp::find_totp(&seed, alg, digits, otp, center, reach, reach, t.counter).is_some()
-        }
-        _ => otp::find_hotp(
-            &seed,
-            alg,
-            digits,
-            otp,
-            u64::try_from(t.counter).unwrap_or(0),
-            u64::try_from(t.count_window.max(1)).unwrap_or(10),
-        )
-        .is_some(),
-    })
+    Ok(matches!(
+        crate::validate::find_otp(ctx, t, otp, now).await?,
+        crate::validate::Found::Fresh(_)
+    ))
 }
 
 #[derive(Parser, Deserialize, Default)]

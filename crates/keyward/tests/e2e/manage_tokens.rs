@@ -8,15 +8,7 @@ use serde_json::Value;
 use crate::both_backends;
 use crate::harness::TestEnv;
 use crate::oath::RFC_KEY_HEX;
-
-fn user(env: &TestEnv, name: &str) {
-    env.manage_ok(&[
-        "createuser",
-        name,
-        "pw-12345",
-        &format!("{name}@example.com"),
-    ]);
-}
+use crate::server_validate::user;
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
