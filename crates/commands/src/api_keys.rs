@@ -1,12 +1,14 @@
 //! API keys (pi-manage `api createtoken`, seed 001), improved as privacyIDEA later did: keys are
 //! random, stored only as hashes, listable and revocable. A key reads `kw_<id>_<secret>` and is
-//! sent as `Authorization: Bearer KEY` (or raw). `admin` keys act as their named admin (which
-//! need not exist, as in pi-manage); `validate` keys only open `/validate/*`.
+//! sent as `Authorization: Bearer KEY` (or raw). `admin` keys act with role admin, named after an
+//! account that need not exist (as in pi-manage); a key made for an existing account dies with
+//! it. `validate` keys only open `/validate/*`.
 
 use clap::Parser;
 use keyward_store::api_keys::{ApiKey, NewApiKey};
 use serde_json::json;
 
+use crate::access::{ADMINS, AUDIT_READERS, Access, Target, Targets, targets_of};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
@@ -19,11 +21,29 @@ pub fn commands() -> Vec<CommandSpec> {
             "Create an API key (-r admin|validate, -d DAYS, -u USERNAME, -R REALM); shown once",
             createtoken,
         )
-        .mutating(None),
-        command("api list", "List API keys (never their secrets)", list),
-        command("api revoke", "Revoke an API key by its id", revoke).mutating(Some(0)),
+        .mutating()
+        .allow(Access::Superuser),
+        command("api list", "List API keys (never their secrets)", list)
+            .allow(Access::Roles(AUDIT_READERS)),
+        command("api revoke", "Revoke an API key by its id", revoke)
+            .mutating()
+            .allow(Access::Roles(ADMINS)),
     ]
 }
+
+impl Targets for CreateArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.username.clone().map(Target::User)])
+    }
+}
+
+impl Targets for IdArg {
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::ApiKey(self.id.clone())]
+    }
+}
+
+crate::no_targets!(NoArgs);
 
 /// The roles an API key can have.
 pub const KEY_ROLES: [&str; 2] = ["admin", "validate"];
@@ -90,6 +110,8 @@ async fn createtoken(ctx: Ctx, a: CreateArgs) -> Result<Output, CommandError> {
     let key = format!("kw_{id}_{secret}");
     let now = ctx.now();
     let expires_at = now.saturating_add(a.days.saturating_mul(86_400));
+    // A key made for an existing account belongs to it and dies with it.
+    let owner = ctx.store().find_user(&username).await?;
     ctx.store()
         .create_api_key(&NewApiKey {
             id: &id,
@@ -100,6 +122,7 @@ async fn createtoken(ctx: Ctx, a: CreateArgs) -> Result<Output, CommandError> {
             description: &a.description,
             now,
             expires_at,
+            owner_id: owner.as_ref().map(|u| u.id.as_str()),
         })
         .await?;
     let text = format!(

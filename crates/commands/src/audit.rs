@@ -11,6 +11,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::access::{AUDIT_READERS, Access};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
@@ -21,18 +22,21 @@ pub fn commands() -> Vec<CommandSpec> {
             "audit verify",
             "Check every audit chain: hashes, links, signatures, no missing entries",
             verify,
-        ),
+        )
+        .allow(Access::Roles(AUDIT_READERS)),
         command(
             "audit dump",
             "Write the audit log as CSV (-t 5d|3h|30m: only that recent; -f FILE)",
             dump,
-        ),
+        )
+        .allow(Access::Roles(AUDIT_READERS)),
         command(
             "audit rotate",
             "Delete old audit entries (-hw N -lw M, or --age DAYS; --dryrun, --chunksize)",
             RotateArgs::run,
         )
-        .mutating(None),
+        .mutating()
+        .allow(Access::Superuser),
     ]
 }
 
@@ -396,6 +400,8 @@ async fn rotate(ctx: Ctx, a: RotateInner) -> Result<Output, CommandError> {
     );
     Ok(Output::new(text, json!({ "deleted": deleted, "dry_run": a.dryrun })).with_audit(details))
 }
+
+crate::no_targets!(NoArgs, DumpArgs, RotateArgs);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -5,6 +5,7 @@
 use clap::Parser;
 use serde_json::json;
 
+use crate::access::{ADMINS, Access};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
@@ -16,7 +17,8 @@ pub fn commands() -> Vec<CommandSpec> {
             "Delete challenges older than --age MINUTES (default 1440)",
             cleanup,
         )
-        .mutating(None),
+        .mutating()
+        .allow(Access::Roles(ADMINS)),
     ]
 }
 
@@ -63,3 +65,5 @@ async fn cleanup(ctx: Ctx, a: CleanupArgs) -> Result<Output, CommandError> {
     )
     .with_audit(format!("deleted {total} older than {} min", a.age)))
 }
+
+crate::no_targets!(CleanupArgs);

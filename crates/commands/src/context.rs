@@ -8,6 +8,7 @@ use keyward_store::audit::{AuditAppend, AuditEvent, SharedSigner};
 use keyward_store::{OpenOptions, Store};
 use tokio::sync::OnceCell;
 
+use crate::access::Principal;
 use crate::keys::{ServerKeys, ensure_private_dir, load_or_create_enckey};
 use crate::output::CommandError;
 use crate::settings::Settings;
@@ -117,15 +118,37 @@ pub struct Ctx {
     pub actor: String,
     /// The client address, when the command came over the network.
     pub client: String,
+    /// Who is acting, for the registry's access and target rules. Anonymous unless the
+    /// transport says otherwise, so a forgotten transport grants nothing.
+    pub principal: Principal,
 }
 
 impl Ctx {
+    /// A context for an anonymous caller (validation, login, registration).
     pub fn new(shared: Arc<Shared>, actor: impl Into<String>, client: impl Into<String>) -> Ctx {
         Ctx {
             shared,
             actor: actor.into(),
             client: client.into(),
+            principal: Principal::Anonymous,
         }
+    }
+
+    /// The context of `keyward manage` on this machine.
+    pub fn console(shared: Arc<Shared>) -> Ctx {
+        Ctx::new(shared, "cli:local", "").with_principal(Principal::Console)
+    }
+
+    /// The same context acting as `principal`.
+    pub fn with_principal(mut self, principal: Principal) -> Ctx {
+        self.principal = principal;
+        self
+    }
+
+    /// Whether the caller runs on this machine: options naming local files (`--file-path`,
+    /// `--qr-png`, `audit dump -f`) are for it alone.
+    pub fn is_local(&self) -> bool {
+        self.principal.is_local()
     }
 
     pub fn store(&self) -> &Store {

@@ -1,8 +1,10 @@
 //! keyward's command registry. Each operator command is implemented once, in the module of its
 //! family, and reached through [`registry::Registry`] by every transport.
 
+pub mod access;
 pub mod api_keys;
 pub mod audit;
+pub mod audit_list;
 pub mod audit_sign;
 pub mod challenges;
 pub mod context;

@@ -272,14 +272,17 @@ async fn upgrade_hash(ctx: &Ctx, user: &User, password: &str, params: Argon2Para
     }
 }
 
-/// Whether self-registration is open: the runtime switch `registration_enabled`, by default
-/// open only while no user exists.
+/// Whether self-registration is on: `registration_enabled` when set, else on (Deis: until an
+/// operator turns it off). It never makes the first account, see [`register`].
 pub async fn registration_open(ctx: &Ctx) -> Result<bool, CommandError> {
-    match crate::runtime_config::get_bool(ctx, "registration_enabled").await? {
-        Some(v) => Ok(v),
-        None => Ok(ctx.store().count_users().await? == 0),
-    }
+    Ok(crate::runtime_config::get_bool(ctx, "registration_enabled")
+        .await?
+        .unwrap_or(true))
 }
+
+/// The answer to self-registration while no account exists.
+pub const FIRST_USER_AT_CONSOLE: &str =
+    "no user exists yet: create the first administrator with `keyward manage createuser`";
 
 /// Self-registration (`POST /auth/register`): the same user creation as `createuser`, allowed
 /// only while registration is open. Audited as `register`.
@@ -290,6 +293,9 @@ pub async fn register(
     email: &str,
 ) -> Result<User, CommandError> {
     let result = async {
+        if ctx.store().count_users().await? == 0 {
+            return Err(CommandError::Forbidden(FIRST_USER_AT_CONSOLE.into()));
+        }
         if !registration_open(ctx).await? {
             return Err(CommandError::Forbidden("registration is disabled".into()));
         }

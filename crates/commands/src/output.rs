@@ -111,6 +111,8 @@ impl From<StoreError> for CommandError {
         match e {
             StoreError::Conflict(_) => CommandError::Conflict(e.to_string()),
             StoreError::NotFound(_) => CommandError::NotFound(e.to_string()),
+            StoreError::LastSuperuser(_) => CommandError::Conflict(e.to_string()),
+            StoreError::FirstUserAtConsole => CommandError::Forbidden(e.to_string()),
             StoreError::Connect { .. } | StoreError::BadUrl(_) => {
                 CommandError::Unavailable(e.to_string())
             }

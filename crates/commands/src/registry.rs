@@ -1,18 +1,27 @@
 //! The command registry: every operator command is declared once here with its name (one or more
-//! words, e.g. `createuser`, `api createtoken`), typed clap arguments and an async handler. The
-//! transports — `keyward manage` locally, `POST /server/management-command/`, the REST API — hand
-//! it words and get an [`Output`] back, so they cannot drift apart.
+//! words, e.g. `createuser`, `api createtoken`), typed clap arguments, who may run it
+//! ([`Access`]), whom it acts on ([`Targets`] of its arguments) and an async handler. The
+//! transports — `keyward manage` locally, `POST /server/management-command/`, `/admin/*`, the
+//! REST API — hand it words or named parameters and get an [`Output`] back; [`Registry`] checks
+//! the access and the target rule for all of them before a handler runs, and audits every run of
+//! a changing command with the target taken from the parsed arguments.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use serde_json::json;
 
+use crate::access::{Access, Target, Targets, audit_target, check_targets};
 use crate::context::Ctx;
 use crate::output::{CommandError, Format, Output};
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Output, CommandError>> + Send>>;
-type Runner = Box<dyn Fn(Ctx, Input) -> BoxFuture + Send + Sync>;
+/// What a run yields: the audit target (from the parsed arguments; empty when they did not
+/// parse) and the command's result.
+type Ran = (String, Result<Output, CommandError>);
+type BoxFuture = Pin<Box<dyn Future<Output = Ran> + Send>>;
+/// Runs a command on its input; the flag says whether the target rule applies (it does for
+/// changing commands: reading a record is not acting on its principal).
+type Runner = Box<dyn Fn(Ctx, Input, bool) -> BoxFuture + Send + Sync>;
 
 /// What a transport hands a command: command-line words (`keyward manage`, the management
 /// endpoint), or named parameters (LinOTP-style `/admin/*` and `/validate/*` requests, whose
@@ -29,45 +38,73 @@ pub struct CommandSpec {
     pub about: &'static str,
     /// Whether the command changes state (then every run is audited, success or not).
     pub mutates: bool,
-    /// Index of the positional argument naming the audited target (e.g. the username).
-    pub target_arg: Option<usize>,
-    /// Names of the parameters naming the audited target, first present wins (named input).
-    pub target_param: Option<&'static [&'static str]>,
+    /// Who may run it.
+    pub access: Access,
     /// Renders this command's usage text.
     pub usage: fn() -> String,
     run: Runner,
 }
 
-/// Declares a command from a clap-derived argument struct and an async handler.
-pub fn command<A, F, Fut>(name: &'static str, about: &'static str, handler: F) -> CommandSpec
+/// A command being declared: it becomes a [`CommandSpec`] only once [`Declared::allow`] names
+/// who may run it, so no command reaches the registry without an access rule.
+pub struct Declared {
+    name: &'static str,
+    about: &'static str,
+    mutates: bool,
+    usage: fn() -> String,
+    run: Runner,
+}
+
+/// Parses, checks the target rule, then runs the handler.
+async fn run_parsed<A, F, Fut>(ctx: Ctx, parsed: A, handler: &F, enforce: bool) -> Ran
 where
-    A: clap::Parser + Send + 'static,
+    A: Targets,
+    F: Fn(Ctx, A) -> Fut,
+    Fut: Future<Output = Result<Output, CommandError>>,
+{
+    let targets: Vec<Target> = parsed.targets();
+    let shown = audit_target(&targets);
+    if enforce && let Err(e) = check_targets(&ctx, &targets).await {
+        return (shown, Err(e));
+    }
+    (shown, handler(ctx, parsed).await)
+}
+
+/// Declares a command from a clap-derived argument struct and an async handler.
+pub fn command<A, F, Fut>(name: &'static str, about: &'static str, handler: F) -> Declared
+where
+    A: clap::Parser + Targets + Send + 'static,
     F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Output, CommandError>> + Send + 'static,
 {
-    let run: Runner = Box::new(move |ctx, input| match input {
-        Input::Words(args) => {
-            let words = std::iter::once(name.to_string()).chain(args);
-            match A::try_parse_from(words) {
-                Ok(parsed) => Box::pin(handler(ctx, parsed)),
-                Err(e) => {
-                    let err = usage_error(name, &e);
-                    Box::pin(async move { err })
+    let handler = std::sync::Arc::new(handler);
+    let run: Runner = Box::new(move |ctx, input, enforce| {
+        let handler = handler.clone();
+        match input {
+            Input::Words(args) => {
+                let words = std::iter::once(name.to_string()).chain(args);
+                match A::try_parse_from(words) {
+                    Ok(parsed) => Box::pin(async move { run_parsed(ctx, parsed, &*handler, enforce).await }),
+                    Err(e) => {
+                        let err = usage_error(name, &e);
+                        Box::pin(async move { (String::new(), err) })
+                    }
                 }
             }
+            Input::Params(_) => Box::pin(async move {
+                (
+                    String::new(),
+                    Err(CommandError::Usage(format!(
+                        "{name}: this command takes command-line arguments, not named parameters"
+                    ))),
+                )
+            }),
         }
-        Input::Params(_) => Box::pin(async move {
-            Err(CommandError::Usage(format!(
-                "{name}: this command takes command-line arguments, not named parameters"
-            )))
-        }),
     });
-    CommandSpec {
+    Declared {
         name,
         about,
         mutates: false,
-        target_arg: None,
-        target_param: None,
         usage: || A::command().render_help().to_string(),
         run,
     }
@@ -76,70 +113,99 @@ where
 /// Declares a command whose arguments also arrive as named parameters (the LinOTP API): `A`
 /// parses from words with clap and from a parameter map with serde, and the one handler serves
 /// both, so `keyward manage token init …` and `POST /admin/init` are the same code.
-pub fn param_command<A, F, Fut>(name: &'static str, about: &'static str, handler: F) -> CommandSpec
+pub fn param_command<A, F, Fut>(name: &'static str, about: &'static str, handler: F) -> Declared
 where
-    A: clap::Parser + serde::de::DeserializeOwned + Send + 'static,
+    A: clap::Parser + serde::de::DeserializeOwned + Targets + Send + 'static,
     F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Output, CommandError>> + Send + 'static,
 {
     let handler = std::sync::Arc::new(handler);
     let words_handler = handler.clone();
-    let mut spec = command(name, about, move |ctx, a: A| words_handler(ctx, a));
-    let words_run = spec.run;
-    spec.run = Box::new(move |ctx, input| match input {
-        Input::Words(w) => words_run(ctx, Input::Words(w)),
+    let mut declared = command(name, about, move |ctx, a: A| words_handler(ctx, a));
+    let words_run = declared.run;
+    declared.run = Box::new(move |ctx, input, enforce| match input {
+        Input::Words(w) => words_run(ctx, Input::Words(w), enforce),
         Input::Params(map) => match crate::params::from_map::<A>(map) {
-            Ok(parsed) => Box::pin(handler(ctx, parsed)),
-            Err(e) => Box::pin(async move { Err(e) }),
+            Ok(parsed) => {
+                let handler = handler.clone();
+                Box::pin(async move { run_parsed(ctx, parsed, &*handler, enforce).await })
+            }
+            Err(e) => Box::pin(async move { (String::new(), Err(e)) }),
         },
     });
-    spec
+    declared
 }
 
-impl CommandSpec {
-    /// Marks the command as changing state; `target_arg` names the audited target.
-    pub fn mutating(mut self, target_arg: Option<usize>) -> Self {
+impl Declared {
+    /// Marks the command as changing state: every run is audited.
+    pub fn mutating(mut self) -> Self {
         self.mutates = true;
-        self.target_arg = target_arg;
         self
     }
 
-    /// For named-parameter input: which parameters name the audited target.
-    pub fn target_params(mut self, names: &'static [&'static str]) -> Self {
-        self.target_param = Some(names);
-        self
-    }
-}
-
-/// Turns a clap error into either help text (success) or a one-line usage error.
-fn usage_error(name: &str, e: &clap::Error) -> Result<Output, CommandError> {
-    use clap::error::ErrorKind;
-    match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Ok(Output::new(
-            e.render().to_string(),
-            json!({ "help": e.render().to_string() }),
-        )),
-        _ => {
-            // clap's message spans lines (e.g. the list of missing arguments); keep it on one.
-            let rendered = e.render().to_string();
-            let first = rendered
-                .lines()
-                .map(str::trim)
-                .take_while(|l| !l.starts_with("Usage:"))
-                .filter(|l| {
-                    !l.is_empty()
-                        && !l.starts_with("tip:")
-                        && !l.starts_with("For more information")
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-                .trim_start_matches("error: ")
-                .to_string();
-            Err(CommandError::Usage(format!(
-                "{name}: {first} (see `keyward manage help {name}`)"
-            )))
+    /// Names who may run the command, completing its declaration.
+    pub fn allow(self, access: Access) -> CommandSpec {
+        CommandSpec {
+            name: self.name,
+            about: self.about,
+            mutates: self.mutates,
+            access,
+            usage: self.usage,
+            run: self.run,
         }
     }
+}
+
+/// Turns a clap error into either help text (success) or a one-line usage error. The message is
+/// built from the error's kind and the names of the arguments involved, never from clap's
+/// rendering: that quotes what was typed, and what was typed may be a password.
+fn usage_error(name: &str, e: &clap::Error) -> Result<Output, CommandError> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let context = |kind: ContextKind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => Some(v.join(", ")),
+        _ => None,
+    };
+    let arg = context(ContextKind::InvalidArg).unwrap_or_else(|| "an argument".into());
+    let message = match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            return Ok(Output::new(
+                e.render().to_string(),
+                json!({ "help": e.render().to_string() }),
+            ));
+        }
+        ErrorKind::MissingRequiredArgument => {
+            format!("the following required arguments were not provided: {arg}")
+        }
+        ErrorKind::UnknownArgument => match context(ContextKind::SuggestedArg) {
+            Some(s) => format!("unexpected argument (did you mean {s}?)"),
+            None => "unexpected argument".to_string(),
+        },
+        ErrorKind::ValueValidation => {
+            // Our own validators say what is wrong without echoing secrets (they check names,
+            // numbers and choices, never passwords).
+            let why = std::error::Error::source(e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "invalid value".into());
+            format!("invalid value for {arg}: {why}")
+        }
+        ErrorKind::InvalidValue => match context(ContextKind::ValidValue) {
+            Some(valid) => format!("invalid value for {arg} (possible values: {valid})"),
+            None => format!("invalid value for {arg}"),
+        },
+        ErrorKind::ArgumentConflict => format!("{arg} cannot be used with one of the other arguments"),
+        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
+            format!("wrong number of values for {arg}")
+        }
+        ErrorKind::NoEquals => format!("{arg} needs a value with `=`"),
+        ErrorKind::MissingSubcommand | ErrorKind::InvalidSubcommand => {
+            "missing or unknown sub-command".to_string()
+        }
+        _ => "the arguments do not fit this command".to_string(),
+    };
+    Err(CommandError::Usage(format!(
+        "{name}: {message} (see `keyward manage help {name}`)"
+    )))
 }
 
 /// All commands, looked up by their words.
@@ -161,6 +227,7 @@ impl Registry {
         all.extend(crate::sessions::commands());
         all.extend(crate::api_keys::commands());
         all.extend(crate::audit::commands());
+        all.extend(crate::audit_list::commands());
         all.extend(crate::tokens::commands());
         all.extend(crate::challenges::commands());
         Registry::new(all)
@@ -233,11 +300,7 @@ impl Registry {
                 .map(|o| render(o, format));
         }
         let (spec, args) = self.resolve(&words).ok_or_else(|| unknown(&words))?;
-        let target = spec
-            .target_arg
-            .and_then(|i| positional(args, i))
-            .unwrap_or_default();
-        self.execute(ctx, spec, Input::Words(args.to_vec()), target)
+        self.execute(ctx, spec, Input::Words(args.to_vec()))
             .await
             .map(|o| render(o, format))
     }
@@ -255,32 +318,28 @@ impl Registry {
             .iter()
             .find(|c| c.name == name)
             .ok_or_else(|| unknown(&[name.to_string()]))?;
-        let target = spec
-            .target_param
-            .unwrap_or_default()
-            .iter()
-            .find_map(|p| match params.get(*p) {
-                Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
-                _ => None,
-            })
-            .unwrap_or_default();
-        self.execute(ctx, spec, Input::Params(params), target).await
+        self.execute(ctx, spec, Input::Params(params)).await
     }
 
+    /// Checks who may run the command, runs it (the target rule is checked on its parsed
+    /// arguments) and audits it: every run of a changing command, and every refused one.
     async fn execute(
         &self,
         ctx: &Ctx,
         spec: &CommandSpec,
         input: Input,
-        target: String,
     ) -> Result<Output, CommandError> {
-        let result = (spec.run)(ctx.clone(), input).await;
-        if spec.mutates {
+        let (target, result) = if spec.access.allows(&ctx.principal) {
+            (spec.run)(ctx.clone(), input, spec.mutates).await
+        } else {
+            (String::new(), Err(access_denied(spec, ctx)))
+        };
+        let refused = matches!(result, Err(CommandError::Forbidden(_)));
+        if spec.mutates || refused {
             let (ok, details) = match &result {
                 Ok(out) => (true, out.audit_details.clone().unwrap_or_default()),
                 Err(e) => (false, e.to_string()),
             };
-            let target: String = target.chars().take(200).collect();
             if let Err(e) = ctx.audit(spec.name, &target, ok, &details).await {
                 tracing::error!(command = spec.name, error = %e, "could not write the audit entry");
                 if result.is_ok() {
@@ -308,10 +367,31 @@ impl Registry {
     }
 }
 
+/// Why a principal may not run a command.
+fn access_denied(spec: &CommandSpec, ctx: &Ctx) -> CommandError {
+    use crate::access::Principal;
+    let why = match (&ctx.principal, spec.access) {
+        (Principal::Anonymous, _) => "authentication required".to_string(),
+        (_, Access::Local) => "runs only with `keyward manage` on the server itself".to_string(),
+        (_, access) => format!("needs one of the roles: {}", access.describe()),
+    };
+    CommandError::Forbidden(format!("{}: not allowed, {why}", spec.name))
+}
+
+/// "Unknown command", naming only the first word: the rest may be arguments, and arguments may
+/// be secrets (a mistyped `createuser` still carries a password).
 fn unknown(words: &[String]) -> CommandError {
+    let first: String = words
+        .first()
+        .map(|w| w.chars().take(40).collect())
+        .unwrap_or_default();
+    let shown = if first.starts_with('-') || first.is_empty() {
+        String::new()
+    } else {
+        format!(" {first:?}")
+    };
     CommandError::Usage(format!(
-        "unknown command {:?} (see `keyward manage help`)",
-        words.join(" ")
+        "unknown command{shown} (see `keyward manage help`)"
     ))
 }
 
@@ -340,11 +420,6 @@ fn render(mut out: Output, format: Format) -> Output {
         out.text = serde_json::to_string_pretty(&shown).unwrap_or_default() + "\n";
     }
     out
-}
-
-/// The i-th argument that is not an option (a rough cut, enough to name an audit target).
-fn positional(args: &[String], i: usize) -> Option<String> {
-    args.iter().filter(|a| !a.starts_with('-')).nth(i).cloned()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use clap::Parser;
 use serde_json::json;
 
+use crate::access::{ADMINS, AUDIT_READERS, Access};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
@@ -28,7 +29,7 @@ pub const RUNTIME_KEYS: &[RuntimeKey] = &[
     RuntimeKey {
         name: "registration_enabled",
         about: "Whether POST /auth/register accepts self-registration",
-        default: "true while no user exists, else false",
+        default: "true (the first user is made at the console, never by registration)",
         kind: Kind::Bool,
     },
     RuntimeKey {
@@ -75,19 +76,23 @@ pub fn commands() -> Vec<CommandSpec> {
             "Set a runtime config value (e.g. registration_enabled false)",
             config_set,
         )
-        .mutating(Some(0)),
-        command("config get", "Show a runtime config value", config_get),
+        .mutating()
+        .allow(Access::Roles(ADMINS)),
+        command("config get", "Show a runtime config value", config_get)
+        .allow(Access::Roles(AUDIT_READERS)),
         command(
             "config unset",
             "Remove a runtime config value (back to its default)",
             config_unset,
         )
-        .mutating(Some(0)),
+        .mutating()
+        .allow(Access::Roles(ADMINS)),
         command(
             "config list",
             "List runtime config keys and values",
             config_list,
-        ),
+        )
+        .allow(Access::Roles(AUDIT_READERS)),
     ]
 }
 
@@ -167,3 +172,5 @@ async fn config_list(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
     let text = crate::table::render(&["KEY", "VALUE", "ABOUT"], &rows);
     Ok(Output::new(text, json!({ "config": items })))
 }
+
+crate::no_targets!(SetArgs, KeyArg, NoArgs);

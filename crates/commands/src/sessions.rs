@@ -6,6 +6,7 @@ use clap::Parser;
 use keyward_store::sessions::Session;
 use serde_json::json;
 
+use crate::access::{ADMINS, AUDIT_READERS, Access, Principal, Target, Targets};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
@@ -14,25 +15,70 @@ use crate::users::load_user;
 
 pub fn commands() -> Vec<CommandSpec> {
     vec![
-        command("cleartoken", "Delete expired login sessions", cleartoken).mutating(None),
+        command("cleartoken", "Delete expired login sessions", cleartoken)
+            .mutating()
+            .allow(Access::Roles(ADMINS)),
         command(
             "reissuetoken",
             "Revoke every session and API key of a user (they must log in again)",
             reissuetoken,
         )
-        .mutating(Some(0)),
+        .mutating()
+        .allow(Access::Roles(ADMINS)),
         command(
             "connections",
             "List active sessions (connections)",
             connections,
-        ),
+        )
+        .allow(Access::Roles(AUDIT_READERS)),
         command(
             "closeconnection",
             "End one session by its connection id",
             closeconnection,
         )
-        .mutating(Some(0)),
+        .mutating()
+        .allow(Access::Roles(ADMINS)),
+        command("logout", "End the caller's own login session", logout)
+            .mutating()
+            .allow(Access::Authenticated),
     ]
+}
+
+crate::no_targets!(NoArgs);
+
+impl Targets for UsernameArg {
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::User(self.username.clone())]
+    }
+}
+
+impl Targets for IdArg {
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::Session(self.id.clone())]
+    }
+}
+
+/// `logout`: ends the session the caller signed in with (its own; no target to check).
+async fn logout(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
+    let Principal::Account {
+        username,
+        session: Some(session),
+        ..
+    } = &ctx.principal
+    else {
+        return Err(CommandError::Invalid(
+            "logout ends the login session a request was signed in with; this caller has none"
+                .into(),
+        ));
+    };
+    if !ctx.store().delete_session(session).await? {
+        return Err(CommandError::NotFound("the session has already ended".into()));
+    }
+    Ok(Output::new(
+        "Logged out",
+        json!({ "username": username, "logged_out": true }),
+    )
+    .with_audit(format!("session {session}")))
 }
 
 #[derive(Parser)]
@@ -56,7 +102,7 @@ async fn reissuetoken(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> 
     let sessions = ctx.store().delete_user_sessions(&user.id).await?;
     let keys = ctx
         .store()
-        .revoke_user_api_keys(&user.username, ctx.now())
+        .revoke_user_api_keys(&user.id, &user.username, ctx.now())
         .await?;
     Ok(Output::new(
         format!(

@@ -125,6 +125,9 @@ settings! {
     management_command_access_key: Option<String> = None;
     /// Commands allowed over the management endpoint (empty: all).
     management_commands: Vec<String> = Vec::new();
+    /// The one realm name until realms exist: `user@REALM` names a user only with this realm
+    /// (any other suffix is an unknown realm, never silently dropped).
+    default_realm: String = "keyward".into();
     /// Server secret (hex); generated into data_dir/server-keys.toml when unset.
     secret_key: Option<String> = None;
     /// Ed25519 seed (base64) signing audit entries; generated like secret_key when unset.

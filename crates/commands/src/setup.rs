@@ -8,6 +8,7 @@ use keyward_core::enckey::{EncKey, KeySlot, ProtectCost, is_protected};
 use keyward_store::Backend;
 use serde_json::json;
 
+use crate::access::Access;
 use crate::context::Ctx;
 use crate::keys::{ServerKeys, enckey_passphrase_from_env, write_new_file};
 use crate::output::{CommandError, Output};
@@ -20,35 +21,41 @@ pub fn commands() -> Vec<CommandSpec> {
             "Create the encryption key (refuses to overwrite; mode 0400)",
             create_enckey,
         )
-        .mutating(None),
+        .mutating()
+        .allow(Access::Local),
         command(
             "setup encrypt_enckey",
             "Print FILE's enckey protected by the passphrase in KEYWARD_ENCKEY_PASSPHRASE(_FILE)",
             encrypt_enckey,
         )
-        .mutating(None),
+        .mutating()
+        .allow(Access::Local),
         command(
             "setup verify_enckey",
             "Load the enckey (unlocking it if protected) and print its key ids",
             verify_enckey,
-        ),
+        )
+        .allow(Access::Local),
         command(
             "generateserverkeys",
             "Print fresh server keys as a config snippet",
             generateserverkeys,
-        ),
+        )
+        .allow(Access::Local),
         command(
             "presetup",
             "Check the database connection and privileges and create the schema",
             presetup,
         )
-        .mutating(None),
+        .mutating()
+        .allow(Access::Local),
         command(
             "migrate",
             "Apply pending database schema migrations",
             migrate,
         )
-        .mutating(None),
+        .mutating()
+        .allow(Access::Local),
     ]
 }
 
@@ -218,3 +225,5 @@ async fn migrate(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
         json!({ "applied": applied, "schema_version": version }),
     ))
 }
+
+crate::no_targets!(CreateEnckeyArgs, EncryptEnckeyArgs, NoArgs);

@@ -8,6 +8,7 @@ use keyward_core::user::{Role, validate_email, validate_password, validate_usern
 use keyward_store::users::{NewUser, User};
 use serde_json::json;
 
+use crate::access::{Access, ADMINS, TOKEN_READERS, Target, Targets, targets_of};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
@@ -20,38 +21,71 @@ pub fn commands() -> Vec<CommandSpec> {
             "Create a user with a username, password and email",
             createuser,
         )
-        .mutating(Some(0)),
-        command("deleteuser", "Delete a user", deleteuser).mutating(Some(0)),
+        .mutating()
+        .allow(Access::Roles(ADMINS)),
+        command("deleteuser", "Delete a user", deleteuser)
+            .mutating()
+            .allow(Access::Roles(ADMINS)),
         command(
             "disableuser",
             "Disable a user: no more logins, sessions end",
             disableuser,
         )
-        .mutating(Some(0)),
-        command("enableuser", "Enable a user again", enableuser).mutating(Some(0)),
+        .mutating()
+        .allow(Access::Roles(ADMINS)),
+        command("enableuser", "Enable a user again", enableuser)
+            .mutating()
+            .allow(Access::Roles(ADMINS)),
         command(
             "verifyuseremail",
             "Mark the email of a user as verified",
             verifyuseremail,
         )
-        .mutating(Some(0)),
+        .mutating()
+        .allow(Access::Roles(ADMINS)),
         command(
             "promoteuser",
             "Grant a role (superuser, admin, helpdesk, auditor)",
             promoteuser,
         )
-        .mutating(Some(0)),
-        command("demoteuser", "Revoke a role", demoteuser).mutating(Some(0)),
+        .mutating()
+        .allow(Access::Roles(ADMINS)),
+        command("demoteuser", "Revoke a role", demoteuser)
+            .mutating()
+            .allow(Access::Roles(ADMINS)),
         command(
             "disableinactiveusers",
             "Disable users not logged in for SECONDS (--dry-run: only list them)",
             disableinactiveusers,
         )
-        .mutating(None),
-        command("listusers", "List users", listusers),
-        command("showuser", "Show one user's record", showuser),
+        .mutating()
+        .allow(Access::Superuser),
+        command("listusers", "List users", listusers).allow(Access::Roles(TOKEN_READERS)),
+        command("showuser", "Show one user's record", showuser)
+            .allow(Access::Roles(TOKEN_READERS)),
     ]
 }
+
+impl Targets for CreateUserArgs {
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::User(self.username.clone())]
+    }
+}
+
+impl Targets for UsernameArg {
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::User(self.username.clone())]
+    }
+}
+
+impl Targets for RoleArgs {
+    fn targets(&self) -> Vec<Target> {
+        let role = self.role.parse().ok().map(Target::Role);
+        targets_of([Some(Target::User(self.username.clone())), role])
+    }
+}
+
+crate::no_targets!(InactiveArgs, ListArgs);
 
 /// Not-found error for a username.
 pub(crate) fn no_such_user(username: &str) -> CommandError {
@@ -126,6 +160,7 @@ pub async fn create_user_account(
             password_hash: &hash,
             email,
             now: ctx.now(),
+            may_be_first: !matches!(ctx.principal, crate::access::Principal::Anonymous),
         })
         .await
         .map_err(|e| match e {
@@ -222,7 +257,14 @@ async fn demoteuser(ctx: Ctx, a: RoleArgs) -> Result<Output, CommandError> {
     if changed {
         ctx.store()
             .set_roles(&user.id, &user.roles, ctx.now())
-            .await?;
+            .await
+            .map_err(|e| match e {
+                keyward_store::StoreError::LastSuperuser(_) => CommandError::Conflict(format!(
+                    "refused: \"{}\" is the last active superuser",
+                    user.username
+                )),
+                other => other.into(),
+            })?;
     }
     let text = if changed {
         format!("Demoted user \"{}\" from \"{}\"", user.username, role)
@@ -257,8 +299,28 @@ async fn disableinactiveusers(ctx: Ctx, a: InactiveArgs) -> Result<Output, Comma
     let cutoff = ctx
         .now()
         .saturating_sub(i64::try_from(a.seconds).unwrap_or(i64::MAX));
-    let users = ctx.store().inactive_users(cutoff).await?;
+    let mut users = ctx.store().inactive_users(cutoff).await?;
     let mut text = String::new();
+    // Never disable the last active superuser: keep the most recently active one of them.
+    let inactive_superusers = users
+        .iter()
+        .filter(|u| u.roles.contains(Role::Superuser))
+        .count() as i64;
+    if inactive_superusers > 0
+        && inactive_superusers >= ctx.store().count_active_superusers().await?
+        && let Some(keep) = users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.roles.contains(Role::Superuser))
+            .max_by_key(|(_, u)| u.last_login.unwrap_or(u.created_at))
+            .map(|(i, _)| i)
+    {
+        let kept = users.remove(keep);
+        text.push_str(&format!(
+            "{} (kept: the last active superuser)\n",
+            kept.username
+        ));
+    }
     for u in &users {
         let last = match u.last_login {
             Some(t) => format!("last login {}", rfc3339(t)),

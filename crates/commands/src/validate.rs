@@ -190,8 +190,11 @@ async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<Decision, Comm
         },
         (None, Some(user)) => {
             let name = user_in_realm(user, req.realm.as_deref());
-            let Some(owner) = find_owner(ctx, &name).await? else {
-                return Ok(reject("unknown user").into());
+            let owner = match find_owner(ctx, &name).await {
+                Ok(Some(owner)) => owner,
+                Ok(None) => return Ok(reject("unknown user").into()),
+                Err(CommandError::NotFound(_)) => return Ok(reject("unknown realm").into()),
+                Err(e) => return Err(e),
             };
             let tokens = ctx.store().owner_tokens_for_validation(&owner.id).await?;
             (tokens, Some(owner))

@@ -413,7 +413,7 @@ async fn show_measure(
     }
 
     let registry = Registry::standard();
-    let ctx = Ctx::new(shared.clone(), "cli:local", "");
+    let ctx = Ctx::console(shared.clone());
     let (page, pagesize) = (a.page.to_string(), a.pagesize.to_string());
     let variants = [
         Variant {
@@ -612,7 +612,7 @@ async fn enroll(
     for t in 0..tasks {
         let (shared, registry, hash) = (shared.clone(), registry.clone(), hash.clone());
         set.spawn(async move {
-            let ctx = Ctx::new(shared.clone(), "cli:local", "");
+            let ctx = Ctx::console(shared.clone());
             let mut mine = Vec::new();
             for i in (t..n).step_by(tasks) {
                 let name = format!("bench{i:05}");
@@ -623,7 +623,8 @@ async fn enroll(
                         password_hash: &hash,
                         email: &format!("{name}@example.invalid"),
                         now: keyward_store::now_secs(),
-                    })
+                        may_be_first: true,
+})
                     .await?;
                 let seed = keyward_core::random::vec(20)?;
                 let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();

@@ -63,7 +63,7 @@ async fn run_local(settings: Settings, words: &[String]) -> ExitCode {
         Ok(s) => Arc::new(s),
         Err(e) => return fail(&e.to_string(), e.exit_code()),
     };
-    let ctx = Ctx::new(shared.clone(), "cli:local", "");
+    let ctx = Ctx::console(shared.clone());
     let result = registry.run(&ctx, words).await;
     shared.store.close().await;
     match result {

@@ -3,15 +3,12 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use keyward_commands::sessions::{connection_json, live_sessions};
-use keyward_core::user::Role;
-use keyward_store::audit::AuditRecord;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::api_types::{AuditEntry, AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
-use crate::auth::{AuthVia, Authenticated, ClientAddr, require_admin, require_any_role};
+use crate::api_types::{AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
+use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::ApiError;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -67,10 +64,13 @@ async fn connections(
     client: ClientAddr,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    require_admin(&caller)?;
-    let ctx = state.ctx(&caller.actor, &client.text());
-    let sessions = live_sessions(&ctx).await?;
-    Ok(Json(sessions.iter().map(connection_json).collect()))
+    let ctx = state.caller_ctx(&caller, &client);
+    let out = state.registry.run(&ctx, &["connections".to_string()]).await?;
+    let list = match out.json.get("connections") {
+        Some(serde_json::Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    Ok(Json(list))
 }
 
 /// Close one session (runs the `closeconnection` command, audited).
@@ -93,8 +93,7 @@ async fn close_connection(
     Authenticated(caller): Authenticated,
     Path(connection_id): Path<String>,
 ) -> Result<Json<StatusMessage>, ApiError> {
-    require_admin(&caller)?;
-    let ctx = state.ctx(&caller.actor, &client.text());
+    let ctx = state.caller_ctx(&caller, &client);
     let words = vec![
         "closeconnection".to_string(),
         "--".to_string(),
@@ -104,28 +103,7 @@ async fn close_connection(
     Ok(Json(StatusMessage::ok("Connection closed")))
 }
 
-const DEFAULT_PAGE: u32 = 100;
-const MAX_PAGE: u32 = 1000;
-
-fn entry(r: AuditRecord) -> AuditEntry {
-    AuditEntry {
-        id: r.id,
-        chain: r.chain,
-        seq: r.seq,
-        ts_ms: r.ts_ms,
-        actor: r.event.actor,
-        action: r.event.action,
-        target: r.event.target,
-        success: r.event.success,
-        client: r.event.client,
-        details: r.event.details,
-        prev_hash: r.prev_hash,
-        hash: r.hash,
-        signature: r.signature,
-    }
-}
-
-/// The audit log, newest first, paged by id.
+/// The audit log, newest first, paged by id (runs `audit list`).
 #[utoipa::path(
     get,
     path = "/api/v1/audit",
@@ -141,28 +119,24 @@ fn entry(r: AuditRecord) -> AuditEntry {
 )]
 async fn audit(
     State(state): State<AppState>,
+    client: ClientAddr,
     Authenticated(caller): Authenticated,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    require_any_role(&caller, &[Role::Admin, Role::Auditor])?;
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and {MAX_PAGE}"
-        )));
+    let ctx = state.caller_ctx(&caller, &client);
+    let mut words = vec!["audit".to_string(), "list".to_string()];
+    let options = [
+        ("--limit", q.limit.map(i64::from)),
+        ("--before-id", q.before_id),
+        ("--since", q.since),
+    ];
+    for (flag, value) in options {
+        if let Some(v) = value {
+            words.push(format!("{flag}={v}"));
+        }
     }
-    let since_ms = q.since.map(|s| s.saturating_mul(1000)).unwrap_or(i64::MIN);
-    let rows = state
-        .shared
-        .store
-        .list_audit(since_ms, q.before_id, i64::from(limit))
-        .await
-        .map_err(|e| ApiError::from(keyward_commands::CommandError::from(e)))?;
-    let next_before_id = (rows.len() == limit as usize)
-        .then(|| rows.last().map(|r| r.id))
-        .flatten();
-    Ok(Json(AuditPage {
-        entries: rows.into_iter().map(entry).collect(),
-        next_before_id,
-    }))
+    let out = state.registry.run(&ctx, &words).await?;
+    let page: AuditPage = serde_json::from_value(out.json)
+        .map_err(|e| ApiError::from(keyward_commands::CommandError::Internal(e.to_string())))?;
+    Ok(Json(page))
 }

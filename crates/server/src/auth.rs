@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use keyward_commands::access::Principal;
 use keyward_core::user::{AccessRules, LoginMethod, Role, Roles, check_access};
 
 use crate::AppState;
@@ -40,9 +41,16 @@ impl Caller {
         self.roles.contains(Role::Superuser) || self.roles.contains(role)
     }
 
-    /// Admin-level caller (superuser or admin).
-    pub fn is_admin(&self) -> bool {
-        self.has_role(Role::Admin)
+    /// The principal the command registry checks access and targets against.
+    pub fn principal(&self) -> Principal {
+        Principal::Account {
+            username: self.username.clone(),
+            roles: self.roles.clone(),
+            session: match &self.via {
+                AuthVia::Session(id) => Some(id.clone()),
+                AuthVia::ApiKey { .. } => None,
+            },
+        }
     }
 }
 
@@ -116,16 +124,19 @@ pub async fn authenticate(
         .await
         .map_err(|_| AuthError::Unavailable)?
     {
-        // An admin key acts with role admin even when no such user account exists (pi-manage).
+        // An admin key acts with role admin. A key made for an account lives only as long as
+        // that account (by id: a new account of the same name does not inherit it) and obeys
+        // its access rules; a service key (pi-manage without -u) belongs to no account.
         let mut roles = Roles::default();
         if key.role == "admin" {
             roles.insert(Role::Admin);
         }
-        if let Some(user) = store
-            .find_user(&key.username)
-            .await
-            .map_err(|_| AuthError::Unavailable)?
-        {
+        if let Some(owner_id) = key.owner_id.as_deref() {
+            let user = store
+                .get_user_by_id(owner_id)
+                .await
+                .map_err(|_| AuthError::Unavailable)?
+                .ok_or(AuthError::Invalid)?;
             let methods = user.denied_login_methods.clone();
             let rules = AccessRules {
                 active: user.active,
@@ -231,28 +242,6 @@ impl FromRequestParts<AppState> for Authenticated {
                 Err(e.into())
             }
         }
-    }
-}
-
-/// Refuses callers that are neither superuser nor admin.
-pub fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("this needs the admin role".into()))
-    }
-}
-
-/// Refuses callers holding none of `roles` (superuser always passes).
-pub fn require_any_role(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
-    if roles.iter().any(|r| caller.has_role(*r)) {
-        Ok(())
-    } else {
-        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        Err(ApiError::Forbidden(format!(
-            "this needs one of the roles: {}",
-            names.join(", ")
-        )))
     }
 }
 

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api_types::{LoginBody, LoginResponse, RegisterBody, StatusMessage, UserInfo};
-use crate::auth::{ClientAddr, presented_token};
+use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics::{AuthKind, AuthOutcome};
 
@@ -124,32 +124,16 @@ async fn login(
 async fn logout(
     State(state): State<AppState>,
     client: ClientAddr,
-    headers: HeaderMap,
+    auth: Result<Authenticated, ApiError>,
 ) -> Result<Json<StatusMessage>, ApiError> {
-    let token = presented_token(&headers)
-        .ok_or_else(|| ApiError::Unauthorized("authentication required".into()))?;
-    let now = state.shared.clock.now();
-    let session = state
-        .shared
-        .store
-        .session_by_token(token, now)
-        .await
-        .map_err(|e| ApiError::from(keyward_commands::CommandError::from(e)))?
-        .ok_or_else(|| ApiError::Unauthorized("invalid token".into()))?;
-    state
-        .shared
-        .store
-        .delete_session(&session.id)
-        .await
-        .map_err(|e| ApiError::from(keyward_commands::CommandError::from(e)))?;
-    let ctx = state.ctx(&format!("user:{}", session.username), &client.text());
-    ctx.audit(
-        "logout",
-        &session.username,
-        true,
-        &format!("session {}", session.id),
-    )
-    .await?;
+    let Ok(Authenticated(caller)) = auth else {
+        return Err(ApiError::Unauthorized("invalid token".into()));
+    };
+    if !matches!(caller.via, AuthVia::Session(_)) {
+        return Err(ApiError::Unauthorized("no login session presented".into()));
+    }
+    let ctx = state.caller_ctx(&caller, &client);
+    state.registry.run(&ctx, &["logout".to_string()]).await?;
     Ok(Json(StatusMessage::ok("Logged out")))
 }
 

@@ -13,6 +13,8 @@ use subtle::ConstantTimeEq;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use keyward_commands::access::Principal;
+
 use crate::AppState;
 use crate::api_types::{
     ManagementDenied, ManagementRejected, ManagementRequest, ManagementResponse, StatusMessage,
@@ -106,6 +108,9 @@ async fn management_command(
     state
         .metrics
         .record_auth(AuthKind::ManagementKey, AuthOutcome::Success);
+    // The key is a superuser credential for the registry (within the allow-list), but it
+    // never names files on the server: that stays with `keyward manage` on the machine.
+    let ctx = ctx.with_principal(Principal::ManagementKey);
     let req: ManagementRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {

@@ -17,6 +17,8 @@ pub struct ApiKey {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The account the key was made for (`None`: a service key named after no account).
+    pub owner_id: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -29,12 +31,14 @@ pub struct NewApiKey<'a> {
     pub description: &'a str,
     pub now: i64,
     pub expires_at: i64,
+    /// The id of the account named by `username`, when one exists.
+    pub owner_id: Option<&'a str>,
 }
 
 macro_rules! select_keys {
     ($tail:literal) => {
         concat!(
-            "SELECT id, role, username, realm, description, created_at, expires_at, revoked_at FROM api_keys ",
+            "SELECT id, role, username, realm, description, created_at, expires_at, revoked_at, owner_id FROM api_keys ",
             $tail
         )
     };
@@ -50,14 +54,15 @@ fn from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        owner_id: row.try_get("owner_id")?,
     })
 }
 
 impl Store {
     pub async fn create_api_key(&self, new: &NewApiKey<'_>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO api_keys (id, key_hash, role, username, realm, description, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO api_keys (id, key_hash, role, username, realm, description, created_at, expires_at, owner_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(new.id)
         .bind(sha256_hex(new.secret.as_bytes()))
@@ -67,6 +72,7 @@ impl Store {
         .bind(new.description)
         .bind(new.now)
         .bind(new.expires_at)
+        .bind(new.owner_id)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -88,6 +94,15 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// One key by id (revoked and expired ones included).
+    pub async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(select_keys!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         let rows = sqlx::query(select_keys!("ORDER BY created_at, id"))
             .fetch_all(self.pool())
@@ -106,12 +121,20 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Revokes every key acting as `username`; returns how many.
-    pub async fn revoke_user_api_keys(&self, username: &str, now: i64) -> Result<u64, StoreError> {
+    /// Revokes every key made for the account `user_id`, or named after `username` without an
+    /// account; returns how many.
+    pub async fn revoke_user_api_keys(
+        &self,
+        user_id: &str,
+        username: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $1 WHERE LOWER(username) = LOWER($2) AND revoked_at IS NULL",
+            "UPDATE api_keys SET revoked_at = $1 WHERE revoked_at IS NULL \
+             AND (owner_id = $2 OR (owner_id IS NULL AND LOWER(username) = LOWER($3)))",
         )
         .bind(now)
+        .bind(user_id)
         .bind(username)
         .execute(self.pool())
         .await?;

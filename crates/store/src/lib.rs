@@ -59,6 +59,12 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// The change would leave no active superuser (nobody could administer keyward any more).
+    #[error("refused: {0} is the last active superuser")]
+    LastSuperuser(String),
+    /// The first account can only be made at the console (`keyward manage createuser`).
+    #[error("no user exists yet: create the first administrator with `keyward manage createuser`")]
+    FirstUserAtConsole,
     #[error("database schema migration {version} failed: {reason}")]
     Migration { version: i64, reason: String },
     #[error(

@@ -87,6 +87,15 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// The user id of a session by its id (expired sessions included), if it exists.
+    pub async fn session_user_id(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let user: Option<String> = sqlx::query_scalar("SELECT user_id FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(user)
+    }
+
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_activity = $1 WHERE id = $2")
             .bind(now)

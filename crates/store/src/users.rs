@@ -1,10 +1,10 @@
 //! The `users` table: the full user record (SFTPGo-style) with case-insensitively unique names.
 
-use keyward_core::user::{Roles, username_key};
+use keyward_core::user::{Role, Roles, username_key};
 use serde::Serialize;
 
 use crate::columns::Columns;
-use crate::{Store, StoreError, flag, json_list};
+use crate::{Backend, Store, StoreError, flag, json_list};
 
 /// One user as stored.
 #[derive(Clone, Debug, Serialize)]
@@ -36,6 +36,9 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
     pub email: &'a str,
     pub now: i64,
+    /// Whether this may be the first account (which becomes superuser): only at the console or
+    /// by an operator, never by anonymous self-registration.
+    pub may_be_first: bool,
 }
 
 fn from_row(row: &impl Columns) -> Result<User, StoreError> {
@@ -90,6 +93,9 @@ impl Store {
             .await?;
         if taken > 0 {
             return Err(StoreError::Conflict(format!("user {:?}", new.username)));
+        }
+        if existing == 0 && !new.may_be_first {
+            return Err(StoreError::FirstUserAtConsole);
         }
         let roles = if existing == 0 { "superuser" } else { "" };
         let id = uuid::Uuid::new_v4().to_string();
@@ -200,10 +206,18 @@ impl Store {
     /// Deletes a user (sessions go with it by cascade). Returns whether it existed.
     pub async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
+        let before = superusers_before(&mut tx, self.backend()).await?;
         let key = username_key(username);
         // Explicit, so SQLite connections without foreign_keys cannot leave orphans.
         sqlx::query(
             "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username_key = $1)",
+        )
+        .bind(&key)
+        .execute(&mut *tx)
+        .await?;
+        // Its API keys go with it (the foreign key cascades too; explicit for the same reason).
+        sqlx::query(
+            "DELETE FROM api_keys WHERE owner_id IN (SELECT id FROM users WHERE username_key = $1)",
         )
         .bind(&key)
         .execute(&mut *tx)
@@ -220,6 +234,9 @@ impl Store {
             .bind(&key)
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() > 0 {
+            ensure_a_superuser_remains(&mut tx, before, username).await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
@@ -232,6 +249,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
+        let before = superusers_before(&mut tx, self.backend()).await?;
         let key = username_key(username);
         let done =
             sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE username_key = $3")
@@ -245,6 +263,9 @@ impl Store {
                 .bind(&key)
                 .execute(&mut *tx)
                 .await?;
+            if done.rows_affected() > 0 {
+                ensure_a_superuser_remains(&mut tx, before, username).await?;
+            }
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
@@ -267,12 +288,18 @@ impl Store {
         roles: &Roles,
         now: i64,
     ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let before = superusers_before(&mut tx, self.backend()).await?;
         sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3")
             .bind(roles.to_db())
             .bind(now)
             .bind(user_id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        if !roles.contains(Role::Superuser) {
+            ensure_a_superuser_remains(&mut tx, before, user_id).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -312,9 +339,19 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// How many active superusers exist.
+    pub async fn count_active_superusers(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE active = 1 AND roles LIKE '%superuser%'",
+        )
+        .fetch_one(self.pool())
+        .await?)
+    }
+
     /// Disables exactly the given users and ends their sessions, all in one transaction.
     pub async fn disable_users(&self, ids: &[String], now: i64) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
+        let before = superusers_before(&mut tx, self.backend()).await?;
         let mut n = 0;
         for id in ids {
             n += sqlx::query(
@@ -330,7 +367,58 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        ensure_a_superuser_remains(&mut tx, before, "one of them").await?;
         tx.commit().await?;
         Ok(n)
     }
+}
+
+/// Arbitrary constant naming the advisory lock that serialises changes to superusers on
+/// PostgreSQL (on SQLite, `BEGIN IMMEDIATE` already serialises writers).
+const PG_SUPERUSER_LOCK: i64 = 0x006b_7773_7570_6572;
+
+/// Takes the superuser lock (PostgreSQL) at the start of a transaction that may remove one.
+async fn lock_superusers(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+) -> Result<(), StoreError> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_SUPERUSER_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// How many active superusers there are (within the transaction).
+async fn active_superusers(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE active = 1 AND roles LIKE '%superuser%'",
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Takes the superuser lock (PostgreSQL) and counts the active superusers before a change.
+async fn superusers_before(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+) -> Result<i64, StoreError> {
+    lock_superusers(tx, backend).await?;
+    active_superusers(tx).await
+}
+
+/// Refuses (before commit) a change that took the number of active superusers to zero.
+async fn ensure_a_superuser_remains(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    before: i64,
+    who: &str,
+) -> Result<(), StoreError> {
+    if before > 0 && active_superusers(tx).await? == 0 {
+        return Err(StoreError::LastSuperuser(format!("{who:?}")));
+    }
+    Ok(())
 }

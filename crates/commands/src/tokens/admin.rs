@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::{
     done, hash_pin, load_owner, load_token, seal_token_secret, token_type, tokens_by_serial_or_user,
 };
+use crate::access::{Access, TOKEN_OPERATORS, Target, Targets, targets_of};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::params::{given, int_in, one_or_many, required};
@@ -20,89 +21,91 @@ use crate::registry::{CommandSpec, command, param_command};
 pub fn commands() -> Vec<CommandSpec> {
     vec![
         param_command("token assign", "Assign a token to a user", assign)
-            .mutating(Some(0))
-            .target_params(&["serial"]),
+            .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command("token unassign", "Remove a token's owner", unassign)
-            .mutating(Some(0))
-            .target_params(&["serial"]),
+            .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token enable",
             "Enable a token, or all tokens of --user",
             enable,
         )
-        .mutating(None)
-        .target_params(&["serial", "user"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token disable",
             "Disable a token, or all tokens of --user",
             disable,
         )
-        .mutating(None)
-        .target_params(&["serial", "user"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token remove",
             "Delete a token, or all tokens of --user",
             remove,
         )
-        .mutating(None)
-        .target_params(&["serial", "user"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token reset",
             "Reset the fail counter of a token, or of all tokens of --user",
             reset,
         )
-        .mutating(None)
-        .target_params(&["serial", "user"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token set",
             "Set token values (PIN, MaxFailCount, windows, limits…)",
             set,
         )
-        .mutating(None)
-        .target_params(&["serial", "user"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token setpin",
             "Store a token's userpin / sopin (encrypted)",
             setpin,
         )
-        .mutating(None)
-        .target_params(&["serial"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token setvalidity",
             "Set validity period and count limits of several tokens",
             setvalidity,
         )
-        .mutating(None),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command("token tokenrealm", "Set the realms of a token", tokenrealm)
-            .mutating(Some(0))
-            .target_params(&["serial"]),
+            .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token copypin",
             "Copy the PIN from one token to another",
             copypin,
         )
-        .mutating(Some(1))
-        .target_params(&["to"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token copyuser",
             "Copy the owner from one token to another",
             copyuser,
         )
-        .mutating(Some(1))
-        .target_params(&["to"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token unpair",
             "Reset a paired token to its unpaired state",
             unpair,
         )
-        .mutating(Some(0))
-        .target_params(&["serial"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         command(
             "reset2fa",
             "Remove every second factor (token) of a user",
             reset2fa,
         )
-        .mutating(Some(0)),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
     ]
 }
 
@@ -756,6 +759,67 @@ async fn unpair(ctx: Ctx, a: UnpairArgs) -> Result<Output, CommandError> {
         kind.as_str()
     )))
 }
+
+impl Targets for AssignArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.serial.clone().map(Target::Token), self.user.clone().map(Target::User)])
+    }
+}
+
+impl Targets for SerialArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.serial.clone().map(Target::Token), self.user.clone().map(Target::User)])
+    }
+}
+
+impl Targets for SerialOrUserArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.serial.clone().map(Target::Token), self.user.clone().map(Target::User)])
+    }
+}
+
+impl Targets for SetArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.serial.clone().map(Target::Token), self.user.clone().map(Target::User)])
+    }
+}
+
+impl Targets for SetPinArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.serial.clone().map(Target::Token)])
+    }
+}
+
+impl Targets for TokenRealmArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.serial.clone().map(Target::Token)])
+    }
+}
+
+impl Targets for UnpairArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.serial.clone().map(Target::Token)])
+    }
+}
+
+impl Targets for SetValidityArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of(self.tokens.iter().map(|s| Some(Target::Token(s.clone()))))
+    }
+}
+
+impl Targets for FromToArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.from.clone().map(Target::Token), self.to.clone().map(Target::Token)])
+    }
+}
+
+impl Targets for Reset2faArgs {
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::User(self.username.clone())]
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, json};
 
 use super::{hash_pin, load_owner, load_token, seal_token_secret};
+use crate::access::{Access, TOKEN_OPERATORS, TOKEN_READERS, Target, Targets, targets_of};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::params::{boolean, given, int_in, required};
@@ -27,20 +28,21 @@ const LOST_PASSWORD_LEN: usize = 12;
 pub fn commands() -> Vec<CommandSpec> {
     vec![
         param_command("token init", "Enroll a token (hotp, totp, pw)", init)
-            .mutating(None)
-            .target_params(&["serial", "user"]),
+            .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token losttoken",
             "Replace a lost token by a temporary password token",
             losttoken,
         )
-        .mutating(Some(0))
-        .target_params(&["serial"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token check_serial",
             "Check that a serial is unused; suggest a free one",
             check_serial,
-        ),
+        )
+        .allow(Access::Roles(TOKEN_READERS)),
     ]
 }
 
@@ -252,7 +254,7 @@ fn realm_list(text: Option<&str>) -> Vec<String> {
 
 async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     let p = plan(&a)?;
-    let local = ctx.actor == "cli:local";
+    let local = ctx.is_local();
     if !local && (a.qr_png.is_some() || a.qr_svg.is_some()) {
         return Err(CommandError::Invalid(
             "--qr-png and --qr-svg write files and work only in local runs".into(),
@@ -523,3 +525,21 @@ async fn check_serial(ctx: Ctx, a: CheckSerialArgs) -> Result<Output, CommandErr
         json!({ "unique": unique, "new_serial": new_serial }),
     ))
 }
+
+impl Targets for InitArgs {
+    fn targets(&self) -> Vec<Target> {
+        let user = self
+            .user
+            .as_deref()
+            .map(|u| Target::User(super::user_in_realm(u, self.realm.as_deref())));
+        targets_of([self.serial.clone().map(Target::Token), user])
+    }
+}
+
+impl Targets for LostTokenArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.serial.clone().map(Target::Token)])
+    }
+}
+
+crate::no_targets!(CheckSerialArgs);

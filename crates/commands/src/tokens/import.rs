@@ -23,6 +23,7 @@ use serde_json::{Map, json};
 use zeroize::Zeroizing;
 
 use super::seal_token_secret;
+use crate::access::{ADMINS, Access};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::params::{boolean, given};
@@ -42,7 +43,8 @@ pub fn commands() -> Vec<CommandSpec> {
             "Import a token file (OATH CSV, PSKC)",
             loadtokens,
         )
-        .mutating(None),
+        .mutating()
+        .allow(Access::Roles(ADMINS)),
     ]
 }
 
@@ -107,7 +109,7 @@ fn file_text(ctx: &Ctx, a: &LoadTokensArgs) -> Result<Option<String>, CommandErr
     let Some(path) = &a.file_path else {
         return Ok(a.file.clone().filter(|f| !f.trim().is_empty()));
     };
-    if ctx.actor != "cli:local" {
+    if !ctx.is_local() {
         return Err(CommandError::Invalid(
             "--file-path reads a local file and works only in local runs; send the file's \
              content as 'file'"
@@ -320,6 +322,9 @@ fn conflict(serial: &str) -> CommandError {
          (pskc_checkserial=1 skips existing tokens)"
     ))
 }
+
+// Imported tokens have no owner yet.
+crate::no_targets!(LoadTokensArgs);
 
 #[cfg(test)]
 mod tests {

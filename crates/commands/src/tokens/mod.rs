@@ -87,16 +87,22 @@ pub(crate) async fn load_token(ctx: &Ctx, serial: &str) -> Result<Token, Command
 }
 
 /// A user named as LinOTP does: `name` or `name@realm`. A username that itself contains `@`
-/// (e.g. an email address) is tried whole first. Realms other than the internal user store
-/// arrive with the resolver work; until then the realm part only selects the name.
+/// (e.g. an email address) is tried whole first. Until realm definitions arrive, the only realm
+/// is `default_realm`: `name@other` is an unknown realm (an error), never `name`.
 pub(crate) async fn find_owner(ctx: &Ctx, user: &str) -> Result<Option<User>, CommandError> {
     let user = user.trim();
     if let Some(u) = ctx.store().find_user(user).await? {
         return Ok(Some(u));
     }
-    if let Some((name, _realm)) = user.rsplit_once('@')
+    if let Some((name, realm)) = user.rsplit_once('@')
         && !name.is_empty()
     {
+        if !realm.eq_ignore_ascii_case(&ctx.settings().default_realm) {
+            let shown: String = realm.chars().take(64).collect();
+            return Err(CommandError::NotFound(format!(
+                "realm \"{shown}\" does not exist"
+            )));
+        }
         return Ok(ctx.store().find_user(name).await?);
     }
     Ok(None)

@@ -13,6 +13,7 @@ use super::{
     DEFAULT_PAGESIZE, MAX_PAGESIZE, find_owner, linotp_token, load_token, token_hashlib,
     token_seed, token_type,
 };
+use crate::access::{ADMINS, Access, TOKEN_READERS};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::params::{boolean, given, int_in, required};
@@ -28,29 +29,36 @@ pub fn commands() -> Vec<CommandSpec> {
             "token show",
             "List tokens (filter, sort, page; --outform csv)",
             show,
-        ),
-        param_command("token owner", "Show the owner of a token", owner),
+        )
+        .allow(Access::Roles(TOKEN_READERS)),
+        param_command("token owner", "Show the owner of a token", owner)
+        .allow(Access::Roles(TOKEN_READERS)),
         param_command(
             "token getserial",
             "Find the token that generates an OTP value",
             getserial,
-        ),
+        )
+        .allow(Access::Roles(ADMINS)),
         param_command(
             "token totp_lookup",
             "When was a past OTP of a TOTP token valid",
             totp_lookup,
-        ),
+        )
+        .allow(Access::Roles(ADMINS)),
         param_command(
             "token checkstatus",
             "Show challenges by transaction id, serial or user",
             checkstatus,
-        ),
+        )
+        .allow(Access::Roles(TOKEN_READERS)),
         param_command(
             "token userlist",
             "List users of the internal user store",
             userlist,
-        ),
-        param_command("token testresolver", "Test a user resolver", testresolver),
+        )
+        .allow(Access::Roles(TOKEN_READERS)),
+        param_command("token testresolver", "Test a user resolver", testresolver)
+        .allow(Access::Roles(TOKEN_READERS)),
     ]
 }
 
@@ -627,3 +635,14 @@ async fn testresolver(ctx: Ctx, a: TestResolverArgs) -> Result<Output, CommandEr
         json!({ "result": "success", "desc": format!("{n} users found") }),
     ))
 }
+
+// Reads act on nobody: the target rule is for changes.
+crate::no_targets!(
+    ShowArgs,
+    SerialOnlyArgs,
+    GetSerialArgs,
+    TotpLookupArgs,
+    CheckStatusArgs,
+    UserListArgs,
+    TestResolverArgs,
+);

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{token_hashlib, token_seed, token_type, tokens_by_serial_or_user};
+use crate::access::{Access, TOKEN_OPERATORS, Target, Targets, targets_of};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::params::{given, required};
@@ -23,8 +24,8 @@ pub fn commands() -> Vec<CommandSpec> {
             "Resynchronise a token with two consecutive OTPs",
             resync,
         )
-        .mutating(Some(0))
-        .target_params(&["serial", "user"]),
+        .mutating()
+        .allow(Access::Roles(TOKEN_OPERATORS)),
     ]
 }
 
@@ -91,3 +92,10 @@ async fn resync(ctx: Ctx, a: ResyncArgs) -> Result<Output, CommandError> {
     )
     .with_audit("not resynced: OTPs not found"))
 }
+
+impl Targets for ResyncArgs {
+    fn targets(&self) -> Vec<Target> {
+        targets_of([self.serial.clone().map(Target::Token), self.user.clone().map(Target::User)])
+    }
+}
+

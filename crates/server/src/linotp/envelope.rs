@@ -204,7 +204,7 @@ impl From<CommandError> for LinotpError {
             CommandError::Usage(m) | CommandError::Invalid(m) => LinotpError::new(CODE_INVALID, m),
             CommandError::NotFound(m) => LinotpError::new(CODE_NOT_FOUND, m),
             CommandError::Conflict(m) => LinotpError::new(CODE_CONFLICT, m),
-            CommandError::Forbidden(m) => LinotpError::new(CODE_FORBIDDEN, m),
+            CommandError::Forbidden(m) => LinotpError::forbidden(m),
             // As on the REST side: the reason (database unreachable, feature not available)
             // is shown; it holds no secrets.
             CommandError::Unavailable(m) => {

@@ -1,0 +1,95 @@
+//! `audit list [--limit N] [--before-id ID] [--since EPOCH]`: one page of the audit log, newest
+//! first, paged by id in the database. The REST route `GET /api/v1/audit` runs this command, so
+//! its role rule (superuser, admin, auditor) is the registry's.
+
+use clap::Parser;
+use keyward_store::audit::AuditRecord;
+use serde_json::json;
+
+use crate::access::{AUDIT_READERS, Access};
+use crate::context::Ctx;
+use crate::output::{CommandError, Output};
+use crate::registry::{CommandSpec, command};
+use crate::timefmt::rfc3339;
+
+/// Default and largest page.
+pub const DEFAULT_PAGE: i64 = 100;
+pub const MAX_PAGE: i64 = 1000;
+
+pub fn commands() -> Vec<CommandSpec> {
+    vec![
+        command(
+            "audit list",
+            "Show one page of the audit log, newest first (--limit, --before-id, --since)",
+            list,
+        )
+        .allow(Access::Roles(AUDIT_READERS)),
+    ]
+}
+
+#[derive(Parser)]
+struct ListArgs {
+    /// Entries per page (1–1000).
+    #[arg(long, default_value_t = DEFAULT_PAGE)]
+    limit: i64,
+    /// Only entries with a smaller id (the previous page's `next_before_id`).
+    #[arg(long = "before-id")]
+    before_id: Option<i64>,
+    /// Only entries written at or after this time (epoch seconds).
+    #[arg(long)]
+    since: Option<i64>,
+}
+
+crate::no_targets!(ListArgs);
+
+/// One entry as the REST API and `--json` show it.
+fn entry_json(r: &AuditRecord) -> serde_json::Value {
+    json!({
+        "id": r.id, "chain": r.chain, "seq": r.seq, "ts_ms": r.ts_ms,
+        "actor": r.event.actor, "action": r.event.action, "target": r.event.target,
+        "success": r.event.success, "client": r.event.client, "details": r.event.details,
+        "prev_hash": r.prev_hash, "hash": r.hash, "signature": r.signature,
+    })
+}
+
+async fn list(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
+    if !(1..=MAX_PAGE).contains(&a.limit) {
+        return Err(CommandError::Invalid(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    let since_ms = a.since.map(|s| s.saturating_mul(1000)).unwrap_or(i64::MIN);
+    let rows = ctx
+        .store()
+        .list_audit(since_ms, a.before_id, a.limit)
+        .await?;
+    let next_before_id = (rows.len() as i64 == a.limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                rfc3339(r.ts_ms.div_euclid(1000)),
+                r.event.actor.clone(),
+                r.event.action.clone(),
+                r.event.target.clone(),
+                if r.event.success { "ok" } else { "FAILED" }.to_string(),
+                r.event.details.clone(),
+            ]
+        })
+        .collect();
+    let mut text = crate::table::render(
+        &["ID", "TIME", "ACTOR", "ACTION", "TARGET", "RESULT", "DETAILS"],
+        &table,
+    );
+    if let Some(next) = next_before_id {
+        text.push_str(&format!("(more: --before-id {next})\n"));
+    }
+    let entries: Vec<_> = rows.iter().map(entry_json).collect();
+    Ok(Output::new(
+        text,
+        json!({ "entries": entries, "next_before_id": next_before_id }),
+    ))
+}
