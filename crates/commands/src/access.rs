@@ -154,6 +154,8 @@ pub enum Target {
     ApiKey(String),
     /// A role being granted or revoked: only roles below the operator's own.
     Role(Role),
+    /// Something that is no principal (a runtime config key): named in the audit row only.
+    Object(String),
 }
 
 impl Target {
@@ -165,6 +167,7 @@ impl Target {
             Target::Session(id) => id.clone(),
             Target::ApiKey(id) => id.clone(),
             Target::Role(r) => r.as_str().to_string(),
+            Target::Object(name) => name.clone(),
         }
     }
 }
@@ -233,6 +236,7 @@ pub async fn check_targets(ctx: &Ctx, targets: &[Target]) -> Result<(), CommandE
             Target::Token(serial) => ("the token's owner", token_owner_rank(ctx, serial).await?),
             Target::Session(id) => ("the session's user", session_rank(ctx, id).await?),
             Target::ApiKey(id) => ("the API key", api_key_rank(ctx, id).await?),
+            Target::Object(_) => continue,
         };
         if let Some(rank) = rank
             && rank >= own
@@ -274,7 +278,9 @@ async fn token_owner_rank(ctx: &Ctx, serial: &str) -> Result<Option<u8>, Command
 
 async fn session_rank(ctx: &Ctx, id: &str) -> Result<Option<u8>, CommandError> {
     match ctx.store().session_user_id(id).await? {
-        Some(user_id) => Ok(Some(user_id_rank(ctx, &user_id).await?.unwrap_or(USER_RANK))),
+        Some(user_id) => Ok(Some(
+            user_id_rank(ctx, &user_id).await?.unwrap_or(USER_RANK),
+        )),
         None => Ok(None),
     }
 }

@@ -81,7 +81,9 @@ async fn list(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
         })
         .collect();
     let mut text = crate::table::render(
-        &["ID", "TIME", "ACTOR", "ACTION", "TARGET", "RESULT", "DETAILS"],
+        &[
+            "ID", "TIME", "ACTOR", "ACTION", "TARGET", "RESULT", "DETAILS",
+        ],
         &table,
     );
     if let Some(next) = next_before_id {

@@ -42,7 +42,40 @@ pub struct CommandSpec {
     pub access: Access,
     /// Renders this command's usage text.
     pub usage: fn() -> String,
+    /// The command's clap definition (its arguments, for help and for tests).
+    pub clap: fn() -> clap::Command,
+    /// Parses command-line arguments into the principals the command would act on.
+    parse_targets: TargetParser,
     run: Runner,
+}
+
+type TargetParser = fn(&'static str, Vec<String>) -> Result<Vec<Target>, CommandError>;
+
+/// Parses words as `A` and names its targets (no handler runs).
+fn targets_from_words<A: clap::Parser + Targets>(
+    name: &'static str,
+    args: Vec<String>,
+) -> Result<Vec<Target>, CommandError> {
+    match parse_words::<A>(name, args) {
+        Ok(parsed) => Ok(parsed.targets()),
+        Err(e) => usage_error(name, &e).map(|_| Vec::new()),
+    }
+}
+
+/// Parses command-line words as `A`. Positional values may start with `-` (a password such as
+/// `-x9!` is a value, not an unknown option: refusing it would echo it in the error); options
+/// are still recognised by their names, and `--` works as usual.
+fn parse_words<A: clap::Parser>(name: &'static str, args: Vec<String>) -> Result<A, clap::Error> {
+    let command = A::command().mut_args(|arg| {
+        if arg.is_positional() {
+            arg.allow_hyphen_values(true)
+        } else {
+            arg
+        }
+    });
+    let mut matches =
+        command.try_get_matches_from(std::iter::once(name.to_string()).chain(args))?;
+    A::from_arg_matches_mut(&mut matches)
 }
 
 /// A command being declared: it becomes a [`CommandSpec`] only once [`Declared::allow`] names
@@ -52,6 +85,8 @@ pub struct Declared {
     about: &'static str,
     mutates: bool,
     usage: fn() -> String,
+    clap: fn() -> clap::Command,
+    parse_targets: TargetParser,
     run: Runner,
 }
 
@@ -81,16 +116,15 @@ where
     let run: Runner = Box::new(move |ctx, input, enforce| {
         let handler = handler.clone();
         match input {
-            Input::Words(args) => {
-                let words = std::iter::once(name.to_string()).chain(args);
-                match A::try_parse_from(words) {
-                    Ok(parsed) => Box::pin(async move { run_parsed(ctx, parsed, &*handler, enforce).await }),
-                    Err(e) => {
-                        let err = usage_error(name, &e);
-                        Box::pin(async move { (String::new(), err) })
-                    }
+            Input::Words(args) => match parse_words::<A>(name, args) {
+                Ok(parsed) => {
+                    Box::pin(async move { run_parsed(ctx, parsed, &*handler, enforce).await })
                 }
-            }
+                Err(e) => {
+                    let err = usage_error(name, &e);
+                    Box::pin(async move { (String::new(), err) })
+                }
+            },
             Input::Params(_) => Box::pin(async move {
                 (
                     String::new(),
@@ -106,6 +140,8 @@ where
         about,
         mutates: false,
         usage: || A::command().render_help().to_string(),
+        clap: A::command,
+        parse_targets: targets_from_words::<A>,
         run,
     }
 }
@@ -151,6 +187,8 @@ impl Declared {
             mutates: self.mutates,
             access,
             usage: self.usage,
+            clap: self.clap,
+            parse_targets: self.parse_targets,
             run: self.run,
         }
     }
@@ -193,7 +231,9 @@ fn usage_error(name: &str, e: &clap::Error) -> Result<Output, CommandError> {
             Some(valid) => format!("invalid value for {arg} (possible values: {valid})"),
             None => format!("invalid value for {arg}"),
         },
-        ErrorKind::ArgumentConflict => format!("{arg} cannot be used with one of the other arguments"),
+        ErrorKind::ArgumentConflict => {
+            format!("{arg} cannot be used with one of the other arguments")
+        }
         ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
             format!("wrong number of values for {arg}")
         }
@@ -256,10 +296,11 @@ impl Registry {
     pub fn help(&self, words: &[String]) -> Result<Output, CommandError> {
         if !words.is_empty() {
             let (spec, _) = self.resolve(words).ok_or_else(|| unknown(words))?;
-            let text = (spec.usage)();
+            let access = spec.access.describe();
+            let text = format!("{}\nWho may run it: {access}\n", (spec.usage)().trim_end());
             return Ok(Output::new(
                 text.clone(),
-                json!({ "command": spec.name, "help": text }),
+                json!({ "command": spec.name, "help": text, "access": access }),
             ));
         }
         let width = self
@@ -275,7 +316,7 @@ impl Registry {
         let list: Vec<_> = self
             .commands
             .iter()
-            .map(|c| json!({ "name": c.name, "about": c.about }))
+            .map(|c| json!({ "name": c.name, "about": c.about, "access": c.access.describe() }))
             .collect();
         Ok(Output::new(text, json!({ "commands": list })))
     }
@@ -319,6 +360,21 @@ impl Registry {
             .find(|c| c.name == name)
             .ok_or_else(|| unknown(&[name.to_string()]))?;
         self.execute(ctx, spec, Input::Params(params)).await
+    }
+
+    /// What the registry would decide for these words, without running the command: access
+    /// for the principal, then (for changing commands) the target rule on the parsed
+    /// arguments. The authorization tests drive every command through this.
+    pub async fn authorize(&self, ctx: &Ctx, words: &[String]) -> Result<(), CommandError> {
+        let (spec, args) = self.resolve(words).ok_or_else(|| unknown(words))?;
+        if !spec.access.allows(&ctx.principal) {
+            return Err(access_denied(spec, ctx));
+        }
+        let targets = (spec.parse_targets)(spec.name, args.to_vec())?;
+        if spec.mutates {
+            check_targets(ctx, &targets).await?;
+        }
+        Ok(())
     }
 
     /// Checks who may run the command, runs it (the target rule is checked on its parsed
@@ -439,6 +495,63 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), n, "duplicate command names");
         assert!(reg.iter().all(|c| !c.about.is_empty()));
+    }
+
+    #[derive(clap::Parser, Debug)]
+    struct Create {
+        username: String,
+        password: String,
+        email: String,
+        #[arg(long)]
+        show_password: bool,
+    }
+
+    #[derive(clap::Parser, Debug)]
+    struct Assign {
+        serial: Option<String>,
+        user: Option<String>,
+        #[arg(long)]
+        pin: Option<String>,
+    }
+
+    #[test]
+    fn item16_positional_values_may_start_with_a_dash() {
+        let a: Create = parse_words(
+            "createuser",
+            words("bob -x9!secret b@example.com --show-password"),
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(a.password, "-x9!secret");
+        assert!(a.show_password);
+        let a: Assign = parse_words("token assign", words("--pin 1234 S1 alice"))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            (a.serial.as_deref(), a.user.as_deref(), a.pin.as_deref()),
+            (Some("S1"), Some("alice"), Some("1234"))
+        );
+    }
+
+    #[test]
+    fn item16_usage_errors_never_echo_what_was_typed() {
+        for typed in [
+            "bob s3cretpw",
+            "bob s3cretpw b@example.com extra-s3cretpw",
+            "bob s3cretpw b@example.com --s3cretpw",
+        ] {
+            let e = match parse_words::<Create>("createuser", words(typed)) {
+                Err(e) => e,
+                Ok(_) => unreachable!("{typed} parsed"),
+            };
+            let Err(CommandError::Usage(m)) = usage_error("createuser", &e) else {
+                unreachable!("not a usage error")
+            };
+            assert!(!m.contains("s3cretpw"), "{m}");
+            assert!(m.starts_with("createuser: "), "{m}");
+        }
+        let CommandError::Usage(m) = unknown(&words("createusr bob s3cretpw b@example.com")) else {
+            unreachable!()
+        };
+        assert!(!m.contains("s3cretpw") && m.contains("createusr"), "{m}");
     }
 
     #[test]

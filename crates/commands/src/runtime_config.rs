@@ -5,7 +5,7 @@
 use clap::Parser;
 use serde_json::json;
 
-use crate::access::{ADMINS, AUDIT_READERS, Access};
+use crate::access::{ADMINS, AUDIT_READERS, Access, Target, Targets};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
@@ -79,7 +79,7 @@ pub fn commands() -> Vec<CommandSpec> {
         .mutating()
         .allow(Access::Roles(ADMINS)),
         command("config get", "Show a runtime config value", config_get)
-        .allow(Access::Roles(AUDIT_READERS)),
+            .allow(Access::Roles(AUDIT_READERS)),
         command(
             "config unset",
             "Remove a runtime config value (back to its default)",
@@ -173,4 +173,16 @@ async fn config_list(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
     Ok(Output::new(text, json!({ "config": items })))
 }
 
-crate::no_targets!(SetArgs, KeyArg, NoArgs);
+impl Targets for SetArgs {
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::Object(self.key.clone())]
+    }
+}
+
+impl Targets for KeyArg {
+    fn targets(&self) -> Vec<Target> {
+        vec![Target::Object(self.key.clone())]
+    }
+}
+
+crate::no_targets!(NoArgs);

@@ -72,7 +72,9 @@ async fn logout(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
         ));
     };
     if !ctx.store().delete_session(session).await? {
-        return Err(CommandError::NotFound("the session has already ended".into()));
+        return Err(CommandError::NotFound(
+            "the session has already ended".into(),
+        ));
     }
     Ok(Output::new(
         "Logged out",

@@ -8,7 +8,7 @@ use keyward_core::user::{Role, validate_email, validate_password, validate_usern
 use keyward_store::users::{NewUser, User};
 use serde_json::json;
 
-use crate::access::{Access, ADMINS, TOKEN_READERS, Target, Targets, targets_of};
+use crate::access::{ADMINS, Access, TOKEN_READERS, Target, Targets, targets_of};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
@@ -61,8 +61,7 @@ pub fn commands() -> Vec<CommandSpec> {
         .mutating()
         .allow(Access::Superuser),
         command("listusers", "List users", listusers).allow(Access::Roles(TOKEN_READERS)),
-        command("showuser", "Show one user's record", showuser)
-            .allow(Access::Roles(TOKEN_READERS)),
+        command("showuser", "Show one user's record", showuser).allow(Access::Roles(TOKEN_READERS)),
     ]
 }
 

@@ -624,7 +624,7 @@ async fn enroll(
                         email: &format!("{name}@example.invalid"),
                         now: keyward_store::now_secs(),
                         may_be_first: true,
-})
+                    })
                     .await?;
                 let seed = keyward_core::random::vec(20)?;
                 let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();

@@ -65,7 +65,10 @@ async fn connections(
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     let ctx = state.caller_ctx(&caller, &client);
-    let out = state.registry.run(&ctx, &["connections".to_string()]).await?;
+    let out = state
+        .registry
+        .run(&ctx, &["connections".to_string()])
+        .await?;
     let list = match out.json.get("connections") {
         Some(serde_json::Value::Array(items)) => items.clone(),
         _ => Vec::new(),

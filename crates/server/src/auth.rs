@@ -124,8 +124,8 @@ pub async fn authenticate(
         .await
         .map_err(|_| AuthError::Unavailable)?
     {
-        // An admin key acts with role admin. A key made for an account lives only as long as
-        // that account (by id: a new account of the same name does not inherit it) and obeys
+        // An admin key acts with role admin (and, made for an account, as that account). A key
+        // made for an account lives only as long as that account (by id: a new account of the same name does not inherit it) and obeys
         // its access rules; a service key (pi-manage without -u) belongs to no account.
         let mut roles = Roles::default();
         if key.role == "admin" {
@@ -147,6 +147,12 @@ pub async fn authenticate(
             };
             check_access(&rules, now, client, LoginMethod::ApiKey)
                 .map_err(|_| AuthError::Invalid)?;
+            // It acts as its account: with the account's roles besides its own.
+            if key.role == "admin" {
+                for role in user.roles.iter() {
+                    roles.insert(role);
+                }
+            }
         }
         return Ok(Caller {
             actor: format!("apikey:{}", key.id),

@@ -105,7 +105,10 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
     })?;
     if matches!(shared.store.count_users().await, Ok(0)) {
         // Self-registration never makes the first (superuser) account; say how to, once.
-        eprintln!("keyward: {}", keyward_commands::login::FIRST_USER_AT_CONSOLE);
+        eprintln!(
+            "keyward: {}",
+            keyward_commands::login::FIRST_USER_AT_CONSOLE
+        );
     }
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     match tls::config(&shared.settings).await? {

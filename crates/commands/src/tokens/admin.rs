@@ -22,10 +22,10 @@ pub fn commands() -> Vec<CommandSpec> {
     vec![
         param_command("token assign", "Assign a token to a user", assign)
             .mutating()
-        .allow(Access::Roles(TOKEN_OPERATORS)),
+            .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command("token unassign", "Remove a token's owner", unassign)
             .mutating()
-        .allow(Access::Roles(TOKEN_OPERATORS)),
+            .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token enable",
             "Enable a token, or all tokens of --user",
@@ -77,7 +77,7 @@ pub fn commands() -> Vec<CommandSpec> {
         .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command("token tokenrealm", "Set the realms of a token", tokenrealm)
             .mutating()
-        .allow(Access::Roles(TOKEN_OPERATORS)),
+            .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token copypin",
             "Copy the PIN from one token to another",
@@ -762,25 +762,37 @@ async fn unpair(ctx: Ctx, a: UnpairArgs) -> Result<Output, CommandError> {
 
 impl Targets for AssignArgs {
     fn targets(&self) -> Vec<Target> {
-        targets_of([self.serial.clone().map(Target::Token), self.user.clone().map(Target::User)])
+        targets_of([
+            self.serial.clone().map(Target::Token),
+            self.user.clone().map(Target::User),
+        ])
     }
 }
 
 impl Targets for SerialArgs {
     fn targets(&self) -> Vec<Target> {
-        targets_of([self.serial.clone().map(Target::Token), self.user.clone().map(Target::User)])
+        targets_of([
+            self.serial.clone().map(Target::Token),
+            self.user.clone().map(Target::User),
+        ])
     }
 }
 
 impl Targets for SerialOrUserArgs {
     fn targets(&self) -> Vec<Target> {
-        targets_of([self.serial.clone().map(Target::Token), self.user.clone().map(Target::User)])
+        targets_of([
+            self.serial.clone().map(Target::Token),
+            self.user.clone().map(Target::User),
+        ])
     }
 }
 
 impl Targets for SetArgs {
     fn targets(&self) -> Vec<Target> {
-        targets_of([self.serial.clone().map(Target::Token), self.user.clone().map(Target::User)])
+        targets_of([
+            self.serial.clone().map(Target::Token),
+            self.user.clone().map(Target::User),
+        ])
     }
 }
 
@@ -810,7 +822,10 @@ impl Targets for SetValidityArgs {
 
 impl Targets for FromToArgs {
     fn targets(&self) -> Vec<Target> {
-        targets_of([self.from.clone().map(Target::Token), self.to.clone().map(Target::Token)])
+        targets_of([
+            self.from.clone().map(Target::Token),
+            self.to.clone().map(Target::Token),
+        ])
     }
 }
 
@@ -819,7 +834,6 @@ impl Targets for Reset2faArgs {
         vec![Target::User(self.username.clone())]
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -29,7 +29,7 @@ pub fn commands() -> Vec<CommandSpec> {
     vec![
         param_command("token init", "Enroll a token (hotp, totp, pw)", init)
             .mutating()
-        .allow(Access::Roles(TOKEN_OPERATORS)),
+            .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token losttoken",
             "Replace a lost token by a temporary password token",

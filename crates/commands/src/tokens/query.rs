@@ -32,7 +32,7 @@ pub fn commands() -> Vec<CommandSpec> {
         )
         .allow(Access::Roles(TOKEN_READERS)),
         param_command("token owner", "Show the owner of a token", owner)
-        .allow(Access::Roles(TOKEN_READERS)),
+            .allow(Access::Roles(TOKEN_READERS)),
         param_command(
             "token getserial",
             "Find the token that generates an OTP value",
@@ -58,7 +58,7 @@ pub fn commands() -> Vec<CommandSpec> {
         )
         .allow(Access::Roles(TOKEN_READERS)),
         param_command("token testresolver", "Test a user resolver", testresolver)
-        .allow(Access::Roles(TOKEN_READERS)),
+            .allow(Access::Roles(TOKEN_READERS)),
     ]
 }
 

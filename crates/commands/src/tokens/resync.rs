@@ -95,7 +95,9 @@ async fn resync(ctx: Ctx, a: ResyncArgs) -> Result<Output, CommandError> {
 
 impl Targets for ResyncArgs {
     fn targets(&self) -> Vec<Target> {
-        targets_of([self.serial.clone().map(Target::Token), self.user.clone().map(Target::User)])
+        targets_of([
+            self.serial.clone().map(Target::Token),
+            self.user.clone().map(Target::User),
+        ])
     }
 }
-

@@ -12,6 +12,7 @@ mod oath;
 mod server_admin;
 mod server_api_keys;
 mod server_audit;
+mod server_authorization;
 mod server_client;
 mod server_import;
 mod server_management;

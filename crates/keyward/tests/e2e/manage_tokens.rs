@@ -55,7 +55,10 @@ both_backends!(
             "SELECT action, target, details FROM audit_log WHERE action = 'token init'",
         );
         assert_eq!(audit.len(), 1);
-        assert_eq!(audit[0][1], "");
+        assert_eq!(
+            audit[0][1], "OATH0001,alice",
+            "the target from the parsed arguments"
+        );
         assert!(audit[0][2].contains("OATH0001"), "{audit:?}");
         assert!(!audit[0][2].contains(RFC_KEY_HEX));
     }

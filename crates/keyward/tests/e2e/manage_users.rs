@@ -196,20 +196,28 @@ pub fn insert_session(env: &TestEnv, username: &str, id: &str, expires_at: i64) 
 both_backends!(
     disable_and_enable_toggle_status_and_disable_ends_sessions,
     |env: &TestEnv| {
+        // A superuser first: the last active superuser cannot be disabled (issue 7, item 5).
+        env.manage_ok(&["createuser", "root", "pw-root", "root@example.com"]);
         env.manage_ok(&ALICE);
         insert_session(env, "username@example.com", "s1", 4_000_000_000);
         assert_eq!(
             env.manage_ok(&["disableuser", "username@example.com"]),
             "Disabled user \"username@example.com\"\n"
         );
-        assert_eq!(env.query_i64("SELECT active FROM users"), 0);
+        assert_eq!(
+            env.query_i64("SELECT active FROM users WHERE username = 'username@example.com'"),
+            0
+        );
         assert_eq!(env.query_i64("SELECT COUNT(*) FROM sessions"), 0);
         assert!(env.manage_ok(&["listusers"]).contains("disabled"));
         assert_eq!(
             env.manage_ok(&["enableuser", "username@example.com"]),
             "Enabled user \"username@example.com\"\n"
         );
-        assert_eq!(env.query_i64("SELECT active FROM users"), 1);
+        assert_eq!(
+            env.query_i64("SELECT active FROM users WHERE username = 'username@example.com'"),
+            1
+        );
     }
 );
 

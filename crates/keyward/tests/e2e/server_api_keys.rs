@@ -124,6 +124,7 @@ both_backends!(
 );
 
 both_backends!(a_disabled_named_user_cannot_use_its_key, |env: &TestEnv| {
+    env.manage_ok(&["createuser", "root", "pw-root", "root@example.com"]);
     env.manage_ok(&["createuser", "alice", "pw-alice", "alice@example.com"]);
     let (key, _) = created(&env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", "alice"]));
     let server = env.serve();

@@ -20,9 +20,22 @@ pub fn user(env: &TestEnv, name: &str) {
     ]);
 }
 
-/// An admin API key (acting as the superuser `admin`).
+/// An admin API key acting as a superuser: made for the first superuser account (an account
+/// `admin` is created when there is none yet). Operators act only on principals below their own
+/// role, so a key that must reach every account belongs to a superuser.
 pub fn admin_key(env: &TestEnv) -> String {
-    let out = env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", "admin"]);
+    let superuser = env
+        .query_strings(
+            "SELECT username FROM users WHERE roles LIKE '%superuser%' ORDER BY created_at",
+        )
+        .first()
+        .map(|r| r[0].clone());
+    let superuser = superuser.unwrap_or_else(|| {
+        user(env, "admin");
+        env.manage_ok(&["promoteuser", "admin", "superuser"]);
+        "admin".to_string()
+    });
+    let out = env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", &superuser]);
     out.lines()
         .find_map(|l| l.strip_prefix("Auth-Token: "))
         .unwrap_or_else(|| panic!("no key in {out}"))
