@@ -40,8 +40,6 @@ pub struct CommandSpec {
     pub mutates: bool,
     /// Who may run it.
     pub access: Access,
-    /// Renders this command's usage text.
-    pub usage: fn() -> String,
     /// The command's clap definition (its arguments, for help and for tests).
     pub clap: fn() -> clap::Command,
     /// Parses command-line arguments into the principals the command would act on.
@@ -62,20 +60,32 @@ fn targets_from_words<A: clap::Parser + Targets>(
     }
 }
 
-/// Parses command-line words as `A`. Positional values may start with `-` (a password such as
-/// `-x9!` is a value, not an unknown option: refusing it would echo it in the error); options
-/// are still recognised by their names, and `--` works as usual.
+/// Parses command-line words as `A`: as clap would, and if that fails, once more with positional
+/// values allowed to start with `-` (a password such as `-x9!` is a value, not an unknown option:
+/// refusing it would echo it in the error). Options are still recognised by their names.
 fn parse_words<A: clap::Parser>(name: &'static str, args: Vec<String>) -> Result<A, clap::Error> {
-    let command = A::command().mut_args(|arg| {
+    let words = || std::iter::once(name.to_string()).chain(args.iter().cloned());
+    let first = match A::try_parse_from(words()) {
+        Ok(parsed) => return Ok(parsed),
+        Err(e) => e,
+    };
+    if matches!(
+        first.kind(),
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+    ) {
+        return Err(first);
+    }
+    let lenient = A::command().mut_args(|arg| {
         if arg.is_positional() {
             arg.allow_hyphen_values(true)
         } else {
             arg
         }
     });
-    let mut matches =
-        command.try_get_matches_from(std::iter::once(name.to_string()).chain(args))?;
-    A::from_arg_matches_mut(&mut matches)
+    match lenient.try_get_matches_from(words()) {
+        Ok(mut matches) => A::from_arg_matches_mut(&mut matches).map_err(|_| first),
+        Err(_) => Err(first),
+    }
 }
 
 /// A command being declared: it becomes a [`CommandSpec`] only once [`Declared::allow`] names
@@ -84,7 +94,6 @@ pub struct Declared {
     name: &'static str,
     about: &'static str,
     mutates: bool,
-    usage: fn() -> String,
     clap: fn() -> clap::Command,
     parse_targets: TargetParser,
     run: Runner,
@@ -139,7 +148,6 @@ where
         name,
         about,
         mutates: false,
-        usage: || A::command().render_help().to_string(),
         clap: A::command,
         parse_targets: targets_from_words::<A>,
         run,
@@ -186,7 +194,6 @@ impl Declared {
             about: self.about,
             mutates: self.mutates,
             access,
-            usage: self.usage,
             clap: self.clap,
             parse_targets: self.parse_targets,
             run: self.run,
@@ -297,7 +304,8 @@ impl Registry {
         if !words.is_empty() {
             let (spec, _) = self.resolve(words).ok_or_else(|| unknown(words))?;
             let access = spec.access.describe();
-            let text = format!("{}\nWho may run it: {access}\n", (spec.usage)().trim_end());
+            let usage = (spec.clap)().name(spec.name).render_help().to_string();
+            let text = format!("{}\nWho may run it: {access}\n", usage.trim_end());
             return Ok(Output::new(
                 text.clone(),
                 json!({ "command": spec.name, "help": text, "access": access }),

@@ -48,15 +48,11 @@ async fn run_local(settings: Settings, words: &[String]) -> ExitCode {
     let registry = Registry::standard();
     // Usage errors and help need no database.
     if registry.command_name(words).is_none() || words.first().map(String::as_str) == Some("help") {
+        // An unknown command's message names its first word only: the rest may be a password.
         return match registry.run_help(words) {
             Ok(out) if words.first().map(String::as_str) == Some("help") => finish(&out.text, 0),
-            _ => fail(
-                &format!(
-                    "unknown command {:?} (see `keyward manage help`)",
-                    words.join(" ")
-                ),
-                2,
-            ),
+            Ok(_) => fail("unknown command (see `keyward manage help`)", 2),
+            Err(e) => fail(&e.to_string(), 2),
         };
     }
     let shared = match Shared::open(settings, "local".to_string()).await {

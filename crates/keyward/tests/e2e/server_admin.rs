@@ -1377,7 +1377,8 @@ fn session_with_role(env: &TestEnv, http: &Http, name: &str, role: &str) -> Stri
 }
 
 both_backends!(helpdesk_session_may_init_and_assign, |env: &TestEnv| {
-    let api = Api::start(env, &["alice"]);
+    // "root" is the first user (superuser): a helpdesk acts only on accounts below its role.
+    let api = Api::start(env, &["root", "alice"]);
     let token = session_with_role(env, &api.http, "hd", "helpdesk");
     let v = admin_ok(
         &api.http,

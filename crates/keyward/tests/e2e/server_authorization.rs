@@ -161,6 +161,7 @@ both_backends!(
         assert_eq!(http.get("/api/v1/audit", Some(&plain)).status, 403);
         assert_eq!(http.get("/api/v1/connections", Some(&plain)).status, 403);
         // The management key runs commands as a superuser, but never names server files.
+        let dump = env.dir.path().join("item2-dump.csv");
         let r = http.post(
         "/server/management-command/",
         &json!({"command_name": "audit dump", "command_args": ["-f", "/tmp/kw-item2-dump.csv"]}),

@@ -24,6 +24,7 @@ pub fn user(env: &TestEnv, name: &str) {
 /// `admin` is created when there is none yet). Operators act only on principals below their own
 /// role, so a key that must reach every account belongs to a superuser.
 pub fn admin_key(env: &TestEnv) -> String {
+    env.manage_ok(&["migrate"]); // the database exists before it is read directly
     let superuser = env
         .query_strings(
             "SELECT username FROM users WHERE roles LIKE '%superuser%' ORDER BY created_at",
