@@ -64,8 +64,9 @@ impl LoginRefusal {
         }
     }
 
-    /// Whether the refusal counts as a failed guess for throttling (a correct password refused
-    /// for policy reasons does not, but counting it would not hurt either).
+    /// Whether the refusal means wrong credentials. The HTTP throttle counts every refusal, not
+    /// only these: a right password refused for any other reason (second factor missing, policy)
+    /// must change the counters exactly as a wrong one does, or they would reveal it.
     pub fn is_credential_failure(self) -> bool {
         matches!(
             self,

@@ -77,6 +77,9 @@ pub enum CommandError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+    /// Too many attempts by this caller; it may retry after `retry_after` seconds (HTTP 429).
+    #[error("{message}")]
+    Throttled { message: String, retry_after: u64 },
 }
 
 impl CommandError {
@@ -98,6 +101,7 @@ impl CommandError {
             CommandError::Forbidden(_) => "forbidden",
             CommandError::Unavailable(_) => "unavailable",
             CommandError::Internal(_) => "internal",
+            CommandError::Throttled { .. } => "throttled",
         }
     }
 

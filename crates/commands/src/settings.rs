@@ -142,6 +142,9 @@ settings! {
     argon2_parallelism: u32 = 1;
     /// Largest accepted HTTP request body in bytes.
     max_body_bytes: u64 = 1_048_576;
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` / `Forwarded` headers name the client
+    /// address (right-most untrusted hop); empty: the TCP peer is the client.
+    trusted_proxies: Vec<String> = Vec::new();
     /// Log filter (tracing syntax), e.g. `info` or `keyward=debug`.
     log_level: String = "info".into();
 }

@@ -167,12 +167,45 @@ pub async fn authenticate(
     Err(AuthError::Invalid)
 }
 
+/// The client address of a request, as [`resolve_client`] found it.
+#[derive(Clone, Copy, Debug)]
+struct ResolvedClient(Option<IpAddr>);
+
 /// The peer address of the connection (IPv4-mapped IPv6 shown as IPv4), when known.
-pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
+fn peer_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+}
+
+/// Middleware (outermost, so every route and the request log see it): the client address is
+/// the TCP peer, or — when the peer is one of `trusted_proxies` — the address the proxies
+/// forwarded (see [`crate::forwarded`]).
+pub async fn resolve_client(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let client = peer_ip(req.extensions()).map(|peer| state.proxies.client(peer, req.headers()));
+    req.extensions_mut().insert(ResolvedClient(client));
+    next.run(req).await
+}
+
+/// The client address of a request: the one place it is decided (throttles, audit `client`,
+/// user IP rules, sessions and logs all take it from here).
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    match parts.extensions.get::<ResolvedClient>() {
+        Some(ResolvedClient(client)) => *client,
+        None => peer_ip(&parts.extensions),
+    }
+}
+
+/// [`client_ip`] for a whole request (middleware).
+pub fn request_client_ip(req: &axum::extract::Request) -> Option<IpAddr> {
+    match req.extensions().get::<ResolvedClient>() {
+        Some(ResolvedClient(client)) => *client,
+        None => peer_ip(req.extensions()),
+    }
 }
 
 /// The client address as an extractor (never fails; `None` when the transport has none).
@@ -195,7 +228,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 }
 
 /// An authenticated caller for the REST API: a login session or an `admin` API key (`validate`
-/// keys only open `/validate/*`). Failed presentations of a token are audited.
+/// keys only open `/validate/*`). Failed presentations of a token are audited, repeats from one
+/// address coalesced into one row per interval (see [`crate::audit_coalesce`]).
 #[derive(Clone, Debug)]
 pub struct Authenticated(pub Caller);
 
@@ -229,21 +263,17 @@ impl FromRequestParts<AppState> for Authenticated {
                     state
                         .metrics
                         .record_auth(AuthKind::Session, AuthOutcome::Failure);
-                    let ctx = state.ctx(
-                        "anonymous",
-                        &client.map(|c| c.to_string()).unwrap_or_default(),
-                    );
-                    if let Err(err) = ctx
-                        .audit(
-                            "authenticate",
-                            "",
-                            false,
-                            "invalid, expired or revoked token",
-                        )
-                        .await
-                    {
-                        tracing::error!(error = %err, "could not audit a failed authentication");
-                    }
+                    crate::audit_coalesce::audit_failure(
+                        state,
+                        crate::audit_coalesce::Row {
+                            actor: "anonymous".into(),
+                            action: "authenticate".into(),
+                            client: client.map(|c| c.to_string()).unwrap_or_default(),
+                            target: String::new(),
+                            details: "invalid, expired or revoked token".into(),
+                        },
+                    )
+                    .await;
                 }
                 Err(e.into())
             }

@@ -95,6 +95,9 @@ impl From<CommandError> for ApiError {
             CommandError::Forbidden(m) => ApiError::Forbidden(m),
             CommandError::Unavailable(m) => ApiError::Unavailable(m),
             CommandError::Internal(m) => ApiError::Internal(m),
+            CommandError::Throttled { retry_after, .. } => {
+                ApiError::TooManyRequests { retry_after }
+            }
         }
     }
 }

@@ -4,8 +4,10 @@
 
 mod api;
 pub mod api_types;
+pub mod audit_coalesce;
 pub mod auth;
 pub mod error;
+pub mod forwarded;
 pub mod linotp;
 mod login;
 mod management;
@@ -78,6 +80,10 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ))
         .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::resolve_client,
+        ))
         .with_state(state)
 }
 
@@ -95,8 +101,11 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         .server_keys()
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
+    forwarded::TrustedProxies::parse(&shared.settings.trusted_proxies)
+        .map_err(ServerError::Startup)?;
     let shared = Arc::new(shared);
     let state = AppState::new(shared.clone(), Arc::new(Registry::standard()));
+    let flusher = audit_coalesce::spawn_flusher(state.clone());
     let addr: SocketAddr = shared.settings.listen.parse().map_err(|_| {
         ServerError::Startup(format!(
             "listen address {:?} is not HOST:PORT",
@@ -110,7 +119,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
             keyward_commands::login::FIRST_USER_AT_CONSOLE
         );
     }
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     match tls::config(&shared.settings).await? {
         None => {
             let listener =
@@ -133,6 +142,9 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         }
         Some(config) => tls::serve(addr, config, app, shutdown_signal(), &shared).await?,
     }
+    // Counted failures get their summary rows before the store closes.
+    flusher.abort();
+    audit_coalesce::flush(&state, true).await;
     shared.store.close().await;
     Ok(())
 }

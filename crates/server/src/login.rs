@@ -1,6 +1,6 @@
 //! `POST /auth/login`, `POST /auth/logout`, `POST /auth/register`: thin adapters over
-//! `keyward_commands::login`, plus this node's failed-login throttle. Every refusal looks the
-//! same to the client (401, one generic message); the audit row says why.
+//! `keyward_commands::login`, plus this node's failed-login throttle (see [`crate::throttle`]).
+//! Every refusal looks the same to the client (401, one generic message); the audit row says why.
 
 use axum::Json;
 use axum::extract::State;
@@ -13,9 +13,11 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api_types::{LoginBody, LoginResponse, RegisterBody, StatusMessage, UserInfo};
+use crate::audit_coalesce::{Row, audit_failure};
 use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics::{AuthKind, AuthOutcome};
+use crate::throttle::retry_after_secs;
 
 /// The one answer to every refused login.
 const REFUSED: &str = "invalid username or password";
@@ -61,21 +63,30 @@ async fn login(
 ) -> Result<Json<LoginResponse>, ApiError> {
     let client_text = client.text();
     let ctx = state.ctx("anonymous", &client_text);
-    if let Some(wait) = state.throttle.blocked_for(&body.username, &client_text) {
-        state
-            .metrics
-            .record_auth(AuthKind::Password, AuthOutcome::Throttled);
-        ctx.audit(
-            "login",
-            &audit_target(&body.username),
-            false,
-            "throttled after repeated failures",
-        )
-        .await?;
-        return Err(ApiError::TooManyRequests {
-            retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-        });
-    }
+    // Reserve the attempt before anything is verified: concurrent guesses cannot all pass the
+    // check, and the answer while blocked does not depend on the password.
+    let attempt = match state.throttle.reserve(&body.username, &client_text) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            state
+                .metrics
+                .record_auth(AuthKind::Password, AuthOutcome::Throttled);
+            audit_failure(
+                &state,
+                Row {
+                    actor: "anonymous".into(),
+                    action: "login".into(),
+                    client: client_text.clone(),
+                    target: audit_target(&body.username),
+                    details: "throttled after repeated failures".into(),
+                },
+            )
+            .await;
+            return Err(ApiError::TooManyRequests {
+                retry_after: retry_after_secs(wait),
+            });
+        }
+    };
     let agent = user_agent(&headers);
     let req = LoginRequest {
         username: &body.username,
@@ -87,7 +98,7 @@ async fn login(
     };
     match password_login(&ctx, &req).await {
         Ok(ok) => {
-            state.throttle.success(&body.username);
+            attempt.succeeded();
             state
                 .metrics
                 .record_auth(AuthKind::Password, AuthOutcome::Success);
@@ -97,16 +108,19 @@ async fn login(
                 username: ok.username,
             }))
         }
-        Err(LoginError::Refused(reason)) => {
-            if reason.is_credential_failure() {
-                state.throttle.failure(&body.username, &client_text);
-            }
+        Err(LoginError::Refused(_)) => {
+            // Every refusal stays counted — a right password without its second factor too —
+            // so the counters never tell whether the password was right.
+            drop(attempt);
             state
                 .metrics
                 .record_auth(AuthKind::Password, AuthOutcome::Failure);
             Err(ApiError::Unauthorized(REFUSED.into()))
         }
-        Err(LoginError::Failed(e)) => Err(e.into()),
+        Err(LoginError::Failed(e)) => {
+            attempt.not_a_guess();
+            Err(e.into())
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! `Authorization: Token KEY` runs a registry command and answers exactly the text the local
 //! command prints. Off unless `management_command_access_key` is set; the key is compared in
 //! constant time; `management_commands` is an allow-list. Every call is audited without its
-//! arguments (they may hold passwords).
+//! arguments (they may hold passwords). Wrong keys are throttled per client address (429 with
+//! `Retry-After`), and their audit rows coalesced (see [`crate::audit_coalesce`]).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -19,9 +20,14 @@ use crate::AppState;
 use crate::api_types::{
     ManagementDenied, ManagementRejected, ManagementRequest, ManagementResponse, StatusMessage,
 };
+use crate::audit_coalesce::{Row, audit_failure};
 use crate::auth::ClientAddr;
 use crate::error::ApiError;
 use crate::metrics::{AuthKind, AuthOutcome};
+use crate::throttle::{Limit, retry_after_secs};
+
+/// Wrong access keys tolerated per client address before waits (1 s, 2 s, 4 s, …) start.
+pub const MANAGEMENT_KEY_THRESHOLD: u32 = 10;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(management_command))
@@ -78,6 +84,8 @@ fn rejected(non_field: Option<&str>, command_name: Option<String>) -> Response {
         (status = 400, description = "Command not allowed (MANAGEMENT_COMMAND_NOT_ALLOWED), unknown, or malformed request", body = ManagementRejected),
         (status = 403, description = "Endpoint disabled, or missing/wrong access key", body = ManagementDenied),
         (status = 413, description = "Body too large", body = StatusMessage),
+        (status = 429, description = "Too many wrong keys from this address; see Retry-After", body = StatusMessage,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 async fn management_command(
@@ -87,13 +95,35 @@ async fn management_command(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let client_text = client.text();
-    let ctx = state.ctx(&format!("remote:{client_text}"), &client_text);
+    let actor = format!("remote:{client_text}");
+    let ctx = state.ctx(&actor, &client_text);
+    let failure = |details: &str| Row {
+        actor: actor.clone(),
+        action: "management-command".into(),
+        client: client_text.clone(),
+        target: String::new(),
+        details: details.into(),
+    };
+    let limit = [Limit::new(
+        format!("m:{client_text}"),
+        MANAGEMENT_KEY_THRESHOLD,
+    )];
+    if let Some(wait) = state.management_throttle.blocked_for(&limit) {
+        state
+            .metrics
+            .record_auth(AuthKind::ManagementKey, AuthOutcome::Throttled);
+        audit_failure(&state, failure("throttled after repeated failures")).await;
+        return Err(ApiError::TooManyRequests {
+            retry_after: retry_after_secs(wait),
+        });
+    }
     let configured = state
         .shared
         .settings
         .management_command_access_key
         .as_deref();
     if !key_matches(configured, &headers) {
+        state.management_throttle.failure(&limit);
         state
             .metrics
             .record_auth(AuthKind::ManagementKey, AuthOutcome::Failure);
@@ -102,9 +132,10 @@ async fn management_command(
         } else {
             "endpoint disabled (no management_command_access_key)"
         };
-        ctx.audit("management-command", "", false, why).await?;
+        audit_failure(&state, failure(why)).await;
         return Ok(denied());
     }
+    state.management_throttle.clear(&limit);
     state
         .metrics
         .record_auth(AuthKind::ManagementKey, AuthOutcome::Success);

@@ -1,7 +1,7 @@
 //! Prometheus metrics (`GET /metrics`) from a small in-process registry: requests by method,
 //! route template and status, latency histograms per route, and authentication outcomes. The
 //! same middleware writes one structured log line per request — method, path (never the query
-//! string), status, latency — and nothing from headers or bodies.
+//! string), client address, status, latency — and nothing else from headers or bodies.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -186,6 +186,9 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let path = req.uri().path().to_string();
+    let client = crate::auth::request_client_ip(&req)
+        .map(|c| c.to_string())
+        .unwrap_or_default();
     let resp = next.run(req).await;
     let elapsed = start.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
@@ -196,6 +199,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         target: "keyward::http",
         %method,
         %path,
+        %client,
         status,
         latency_ms = (elapsed * 1000.0).round() as u64,
         "request"

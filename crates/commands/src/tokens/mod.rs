@@ -8,6 +8,7 @@
 mod admin;
 mod enroll;
 mod import;
+mod lookup_limit;
 mod query;
 mod resync;
 

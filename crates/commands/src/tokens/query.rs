@@ -307,6 +307,7 @@ async fn getserial(ctx: Ctx, a: GetSerialArgs) -> Result<Output, CommandError> {
             "parameter 'otp' must be digits".into(),
         ));
     }
+    super::lookup_limit::charge(&ctx.actor)?;
     let mut q = TokenQuery {
         realm: given(&a.realm).map(String::from),
         active: Some(true),

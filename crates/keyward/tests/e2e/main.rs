@@ -18,4 +18,5 @@ mod server_import;
 mod server_management;
 mod server_sessions;
 mod server_status;
+mod server_throttles;
 mod server_validate;

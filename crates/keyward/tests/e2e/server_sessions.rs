@@ -193,6 +193,9 @@ both_backends!(
         env.exec(r#"UPDATE users SET denied_networks = '[]', allowed_networks = '["10.0.0.0/8"]'"#);
         refused("not in allowed networks");
         env.exec(r#"UPDATE users SET allowed_networks = '["127.0.0.1/32"]'"#);
+        // Five refusals in a row: every refusal counts for the throttle, so its first wait
+        // (1 s) runs out before the next login.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
         http.login_ok("alice", "pw-alice");
         env.exec(r#"UPDATE users SET allowed_networks = '[]'"#);
 

@@ -131,6 +131,8 @@ pub struct LinotpError {
     pub status: StatusCode,
     /// Whether `httperror` may replace `status`.
     pub overridable: bool,
+    /// Seconds for a `Retry-After` header (with 429 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl LinotpError {
@@ -141,6 +143,7 @@ impl LinotpError {
             message: message.into(),
             status: StatusCode::OK,
             overridable: true,
+            retry_after: None,
         }
     }
 
@@ -151,6 +154,7 @@ impl LinotpError {
             message: message.into(),
             status,
             overridable: false,
+            retry_after: None,
         }
     }
 
@@ -215,6 +219,13 @@ impl From<CommandError> for LinotpError {
                 tracing::error!(error = %m, "LinOTP request: internal error");
                 LinotpError::new(CODE_INTERNAL, "internal error")
             }
+            CommandError::Throttled {
+                message,
+                retry_after,
+            } => LinotpError {
+                retry_after: Some(retry_after),
+                ..LinotpError::fixed(CODE_FORBIDDEN, message, StatusCode::TOO_MANY_REQUESTS)
+            },
         }
     }
 }
@@ -229,6 +240,12 @@ impl From<ApiError> for LinotpError {
             ApiError::NotFound(m) => LinotpError::new(CODE_NOT_FOUND, m),
             ApiError::Conflict(m) => LinotpError::new(CODE_CONFLICT, m),
             ApiError::Unavailable(m) => LinotpError::from(CommandError::Unavailable(m)),
+            ApiError::TooManyRequests { retry_after } => {
+                LinotpError::from(CommandError::Throttled {
+                    message: e.to_string(),
+                    retry_after,
+                })
+            }
             other => LinotpError::from(CommandError::Internal(other.to_string())),
         }
     }
@@ -236,7 +253,14 @@ impl From<ApiError> for LinotpError {
 
 impl IntoResponse for LinotpError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut resp = (self.status, Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.max(1).to_string())
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        resp
     }
 }
 

@@ -1,0 +1,92 @@
+//! Rate limit on OTP look-ups (`token getserial`, LinOTP `/admin/getSerialByOtp`): a lookup
+//! tells whether some token accepts an OTP right now, so unlimited lookups are an OTP search.
+//! Each acting caller (`ctx.actor`: a user, an API key, a remote management address) has a
+//! bucket of [`BURST`] lookups that refills by one every [`REFILL`]; beyond, the command fails
+//! with [`CommandError::Throttled`] (HTTP 429) whatever the transport. Lookups are counted per
+//! caller on this node; the local console (`cli:local`) is not limited.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::output::CommandError;
+
+/// Lookups a caller may make at once.
+pub const BURST: u32 = 20;
+/// One more lookup is allowed this often.
+pub const REFILL: Duration = Duration::from_secs(6);
+/// Callers tracked at most; quiet ones are forgotten first.
+const MAX_CALLERS: usize = 10_000;
+
+struct Bucket {
+    /// Lookups left (fractional while refilling).
+    tokens: f64,
+    last: Instant,
+    /// Lookups made by this caller since it was first seen (for the log).
+    total: u64,
+}
+
+fn buckets() -> std::sync::MutexGuard<'static, HashMap<String, Bucket>> {
+    static BUCKETS: OnceLock<Mutex<HashMap<String, Bucket>>> = OnceLock::new();
+    BUCKETS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Charges one lookup to `actor`, or refuses with the seconds to wait.
+pub fn charge(actor: &str) -> Result<(), CommandError> {
+    if actor == "cli:local" {
+        return Ok(());
+    }
+    let now = Instant::now();
+    let mut map = buckets();
+    let full_after = REFILL * BURST;
+    if map.len() >= MAX_CALLERS && !map.contains_key(actor) {
+        map.retain(|_, b| now.duration_since(b.last) < full_after);
+    }
+    let bucket = map.entry(actor.to_string()).or_insert(Bucket {
+        tokens: f64::from(BURST),
+        last: now,
+        total: 0,
+    });
+    let refilled = now.duration_since(bucket.last).as_secs_f64() / REFILL.as_secs_f64();
+    bucket.tokens = (bucket.tokens + refilled).min(f64::from(BURST));
+    bucket.last = now;
+    bucket.total = bucket.total.saturating_add(1);
+    if bucket.tokens >= 1.0 {
+        bucket.tokens -= 1.0;
+        return Ok(());
+    }
+    let wait = ((1.0 - bucket.tokens) * REFILL.as_secs_f64())
+        .ceil()
+        .max(1.0) as u64;
+    tracing::warn!(%actor, lookups = bucket.total, "OTP lookups throttled");
+    Err(CommandError::Throttled {
+        message: format!("too many OTP lookups; retry in {wait} s"),
+        retry_after: wait,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item12_a_caller_gets_a_burst_then_waits_and_others_are_unaffected() {
+        let me = "user:item12-unit";
+        for _ in 0..BURST {
+            assert!(charge(me).is_ok());
+        }
+        let refused = charge(me);
+        assert!(
+            matches!(refused, Err(CommandError::Throttled { retry_after, .. })
+                if (1..=REFILL.as_secs()).contains(&retry_after)),
+            "{refused:?}"
+        );
+        assert!(charge("user:item12-other").is_ok());
+        for _ in 0..BURST * 2 {
+            assert!(charge("cli:local").is_ok());
+        }
+    }
+}
