@@ -98,9 +98,9 @@ impl Writer {
         self.jobs
             .send(make(tx))
             .await
-            .map_err(|_| StoreError::Corrupt("the database writer has stopped".into()))?;
+            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
         rx.await
-            .map_err(|_| StoreError::Corrupt("the database writer dropped a request".into()))?
+            .map_err(|_| StoreError::Unavailable("the database writer dropped a request".into()))?
     }
 
     pub(crate) async fn append_audit(&self, a: AuditAppend) -> Result<(), StoreError> {
@@ -163,7 +163,7 @@ fn finish(jobs: Vec<Job>, outcome: BatchResult) {
             for job in jobs {
                 reply(
                     job,
-                    Err(StoreError::Corrupt(format!("commit failed: {msg}"))),
+                    Err(StoreError::Unavailable(format!("commit failed: {msg}"))),
                 );
             }
         }
@@ -304,5 +304,43 @@ async fn job_writes(tx: &mut impl BatchTx, job: &Job) -> Result<(Done, AuditAppe
             }
             Ok((won, audit))
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn audit_job() -> AuditAppend {
+        AuditAppend {
+            chain: "local".into(),
+            ts_ms: 0,
+            event: AuditEvent::default(),
+            signer: Arc::new(|_: &str| String::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn item19_a_stopped_writer_is_unavailable_not_corrupt() {
+        let (jobs, rx) = mpsc::channel(1);
+        drop(rx);
+        let writer = Writer { jobs };
+        let err = writer.append_audit(audit_job()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(!err.to_string().contains("corrupt"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn item19_a_failed_commit_is_unavailable() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        // The pool writer on a closed pool cannot begin its batch.
+        let writer = Writer::spawn(pool.clone(), Backend::Sqlite, None);
+        pool.close().await;
+        let err = writer.append_audit(audit_job()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     }
 }
