@@ -59,6 +59,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// A new name whose confusable skeleton equals an existing user's.
+    #[error("{0} looks like an existing user's name: choose another")]
+    LookAlike(String),
     #[error("database schema migration {version} failed: {reason}")]
     Migration { version: i64, reason: String },
     #[error(
@@ -67,6 +70,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database cannot take writes right now (the writer stopped, a commit failed): the
+    /// request may be retried later; nothing of it was committed.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("database error: {0}")]
@@ -194,7 +201,9 @@ impl Store {
 
     /// Applies pending migrations; returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
-        migrations::run(self).await
+        let applied = migrations::run(self).await?;
+        self.backfill_username_skeletons().await?;
+        Ok(applied)
     }
 
     /// The schema version now in the database (0 when empty).
@@ -223,8 +232,8 @@ impl Store {
     }
 }
 
-/// The file of a `sqlite:` URL (none for in-memory databases).
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+/// The file of a `sqlite:` URL (none for in-memory databases or other engines).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

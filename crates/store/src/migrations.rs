@@ -25,10 +25,22 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_tokens.sql"),
         postgres: include_str!("../migrations/postgres/0002_tokens.sql"),
     },
+    Migration {
+        version: 3,
+        name: "audit checkpoint signature",
+        sqlite: include_str!("../migrations/sqlite/0003_audit_checkpoint_signature.sql"),
+        postgres: include_str!("../migrations/postgres/0003_audit_checkpoint_signature.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "username skeleton",
+        sqlite: include_str!("../migrations/sqlite/0004_username_skeleton.sql"),
+        postgres: include_str!("../migrations/postgres/0004_username_skeleton.sql"),
+    },
 ];
 
 /// How many migrations this build knows; a test pins it so none is lost or renumbered.
-pub const MIGRATION_COUNT: usize = 2;
+pub const MIGRATION_COUNT: usize = 4;
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS keyward_migrations (\
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
