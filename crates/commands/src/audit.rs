@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::context::Ctx;
+use crate::csv::{raw_cell, text_cell};
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
 
@@ -145,25 +146,6 @@ struct DumpArgs {
 pub const CSV_HEADER: &str =
     "id,chain,seq,time,actor,action,target,success,client,details,prev_hash,hash,signature";
 
-/// One CSV cell, quoted when needed.
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// A free-text cell (actor, action, target, client, details may carry attacker-chosen text
-/// such as attempted usernames): one a spreadsheet would run as a formula gets a leading `'`.
-fn csv_text(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        csv_cell(&format!("'{s}"))
-    } else {
-        csv_cell(s)
-    }
-}
-
 fn ms_time(ts_ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_ms) * 1_000_000)
         .ok()
@@ -174,18 +156,18 @@ fn ms_time(ts_ms: i64) -> String {
 fn csv_row(r: &AuditRecord) -> String {
     let cells = [
         r.id.to_string(),
-        csv_text(&r.chain),
+        text_cell(&r.chain),
         r.seq.to_string(),
         ms_time(r.ts_ms),
-        csv_text(&r.event.actor),
-        csv_text(&r.event.action),
-        csv_text(&r.event.target),
+        text_cell(&r.event.actor),
+        text_cell(&r.event.action),
+        text_cell(&r.event.target),
         if r.event.success { "1" } else { "0" }.to_string(),
-        csv_text(&r.event.client),
-        csv_text(&r.event.details),
-        csv_cell(&r.prev_hash),
-        csv_cell(&r.hash),
-        csv_cell(&r.signature),
+        text_cell(&r.event.client),
+        text_cell(&r.event.details),
+        raw_cell(&r.prev_hash),
+        raw_cell(&r.hash),
+        raw_cell(&r.signature),
     ];
     let mut line = cells.join(",");
     line.push('\n');
@@ -201,6 +183,13 @@ async fn dump(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
             .saturating_sub(secs.saturating_mul(1000)),
         None => i64::MIN,
     };
+    if a.file.is_some() && ctx.actor != "cli:local" {
+        return Err(CommandError::Forbidden(
+            "-f/--filename writes a file on the server and works only in local runs; \
+             leave it out to get the CSV in the answer"
+                .into(),
+        ));
+    }
     let mut file = match &a.file {
         Some(path) => Some(
             std::fs::OpenOptions::new()
@@ -410,15 +399,6 @@ mod tests {
         assert!(parse_span("d").is_err());
         assert!(parse_span("").is_err());
         assert!(parse_span("5y").is_err());
-    }
-
-    #[test]
-    fn csv_cells_are_quoted_and_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_text("=1+1"), "'=1+1");
-        assert_eq!(csv_cell("+sig/=="), "+sig/==");
     }
 
     #[test]
