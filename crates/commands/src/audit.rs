@@ -1,16 +1,18 @@
 //! Audit log commands (O3, pi-manage `audit`): `audit verify` proves the log untouched (hash
-//! chains, signatures, no gaps), `audit dump` writes it as CSV, `audit rotate` deletes old rows
-//! by watermarks or age while keeping every chain verifiable from its checkpoint.
+//! chains, signatures, no gaps, no missing tail or chain: see `audit_verify`), `audit dump`
+//! writes it as CSV, `audit rotate` deletes old rows by watermarks or age while keeping every
+//! chain verifiable from its signed checkpoint.
 
 use std::ffi::OsString;
 use std::io::Write;
 
 use clap::Parser;
-use keyward_store::audit::{AuditRecord, GENESIS_HASH, KeepFrom, entry_hash};
+use keyward_store::audit::{AuditRecord, KeepFrom};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::audit_verify::verify;
 use crate::context::Ctx;
 use crate::csv::{raw_cell, text_cell};
 use crate::output::{CommandError, Output};
@@ -38,79 +40,6 @@ pub fn commands() -> Vec<CommandSpec> {
 }
 
 const PAGE: i64 = 1000;
-
-#[derive(Parser)]
-struct NoArgs {}
-
-/// Why verification failed, naming the first bad entry.
-fn broken(msg: String) -> CommandError {
-    CommandError::Invalid(format!("Audit log BROKEN: {msg}"))
-}
-
-fn describe(r: &AuditRecord) -> String {
-    format!("entry id {} (chain {}, seq {})", r.id, r.chain, r.seq)
-}
-
-async fn verify(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
-    let key = ctx
-        .shared
-        .server_keys()
-        .await?
-        .audit_signing_key
-        .verifying_key();
-    let chains = ctx.store().audit_chains().await?;
-    let mut entries: u64 = 0;
-    for chain in &chains {
-        let (mut seq, mut hash) = ctx
-            .store()
-            .audit_checkpoint(chain)
-            .await?
-            .unwrap_or((0, GENESIS_HASH.to_string()));
-        loop {
-            let page = ctx.store().audit_chain_page(chain, seq, PAGE).await?;
-            let done = (page.len() as i64) < PAGE;
-            for r in &page {
-                if r.seq != seq + 1 {
-                    return Err(broken(format!(
-                        "chain {chain} is missing seq {}..{} (before entry id {}, seq {})",
-                        seq + 1,
-                        r.seq - 1,
-                        r.id,
-                        r.seq
-                    )));
-                }
-                if r.prev_hash != hash {
-                    return Err(broken(format!(
-                        "{} does not link to its predecessor (deleted, inserted or reordered entry)",
-                        describe(r)
-                    )));
-                }
-                if entry_hash(&r.prev_hash, &r.chain, r.seq, r.ts_ms, &r.event) != r.hash {
-                    return Err(broken(format!(
-                        "{} was altered (its contents do not match its hash)",
-                        describe(r)
-                    )));
-                }
-                if !crate::audit_sign::verify(&key, &r.hash, &r.signature) {
-                    return Err(broken(format!(
-                        "{} has a missing or invalid signature",
-                        describe(r)
-                    )));
-                }
-                seq = r.seq;
-                hash = r.hash.clone();
-                entries += 1;
-            }
-            if done {
-                break;
-            }
-        }
-    }
-    Ok(Output::new(
-        format!("Audit log OK: {entries} entries in {} chains", chains.len()),
-        json!({ "ok": true, "entries": entries, "chains": chains }),
-    ))
-}
 
 /// Parses `5d`, `3h`, `30m`, `45s`, `2w` into seconds.
 fn parse_span(s: &str) -> Result<i64, String> {
@@ -346,6 +275,7 @@ async fn rotate(ctx: Ctx, a: RotateInner) -> Result<Output, CommandError> {
             }
         }
     };
+    let signer = ctx.shared.audit_signer().await?;
     let mut deleted: u64 = 0;
     let mut per_chain = Vec::new();
     if let Some(keep) = keep {
@@ -358,7 +288,7 @@ async fn rotate(ctx: Ctx, a: RotateInner) -> Result<Output, CommandError> {
                 loop {
                     let got = ctx
                         .store()
-                        .delete_audit_chunk(&chain, bound, chunk, ctx.now())
+                        .delete_audit_chunk(&chain, bound, chunk, ctx.now(), &signer)
                         .await?;
                     if got == 0 {
                         break;

@@ -73,6 +73,8 @@ impl Shared {
         if let Some(file) = new_file {
             restrict_to_owner(&file);
         }
+        // Signed heads of the chains this process writes, outside the table (audit verify).
+        store.keep_audit_heads_in(settings.data_dir().join("audit-heads"));
         Ok(Self::with_store(store, settings, chain))
     }
 

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod audit_sign;
+pub mod audit_verify;
 pub mod challenges;
 pub mod context;
 pub mod csv;

@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod audit_heads;
 pub mod challenges;
 mod columns;
 mod migrations;
@@ -116,6 +117,8 @@ pub struct Store {
     writer: writer::Writer,
     /// The database file on SQLite, for the native reads of the validate path.
     sqlite_file: Option<std::path::PathBuf>,
+    /// Where the writer keeps the audit chains' signed head records (unset: nowhere).
+    audit_heads: writer::HeadsDir,
 }
 
 impl std::fmt::Debug for Store {
@@ -176,8 +179,10 @@ impl Store {
         };
         let pool = pool_opts.connect_with(options).await.map_err(connect_err)?;
         let file = sqlite_file(url);
+        let audit_heads = writer::HeadsDir::default();
         Ok(Store {
-            writer: writer::Writer::spawn(pool.clone(), backend, file.clone()),
+            writer: writer::Writer::spawn(pool.clone(), backend, file.clone(), audit_heads.clone()),
+            audit_heads,
             sqlite_file: file,
             pool,
             backend,
@@ -193,6 +198,12 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Has the writer keep a signed head record of each audit chain it appends to in `dir`
+    /// (see `audit_heads`). Set once, before the first append; later calls change nothing.
+    pub fn keep_audit_heads_in(&self, dir: std::path::PathBuf) {
+        let _ = self.audit_heads.set(dir);
     }
 
     pub fn pool(&self) -> &AnyPool {

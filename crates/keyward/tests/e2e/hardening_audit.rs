@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use crate::both_backends;
+use crate::harness::TestEnv;
 use crate::server_client::Http;
 
 const KEY: &str = "test-management-key-0123456789";
@@ -100,5 +101,110 @@ both_backends!(
         assert!(csv.contains("'''=HYPERLINK(\"http://x\")'; "), "{csv}");
         assert!(!csv.contains("; '=HYPERLINK"), "{csv}");
         assert!(csv.contains("'F1'; "), "{csv}");
+    }
+);
+
+/// Writes `n` audited actions (each `config set` is one row on the `local` chain).
+fn audited_actions(env: &TestEnv, n: usize) {
+    for i in 0..n {
+        let v = if i % 2 == 0 { "true" } else { "false" };
+        env.manage_ok(&["config", "set", "registration_enabled", v]);
+    }
+}
+
+both_backends!(item14_a_cut_tail_is_reported, |env: &TestEnv| {
+    audited_actions(env, 5);
+    assert!(env.data_dir().join("audit-heads/local.head").exists());
+    assert_eq!(
+        env.manage_ok(&["audit", "verify"]),
+        "Audit log OK: 5 entries in 1 chains\n"
+    );
+    env.exec("DELETE FROM audit_log WHERE seq >= 4");
+    let (_, err) = env.manage_err(&["audit", "verify"]);
+    assert!(
+        err.contains("chain local is missing its tail: it ends at seq 3")
+            && err.contains("says seq 5 was written"),
+        "{err}"
+    );
+});
+
+both_backends!(item14_a_deleted_chain_is_reported, |env: &TestEnv| {
+    env.manage_ok(&["createuser", "alice", "pw-alice", "alice@example.com"]);
+    let server = env.serve();
+    let http = Http::new(&server);
+    http.login_ok("alice", "pw-alice");
+    http.login("alice", "wrong");
+    assert!(server.terminate());
+    assert!(env.manage_ok(&["audit", "verify"]).contains("in 2 chains"));
+    env.exec("DELETE FROM audit_log WHERE chain = 'test-node'");
+    let (_, err) = env.manage_err(&["audit", "verify"]);
+    assert!(
+        err.contains("chain test-node is missing:") && err.contains("test-node.head"),
+        "{err}"
+    );
+});
+
+both_backends!(item14_checkpoints_are_signed, |env: &TestEnv| {
+    audited_actions(env, 6);
+    // A real rotation signs its checkpoint and verify stays green.
+    env.manage_ok(&["audit", "rotate", "-hw", "3", "-lw", "3"]);
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM audit_checkpoints WHERE signature <> ''"),
+        1
+    );
+    assert!(
+        env.manage_ok(&["audit", "verify"])
+            .starts_with("Audit log OK: 4 entries")
+    );
+    // Deleting the oldest rows with a hand-made checkpoint is refused, also when the checkpoint
+    // carries a row's genuine signature.
+    env.exec("DELETE FROM audit_checkpoints");
+    env.exec("DELETE FROM audit_log WHERE seq <= 5");
+    let first = env.query_strings(
+        "SELECT CAST(seq AS TEXT), prev_hash, signature FROM audit_log ORDER BY seq LIMIT 1",
+    );
+    let (seq, prev, sig) = (
+        first[0][0].parse::<i64>().unwrap() - 1,
+        first[0][1].clone(),
+        first[0][2].clone(),
+    );
+    for forged in ["", sig.as_str()] {
+        env.exec("DELETE FROM audit_checkpoints");
+        env.exec(&format!(
+            "INSERT INTO audit_checkpoints (chain, seq, hash, created_at, signature) \
+             VALUES ('local', {seq}, '{prev}', 1, '{forged}')"
+        ));
+        let (_, err) = env.manage_err(&["audit", "verify"]);
+        assert!(
+            err.contains("the checkpoint of chain local") && err.contains("invalid signature"),
+            "{err}"
+        );
+    }
+});
+
+both_backends!(
+    item14_expected_heads_catch_a_cut_without_head_files,
+    |env: &TestEnv| {
+        audited_actions(env, 4);
+        let out = env.manage_ok(&["audit", "verify", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let head = v["heads"][0].as_str().unwrap().to_string();
+        assert!(head.starts_with("local:4:"), "{head}");
+        // An intruder who can also delete files removes the head records and the newest rows…
+        std::fs::remove_dir_all(env.data_dir().join("audit-heads")).unwrap();
+        env.exec("DELETE FROM audit_log WHERE seq = 4");
+        assert!(
+            env.manage_ok(&["audit", "verify"])
+                .starts_with("Audit log OK: 3 entries")
+        );
+        // …but the head the operator kept from the last verify still tells.
+        let (_, err) = env.manage_err(&["audit", "verify", "--expect-head", &head]);
+        assert!(
+            err.contains("chain local is missing its tail: it ends at seq 3")
+                && err.contains("--expect-head local:4"),
+            "{err}"
+        );
+        let (code, err) = env.manage_err(&["audit", "verify", "--expect-head", "local:4"]);
+        assert_eq!(code, 2, "{err}");
     }
 );

@@ -16,7 +16,7 @@ mod native;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
@@ -73,18 +73,27 @@ pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
+/// Where the writer keeps the signed head record of each chain it appends to (see
+/// `audit_heads`); unset, it keeps none.
+pub(crate) type HeadsDir = Arc<OnceLock<PathBuf>>;
+
 impl Writer {
     /// Starts the writer: on a SQLite file, a thread with its own native connection; else a
     /// task on the sqlx pool.
-    pub(crate) fn spawn(pool: AnyPool, backend: Backend, sqlite_file: Option<PathBuf>) -> Writer {
+    pub(crate) fn spawn(
+        pool: AnyPool,
+        backend: Backend,
+        sqlite_file: Option<PathBuf>,
+        heads: HeadsDir,
+    ) -> Writer {
         let (jobs, rx) = mpsc::channel(4096);
         match sqlite_file.map(|path| native::open(&path)) {
-            Some(Ok(conn)) => native::spawn(conn, rx),
+            Some(Ok(conn)) => native::spawn(conn, rx, heads),
             other => {
                 if let Some(Err(e)) = other {
                     tracing::warn!(error = %e, "native SQLite writer unavailable; using the pool");
                 }
-                tokio::spawn(run(pool, backend, rx));
+                tokio::spawn(run(pool, backend, rx, heads));
             }
         }
         Writer { jobs }
@@ -137,7 +146,10 @@ fn gather(first: Job, rx: &mut mpsc::Receiver<Job>) -> Vec<Job> {
     jobs
 }
 
-type BatchResult = Result<Vec<Result<Done, StoreError>>, StoreError>;
+/// The newest (seq, hash) of each chain a batch appended to.
+type Heads = HashMap<String, (i64, String)>;
+
+type BatchResult = Result<(Vec<Result<Done, StoreError>>, Heads), StoreError>;
 
 /// Whether a batch that ended with `outcome` runs again, each job isolated: after a failed fast
 /// run (nothing was committed), and again while PostgreSQL reports a deadlock or serialization
@@ -149,10 +161,14 @@ fn run_again(outcome: &BatchResult, attempts: usize) -> bool {
     }
 }
 
-/// Answers every job of a batch.
-fn finish(jobs: Vec<Job>, outcome: BatchResult) {
+/// Answers every job of a batch, after recording the new chain heads of a committed one (so a
+/// process that exits right after its answer leaves its head behind).
+fn finish(jobs: Vec<Job>, outcome: BatchResult, heads_dir: &HeadsDir) {
     match outcome {
-        Ok(results) => {
+        Ok((results, heads)) => {
+            if let Some(dir) = heads_dir.get() {
+                write_heads(dir, &jobs, heads);
+            }
             for (job, result) in jobs.into_iter().zip(results) {
                 reply(job, result);
             }
@@ -170,8 +186,39 @@ fn finish(jobs: Vec<Job>, outcome: BatchResult) {
     }
 }
 
+/// The audit row a job appends.
+fn job_audit(job: &Job) -> &AuditAppend {
+    match job {
+        Job::Audit(a, _) => a,
+        Job::Validation(v, _) => &v.audit,
+    }
+}
+
+/// Signs and writes each chain's new head (a failure is logged: the batch is committed anyway).
+fn write_heads(dir: &std::path::Path, jobs: &[Job], heads: Heads) {
+    for (chain, (seq, hash)) in heads {
+        let Some(signer) = jobs
+            .iter()
+            .map(job_audit)
+            .find(|a| a.chain == chain)
+            .map(|a| a.signer.clone())
+        else {
+            continue;
+        };
+        let head = crate::audit_heads::AuditHead {
+            signature: signer(&crate::audit_heads::head_message(&chain, seq, &hash)),
+            chain,
+            seq,
+            hash,
+        };
+        if let Err(e) = crate::audit_heads::write_head(dir, &head) {
+            tracing::warn!(error = %e, dir = %dir.display(), "cannot record the audit chain head");
+        }
+    }
+}
+
 /// The writer as a task on the sqlx pool.
-async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>) {
+async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>, heads: HeadsDir) {
     while let Some(first) = rx.recv().await {
         let jobs = gather(first, &mut rx);
         let mut outcome = pool_batch(&pool, backend, &jobs, Mode::Fast).await;
@@ -180,7 +227,7 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>) {
             attempts += 1;
             outcome = pool_batch(&pool, backend, &jobs, Mode::Isolated).await;
         }
-        finish(jobs, outcome);
+        finish(jobs, outcome, &heads);
     }
 }
 
@@ -189,9 +236,9 @@ async fn pool_batch(pool: &AnyPool, backend: Backend, jobs: &[Job], mode: Mode) 
         Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
         Backend::Postgres => pool.begin().await?,
     };
-    let results = run_jobs(&mut tx, jobs, mode).await?;
+    let done = run_jobs(&mut tx, jobs, mode).await?;
     tx.commit().await?;
-    Ok(results)
+    Ok(done)
 }
 
 fn reply(job: Job, result: Result<Done, StoreError>) {
@@ -220,8 +267,8 @@ fn is_retryable(e: &StoreError) -> bool {
 /// only a failure of the transaction itself fails the batch.
 async fn run_jobs(tx: &mut impl BatchTx, jobs: &[Job], mode: Mode) -> BatchResult {
     let mut results = Vec::with_capacity(jobs.len());
+    let mut heads: Heads = HashMap::new();
     if mode == Mode::Fast {
-        let mut heads: HashMap<String, (i64, String)> = HashMap::new();
         let mut rows = Vec::with_capacity(jobs.len());
         for job in jobs {
             let (done, audit) = job_writes(tx, job).await?;
@@ -237,23 +284,29 @@ async fn run_jobs(tx: &mut impl BatchTx, jobs: &[Job], mode: Mode) -> BatchResul
         crate::audit::insert_rows(tx, &rows).await?;
     } else {
         for job in jobs {
-            results.push(isolated_job(tx, job).await?);
+            let result = isolated_job(tx, job).await?;
+            results.push(result.map(|(done, head)| {
+                heads.insert(job_audit(job).chain.clone(), head);
+                done
+            }));
         }
     }
-    Ok(results)
+    Ok((results, heads))
 }
 
 /// One job in its own savepoint; retried when its audit row loses the chain race.
 async fn isolated_job(
     tx: &mut impl BatchTx,
     job: &Job,
-) -> Result<Result<Done, StoreError>, StoreError> {
+) -> Result<Result<(Done, (i64, String)), StoreError>, StoreError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         tx.exec("SAVEPOINT kw_job", &[]).await?;
         let r = match job_writes(tx, job).await {
-            Ok((done, audit)) => crate::audit::append_in(tx, &audit).await.map(|_| done),
+            Ok((done, audit)) => crate::audit::append_in(tx, &audit)
+                .await
+                .map(|head| (done, head)),
             Err(e) => Err(e),
         };
         match r {
@@ -338,7 +391,7 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
         let pool = sqlx::AnyPool::connect(&url).await.unwrap();
         // The pool writer on a closed pool cannot begin its batch.
-        let writer = Writer::spawn(pool.clone(), Backend::Sqlite, None);
+        let writer = Writer::spawn(pool.clone(), Backend::Sqlite, None, HeadsDir::default());
         pool.close().await;
         let err = writer.append_audit(audit_job()).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
