@@ -118,7 +118,7 @@ pub struct Store {
     /// The database file on SQLite, for the native reads of the validate path.
     sqlite_file: Option<std::path::PathBuf>,
     /// Where the writer keeps the audit chains' signed head records (unset: nowhere).
-    audit_heads: writer::HeadsDir,
+    audit_heads: writer::HeadLog,
 }
 
 impl std::fmt::Debug for Store {
@@ -179,7 +179,8 @@ impl Store {
         };
         let pool = pool_opts.connect_with(options).await.map_err(connect_err)?;
         let file = sqlite_file(url);
-        let audit_heads = writer::HeadsDir::default();
+        let audit_heads = writer::HeadLog::default();
+        audit_heads.spawn_ticker();
         Ok(Store {
             writer: writer::Writer::spawn(pool.clone(), backend, file.clone(), audit_heads.clone()),
             audit_heads,
@@ -203,7 +204,7 @@ impl Store {
     /// Has the writer keep a signed head record of each audit chain it appends to in `dir`
     /// (see `audit_heads`). Set once, before the first append; later calls change nothing.
     pub fn keep_audit_heads_in(&self, dir: std::path::PathBuf) {
-        let _ = self.audit_heads.set(dir);
+        self.audit_heads.set_dir(dir);
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -238,7 +239,9 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the pending audit heads and closes the pool.
     pub async fn close(&self) {
+        self.audit_heads.flush();
         self.pool.close().await;
     }
 }

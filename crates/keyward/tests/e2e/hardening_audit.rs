@@ -134,6 +134,16 @@ both_backends!(item14_a_deleted_chain_is_reported, |env: &TestEnv| {
     let http = Http::new(&server);
     http.login_ok("alice", "pw-alice");
     http.login("alice", "wrong");
+    // The running server records its head without waiting for shutdown.
+    let head = env.data_dir().join("audit-heads/test-node.head");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read_to_string(&head).is_ok_and(|t| t.contains("\"seq\":2,")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no head record of test-node"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(server.terminate());
     assert!(env.manage_ok(&["audit", "verify"]).contains("in 2 chains"));
     env.exec("DELETE FROM audit_log WHERE chain = 'test-node'");

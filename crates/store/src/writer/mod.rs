@@ -12,11 +12,12 @@
 //! since nothing of it was committed.
 
 pub(crate) mod batch_tx;
+pub(crate) mod heads;
 mod native;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +26,8 @@ use crate::audit::{AuditEvent, ChainedRow};
 use crate::tokens::OtpAcceptance;
 use crate::{Backend, StoreError};
 use batch_tx::BatchTx;
+use heads::BatchHeads;
+pub(crate) use heads::HeadLog;
 
 /// Signs a chained audit hash (owned, so it can travel to the writer task).
 pub type SharedSigner = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -73,10 +76,6 @@ pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
-/// Where the writer keeps the signed head record of each chain it appends to (see
-/// `audit_heads`); unset, it keeps none.
-pub(crate) type HeadsDir = Arc<OnceLock<PathBuf>>;
-
 impl Writer {
     /// Starts the writer: on a SQLite file, a thread with its own native connection; else a
     /// task on the sqlx pool.
@@ -84,7 +83,7 @@ impl Writer {
         pool: AnyPool,
         backend: Backend,
         sqlite_file: Option<PathBuf>,
-        heads: HeadsDir,
+        heads: HeadLog,
     ) -> Writer {
         let (jobs, rx) = mpsc::channel(4096);
         match sqlite_file.map(|path| native::open(&path)) {
@@ -146,10 +145,7 @@ fn gather(first: Job, rx: &mut mpsc::Receiver<Job>) -> Vec<Job> {
     jobs
 }
 
-/// The newest (seq, hash) of each chain a batch appended to.
-type Heads = HashMap<String, (i64, String)>;
-
-type BatchResult = Result<(Vec<Result<Done, StoreError>>, Heads), StoreError>;
+type BatchResult = Result<(Vec<Result<Done, StoreError>>, BatchHeads), StoreError>;
 
 /// Whether a batch that ended with `outcome` runs again, each job isolated: after a failed fast
 /// run (nothing was committed), and again while PostgreSQL reports a deadlock or serialization
@@ -163,12 +159,10 @@ fn run_again(outcome: &BatchResult, attempts: usize) -> bool {
 
 /// Answers every job of a batch, after recording the new chain heads of a committed one (so a
 /// process that exits right after its answer leaves its head behind).
-fn finish(jobs: Vec<Job>, outcome: BatchResult, heads_dir: &HeadsDir) {
+fn finish(jobs: Vec<Job>, outcome: BatchResult, head_log: &HeadLog) {
     match outcome {
         Ok((results, heads)) => {
-            if let Some(dir) = heads_dir.get() {
-                write_heads(dir, &jobs, heads);
-            }
+            head_log.note(&jobs, heads);
             for (job, result) in jobs.into_iter().zip(results) {
                 reply(job, result);
             }
@@ -194,31 +188,8 @@ fn job_audit(job: &Job) -> &AuditAppend {
     }
 }
 
-/// Signs and writes each chain's new head (a failure is logged: the batch is committed anyway).
-fn write_heads(dir: &std::path::Path, jobs: &[Job], heads: Heads) {
-    for (chain, (seq, hash)) in heads {
-        let Some(signer) = jobs
-            .iter()
-            .map(job_audit)
-            .find(|a| a.chain == chain)
-            .map(|a| a.signer.clone())
-        else {
-            continue;
-        };
-        let head = crate::audit_heads::AuditHead {
-            signature: signer(&crate::audit_heads::head_message(&chain, seq, &hash)),
-            chain,
-            seq,
-            hash,
-        };
-        if let Err(e) = crate::audit_heads::write_head(dir, &head) {
-            tracing::warn!(error = %e, dir = %dir.display(), "cannot record the audit chain head");
-        }
-    }
-}
-
 /// The writer as a task on the sqlx pool.
-async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>, heads: HeadsDir) {
+async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>, heads: HeadLog) {
     while let Some(first) = rx.recv().await {
         let jobs = gather(first, &mut rx);
         let mut outcome = pool_batch(&pool, backend, &jobs, Mode::Fast).await;
@@ -267,7 +238,7 @@ fn is_retryable(e: &StoreError) -> bool {
 /// only a failure of the transaction itself fails the batch.
 async fn run_jobs(tx: &mut impl BatchTx, jobs: &[Job], mode: Mode) -> BatchResult {
     let mut results = Vec::with_capacity(jobs.len());
-    let mut heads: Heads = HashMap::new();
+    let mut heads: BatchHeads = HashMap::new();
     if mode == Mode::Fast {
         let mut rows = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -391,7 +362,7 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
         let pool = sqlx::AnyPool::connect(&url).await.unwrap();
         // The pool writer on a closed pool cannot begin its batch.
-        let writer = Writer::spawn(pool.clone(), Backend::Sqlite, None, HeadsDir::default());
+        let writer = Writer::spawn(pool.clone(), Backend::Sqlite, None, HeadLog::default());
         pool.close().await;
         let err = writer.append_audit(audit_job()).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::mpsc;
 
 use super::batch_tx::NativeTx;
-use super::{BatchResult, HeadsDir, Job, Mode, finish, gather, run_again, run_jobs};
+use super::{BatchResult, HeadLog, Job, Mode, finish, gather, run_again, run_jobs};
 use crate::StoreError;
 
 /// Opens the writer's connection.
@@ -32,7 +32,7 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// Runs the writer loop on a thread of its own until every sender is gone.
-pub(super) fn spawn(mut conn: Connection, mut rx: mpsc::Receiver<Job>, heads: HeadsDir) {
+pub(super) fn spawn(mut conn: Connection, mut rx: mpsc::Receiver<Job>, heads: HeadLog) {
     let spawned = std::thread::Builder::new()
         .name("keyward-writer".into())
         .spawn(move || {
