@@ -1,18 +1,21 @@
 //! Audit log commands (O3, pi-manage `audit`): `audit verify` proves the log untouched (hash
-//! chains, signatures, no gaps), `audit dump` writes it as CSV, `audit rotate` deletes old rows
-//! by watermarks or age while keeping every chain verifiable from its checkpoint.
+//! chains, signatures, no gaps, no missing tail or chain: see `audit_verify`), `audit dump`
+//! writes it as CSV, `audit rotate` deletes old rows by watermarks or age while keeping every
+//! chain verifiable from its signed checkpoint.
 
 use std::ffi::OsString;
 use std::io::Write;
 
 use clap::Parser;
-use keyward_store::audit::{AuditRecord, GENESIS_HASH, KeepFrom, entry_hash};
+use keyward_store::audit::{AuditRecord, KeepFrom};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::access::{AUDIT_READERS, Access};
+use crate::audit_verify::verify;
 use crate::context::Ctx;
+use crate::csv::{raw_cell, text_cell};
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
 
@@ -41,79 +44,6 @@ pub fn commands() -> Vec<CommandSpec> {
 }
 
 const PAGE: i64 = 1000;
-
-#[derive(Parser)]
-struct NoArgs {}
-
-/// Why verification failed, naming the first bad entry.
-fn broken(msg: String) -> CommandError {
-    CommandError::Invalid(format!("Audit log BROKEN: {msg}"))
-}
-
-fn describe(r: &AuditRecord) -> String {
-    format!("entry id {} (chain {}, seq {})", r.id, r.chain, r.seq)
-}
-
-async fn verify(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
-    let key = ctx
-        .shared
-        .server_keys()
-        .await?
-        .audit_signing_key
-        .verifying_key();
-    let chains = ctx.store().audit_chains().await?;
-    let mut entries: u64 = 0;
-    for chain in &chains {
-        let (mut seq, mut hash) = ctx
-            .store()
-            .audit_checkpoint(chain)
-            .await?
-            .unwrap_or((0, GENESIS_HASH.to_string()));
-        loop {
-            let page = ctx.store().audit_chain_page(chain, seq, PAGE).await?;
-            let done = (page.len() as i64) < PAGE;
-            for r in &page {
-                if r.seq != seq + 1 {
-                    return Err(broken(format!(
-                        "chain {chain} is missing seq {}..{} (before entry id {}, seq {})",
-                        seq + 1,
-                        r.seq - 1,
-                        r.id,
-                        r.seq
-                    )));
-                }
-                if r.prev_hash != hash {
-                    return Err(broken(format!(
-                        "{} does not link to its predecessor (deleted, inserted or reordered entry)",
-                        describe(r)
-                    )));
-                }
-                if entry_hash(&r.prev_hash, &r.chain, r.seq, r.ts_ms, &r.event) != r.hash {
-                    return Err(broken(format!(
-                        "{} was altered (its contents do not match its hash)",
-                        describe(r)
-                    )));
-                }
-                if !crate::audit_sign::verify(&key, &r.hash, &r.signature) {
-                    return Err(broken(format!(
-                        "{} has a missing or invalid signature",
-                        describe(r)
-                    )));
-                }
-                seq = r.seq;
-                hash = r.hash.clone();
-                entries += 1;
-            }
-            if done {
-                break;
-            }
-        }
-    }
-    Ok(Output::new(
-        format!("Audit log OK: {entries} entries in {} chains", chains.len()),
-        json!({ "ok": true, "entries": entries, "chains": chains }),
-    ))
-}
 
 /// Parses `5d`, `3h`, `30m`, `45s`, `2w` into seconds.
 fn parse_span(s: &str) -> Result<i64, String> {
@@ -149,25 +79,6 @@ struct DumpArgs {
 pub const CSV_HEADER: &str =
     "id,chain,seq,time,actor,action,target,success,client,details,prev_hash,hash,signature";
 
-/// One CSV cell, quoted when needed.
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// A free-text cell (actor, action, target, client, details may carry attacker-chosen text
-/// such as attempted usernames): one a spreadsheet would run as a formula gets a leading `'`.
-fn csv_text(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        csv_cell(&format!("'{s}"))
-    } else {
-        csv_cell(s)
-    }
-}
-
 fn ms_time(ts_ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_ms) * 1_000_000)
         .ok()
@@ -178,18 +89,18 @@ fn ms_time(ts_ms: i64) -> String {
 fn csv_row(r: &AuditRecord) -> String {
     let cells = [
         r.id.to_string(),
-        csv_text(&r.chain),
+        text_cell(&r.chain),
         r.seq.to_string(),
         ms_time(r.ts_ms),
-        csv_text(&r.event.actor),
-        csv_text(&r.event.action),
-        csv_text(&r.event.target),
+        text_cell(&r.event.actor),
+        text_cell(&r.event.action),
+        text_cell(&r.event.target),
         if r.event.success { "1" } else { "0" }.to_string(),
-        csv_text(&r.event.client),
-        csv_text(&r.event.details),
-        csv_cell(&r.prev_hash),
-        csv_cell(&r.hash),
-        csv_cell(&r.signature),
+        text_cell(&r.event.client),
+        text_cell(&r.event.details),
+        raw_cell(&r.prev_hash),
+        raw_cell(&r.hash),
+        raw_cell(&r.signature),
     ];
     let mut line = cells.join(",");
     line.push('\n');
@@ -205,6 +116,13 @@ async fn dump(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
             .saturating_sub(secs.saturating_mul(1000)),
         None => i64::MIN,
     };
+    if a.file.is_some() && !ctx.is_local() {
+        return Err(CommandError::Forbidden(
+            "-f/--filename writes a file on the server and works only in local runs; \
+             leave it out to get the CSV in the answer"
+                .into(),
+        ));
+    }
     let mut file = match &a.file {
         Some(path) => Some(
             std::fs::OpenOptions::new()
@@ -361,6 +279,7 @@ async fn rotate(ctx: Ctx, a: RotateInner) -> Result<Output, CommandError> {
             }
         }
     };
+    let signer = ctx.shared.audit_signer().await?;
     let mut deleted: u64 = 0;
     let mut per_chain = Vec::new();
     if let Some(keep) = keep {
@@ -373,7 +292,7 @@ async fn rotate(ctx: Ctx, a: RotateInner) -> Result<Output, CommandError> {
                 loop {
                     let got = ctx
                         .store()
-                        .delete_audit_chunk(&chain, bound, chunk, ctx.now())
+                        .delete_audit_chunk(&chain, bound, chunk, ctx.now(), &signer)
                         .await?;
                     if got == 0 {
                         break;
@@ -401,7 +320,7 @@ async fn rotate(ctx: Ctx, a: RotateInner) -> Result<Output, CommandError> {
     Ok(Output::new(text, json!({ "deleted": deleted, "dry_run": a.dryrun })).with_audit(details))
 }
 
-crate::no_targets!(NoArgs, DumpArgs, RotateArgs);
+crate::no_targets!(DumpArgs, RotateArgs);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -416,15 +335,6 @@ mod tests {
         assert!(parse_span("d").is_err());
         assert!(parse_span("").is_err());
         assert!(parse_span("5y").is_err());
-    }
-
-    #[test]
-    fn csv_cells_are_quoted_and_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_text("=1+1"), "'=1+1");
-        assert_eq!(csv_cell("+sig/=="), "+sig/==");
     }
 
     #[test]

@@ -63,10 +63,19 @@ impl Shared {
             max_connections: settings.db_max_connections.max(1),
             ..Default::default()
         };
-        let store = Store::open(&settings.database_url(), &opts).await?;
+        let url = settings.database_url();
+        // A SQLite file this process creates is the owner's only (umask 077 in the binary does
+        // the same for the -wal/-shm files; this also covers library callers).
+        let new_file = keyward_store::sqlite_file(&url).filter(|f| !f.exists());
+        let store = Store::open(&url, &opts).await?;
         if settings.uses_default_database() {
             restrict_to_owner(&settings.data_dir().join("keyward.db"));
         }
+        if let Some(file) = new_file {
+            restrict_to_owner(&file);
+        }
+        // Signed heads of the chains this process writes, outside the table (audit verify).
+        store.keep_audit_heads_in(settings.data_dir().join("audit-heads"));
         Ok(Self::with_store(store, settings, chain))
     }
 

@@ -113,11 +113,13 @@ impl CommandError {
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(_) => CommandError::Conflict(e.to_string()),
+            StoreError::Conflict(_) | StoreError::LookAlike(_) => {
+                CommandError::Conflict(e.to_string())
+            }
             StoreError::NotFound(_) => CommandError::NotFound(e.to_string()),
             StoreError::LastSuperuser(_) => CommandError::Conflict(e.to_string()),
             StoreError::FirstUserAtConsole => CommandError::Forbidden(e.to_string()),
-            StoreError::Connect { .. } | StoreError::BadUrl(_) => {
+            StoreError::Connect { .. } | StoreError::BadUrl(_) | StoreError::Unavailable(_) => {
                 CommandError::Unavailable(e.to_string())
             }
             StoreError::Db(sqlx_err) => match sqlx_err {
@@ -134,5 +136,22 @@ impl From<StoreError> for CommandError {
 impl From<keyward_core::user::UserInputError> for CommandError {
     fn from(e: keyward_core::user::UserInputError) -> Self {
         CommandError::Invalid(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item19_writer_unavailability_is_unavailable_not_internal() {
+        let e = CommandError::from(StoreError::Unavailable(
+            "the database writer has stopped".into(),
+        ));
+        assert_eq!(e.kind(), "unavailable");
+        assert_eq!(
+            e.to_string(),
+            "database unavailable: the database writer has stopped"
+        );
     }
 }

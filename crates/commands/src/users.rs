@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use keyward_core::password::hash_password;
-use keyward_core::user::{Role, validate_email, validate_password, validate_username};
+use keyward_core::user::{Role, normalize_username, validate_email, validate_password};
 use keyward_store::users::{NewUser, User};
 use serde_json::json;
 
@@ -139,7 +139,9 @@ pub async fn create_user_account(
     password: &str,
     email: &str,
 ) -> Result<User, CommandError> {
-    validate_username(username)?;
+    // Stored in NFKC form: `ａｌｉｃｅ` is `alice`; look-alikes are refused by the store.
+    let username = normalize_username(username)?;
+    let username = username.as_str();
     validate_password(password)?;
     validate_email(email)?;
     if ctx.store().find_user(username).await?.is_some() {

@@ -8,3 +8,4 @@ pub mod otp;
 pub mod password;
 pub mod random;
 pub mod user;
+pub mod username;

@@ -18,6 +18,8 @@ pub enum UserInputError {
     UsernameTooLong,
     #[error("username must not contain whitespace or control characters")]
     UsernameBadChars,
+    #[error("username must not contain invisible or text-direction characters")]
+    UsernameInvisibleChars,
     #[error("invalid email address: {0}")]
     BadEmail(String),
     #[error("password must not be empty")]
@@ -160,26 +162,38 @@ impl FromStr for LoginMethod {
     }
 }
 
-/// Checks a username: non-empty, at most 150 chars, no whitespace or control characters.
+/// Checks a username: non-empty, at most 150 chars, no whitespace, control, invisible or
+/// text-direction characters (judged on its NFKC form, which is what gets stored).
 pub fn validate_username(username: &str) -> Result<(), UserInputError> {
-    if username.is_empty() {
-        return Err(UserInputError::EmptyUsername);
-    }
-    if username.chars().count() > 150 {
-        return Err(UserInputError::UsernameTooLong);
-    }
-    if username
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(UserInputError::UsernameBadChars);
-    }
-    Ok(())
+    normalize_username(username).map(|_| ())
 }
 
-/// The case-folded form used for uniqueness and look-up.
+/// The NFKC form of a valid username (what is stored); an error for an invalid one.
+pub fn normalize_username(username: &str) -> Result<String, UserInputError> {
+    let name = crate::username::nfkc(username);
+    if name.is_empty() {
+        return Err(UserInputError::EmptyUsername);
+    }
+    if name.chars().count() > 150 {
+        return Err(UserInputError::UsernameTooLong);
+    }
+    if name.chars().any(crate::username::is_invisible_or_bidi) {
+        return Err(UserInputError::UsernameInvisibleChars);
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(UserInputError::UsernameBadChars);
+    }
+    Ok(name)
+}
+
+/// The case-folded NFKC form used for uniqueness and look-up (so `ａｌｉｃｅ` finds `alice`).
 pub fn username_key(username: &str) -> String {
-    username.to_lowercase()
+    crate::username::nfkc(username).to_lowercase()
+}
+
+/// The confusable skeleton of a username (unique in the database: look-alikes are refused).
+pub fn username_skeleton(username: &str) -> String {
+    crate::username::skeleton(&username_key(username))
 }
 
 /// A pragmatic email check: one `@`, a non-empty local part, a dotted domain of sane labels.
@@ -358,6 +372,21 @@ mod tests {
             validate_username("a b"),
             Err(UserInputError::UsernameBadChars)
         );
+    }
+
+    #[test]
+    fn item17_usernames_are_normalised_and_invisible_characters_refused() {
+        assert_eq!(normalize_username("ａｌｉｃｅ").unwrap(), "alice");
+        assert_eq!(username_key("ＡＬＩＣＥ"), "alice");
+        assert_eq!(
+            validate_username("ali\u{200B}ce"),
+            Err(UserInputError::UsernameInvisibleChars)
+        );
+        assert_eq!(
+            validate_username("alice\u{202E}gpj.exe"),
+            Err(UserInputError::UsernameInvisibleChars)
+        );
+        assert_eq!(username_skeleton("\u{430}lice"), username_skeleton("Alice"));
     }
 
     #[test]

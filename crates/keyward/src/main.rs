@@ -35,6 +35,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restrict_new_files();
     let cli = Cli::parse();
     let settings = match keyward_commands::Settings::load(cli.config.as_deref(), std::env::vars()) {
         Ok(s) => s,
@@ -66,6 +67,17 @@ fn main() -> ExitCode {
         }
         Command::Manage(args) => runtime.block_on(manage::run(settings, args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+    }
+}
+
+/// Every file this process creates (the SQLite database with its `-wal` and `-shm`, keys, dumps)
+/// is readable by its owner only, whichever library creates it: umask 077 before anything runs.
+fn restrict_new_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only swaps the process's file-creation mask; it has no memory effects and
+    // runs before any other thread exists.
+    unsafe {
+        libc::umask(0o077);
     }
 }
 

@@ -185,10 +185,16 @@ pub(crate) async fn insert_rows(
     Ok(())
 }
 
-/// Appends one event to its chain inside `tx` (head, hash, signature, insert).
-pub(crate) async fn append_in(tx: &mut impl BatchTx, a: &AuditAppend) -> Result<(), StoreError> {
+/// Appends one event to its chain inside `tx` (head, hash, signature, insert); returns the
+/// chain's new head.
+pub(crate) async fn append_in(
+    tx: &mut impl BatchTx,
+    a: &AuditAppend,
+) -> Result<(i64, String), StoreError> {
     let head = chain_head(tx, &a.chain).await?;
-    insert_rows(tx, &[ChainedRow::after(&head, a)]).await
+    let row = ChainedRow::after(&head, a);
+    insert_rows(tx, std::slice::from_ref(&row)).await?;
+    Ok(row.head())
 }
 
 impl Store {
@@ -243,14 +249,21 @@ impl Store {
         .await?)
     }
 
-    /// The (seq, hash) a chain's oldest kept row follows, recorded by rotation.
-    pub async fn audit_checkpoint(&self, chain: &str) -> Result<Option<(i64, String)>, StoreError> {
-        let row = sqlx::query("SELECT seq, hash FROM audit_checkpoints WHERE chain = $1")
-            .bind(chain)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
-            .transpose()
+    /// The entry a chain's oldest kept row follows, recorded (and signed) by rotation.
+    pub async fn audit_checkpoint(&self, chain: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let row =
+            sqlx::query("SELECT seq, hash, signature FROM audit_checkpoints WHERE chain = $1")
+                .bind(chain)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|r| {
+            Ok(Checkpoint {
+                seq: r.try_get("seq")?,
+                hash: r.try_get("hash")?,
+                signature: r.try_get("signature")?,
+            })
+        })
+        .transpose()
     }
 
     pub async fn count_audit(&self) -> Result<i64, StoreError> {
@@ -258,6 +271,15 @@ impl Store {
             .fetch_one(self.pool())
             .await?)
     }
+}
+
+/// Where a rotated chain starts: the last deleted entry's seq and hash, signed over
+/// `audit_heads::checkpoint_message` so that a checkpoint cannot be forged to hide deleted rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+    pub signature: String,
 }
 
 /// Which rows of a chain rotation keeps: those from a row id on, or from a timestamp on.
@@ -358,14 +380,16 @@ impl Store {
     }
 
     /// Deletes the oldest rows of `chain` (at most `chunk`, none above `upto_seq`) and, in the
-    /// same transaction, moves the chain's checkpoint to the last deleted row, so the oldest kept
-    /// row still verifies. Returns how many rows went (0 when none are left to delete).
+    /// same transaction, moves the chain's checkpoint (signed with `signer`) to the last deleted
+    /// row, so the oldest kept row still verifies. Returns how many rows went (0 when none are
+    /// left to delete).
     pub async fn delete_audit_chunk(
         &self,
         chain: &str,
         upto_seq: i64,
         chunk: i64,
         now: i64,
+        signer: &SharedSigner,
     ) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
         let last = sqlx::query(
@@ -388,15 +412,17 @@ impl Store {
             .bind(seq)
             .execute(&mut *tx)
             .await?;
+        let signature = signer(&crate::audit_heads::checkpoint_message(chain, seq, &hash));
         sqlx::query(
-            "INSERT INTO audit_checkpoints (chain, seq, hash, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, \
-             created_at = excluded.created_at",
+            "INSERT INTO audit_checkpoints (chain, seq, hash, created_at, signature) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, \
+             hash = excluded.hash, created_at = excluded.created_at, signature = excluded.signature",
         )
         .bind(chain)
         .bind(seq)
         .bind(&hash)
         .bind(now)
+        .bind(&signature)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

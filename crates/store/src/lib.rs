@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod audit_heads;
 pub mod challenges;
 mod columns;
 mod migrations;
@@ -65,6 +66,9 @@ pub enum StoreError {
     /// The first account can only be made at the console (`keyward manage createuser`).
     #[error("no user exists yet: create the first administrator with `keyward manage createuser`")]
     FirstUserAtConsole,
+    /// A new name whose confusable skeleton equals an existing user's.
+    #[error("{0} looks like an existing user's name: choose another")]
+    LookAlike(String),
     #[error("database schema migration {version} failed: {reason}")]
     Migration { version: i64, reason: String },
     #[error(
@@ -73,6 +77,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database cannot take writes right now (the writer stopped, a commit failed): the
+    /// request may be retried later; nothing of it was committed.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("database error: {0}")]
@@ -115,6 +123,8 @@ pub struct Store {
     writer: writer::Writer,
     /// The database file on SQLite, for the native reads of the validate path.
     sqlite_file: Option<std::path::PathBuf>,
+    /// Where the writer keeps the audit chains' signed head records (unset: nowhere).
+    audit_heads: writer::HeadLog,
 }
 
 impl std::fmt::Debug for Store {
@@ -175,8 +185,11 @@ impl Store {
         };
         let pool = pool_opts.connect_with(options).await.map_err(connect_err)?;
         let file = sqlite_file(url);
+        let audit_heads = writer::HeadLog::default();
+        audit_heads.spawn_ticker();
         Ok(Store {
-            writer: writer::Writer::spawn(pool.clone(), backend, file.clone()),
+            writer: writer::Writer::spawn(pool.clone(), backend, file.clone(), audit_heads.clone()),
+            audit_heads,
             sqlite_file: file,
             pool,
             backend,
@@ -194,13 +207,21 @@ impl Store {
         self.backend
     }
 
+    /// Has the writer keep a signed head record of each audit chain it appends to in `dir`
+    /// (see `audit_heads`). Set once, before the first append; later calls change nothing.
+    pub fn keep_audit_heads_in(&self, dir: std::path::PathBuf) {
+        self.audit_heads.set_dir(dir);
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
     /// Applies pending migrations; returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
-        migrations::run(self).await
+        let applied = migrations::run(self).await?;
+        self.backfill_username_skeletons().await?;
+        Ok(applied)
     }
 
     /// The schema version now in the database (0 when empty).
@@ -224,13 +245,15 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the pending audit heads and closes the pool.
     pub async fn close(&self) {
+        self.audit_heads.flush();
         self.pool.close().await;
     }
 }
 
-/// The file of a `sqlite:` URL (none for in-memory databases).
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+/// The file of a `sqlite:` URL (none for in-memory databases or other engines).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

@@ -27,14 +27,26 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
+        name: "audit checkpoint signature",
+        sqlite: include_str!("../migrations/sqlite/0003_audit_checkpoint_signature.sql"),
+        postgres: include_str!("../migrations/postgres/0003_audit_checkpoint_signature.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "username skeleton",
+        sqlite: include_str!("../migrations/sqlite/0004_username_skeleton.sql"),
+        postgres: include_str!("../migrations/postgres/0004_username_skeleton.sql"),
+    },
+    Migration {
+        version: 5,
         name: "key_owners",
-        sqlite: include_str!("../migrations/sqlite/0003_key_owners.sql"),
-        postgres: include_str!("../migrations/postgres/0003_key_owners.sql"),
+        sqlite: include_str!("../migrations/sqlite/0005_key_owners.sql"),
+        postgres: include_str!("../migrations/postgres/0005_key_owners.sql"),
     },
 ];
 
 /// How many migrations this build knows; a test pins it so none is lost or renumbered.
-pub const MIGRATION_COUNT: usize = 3;
+pub const MIGRATION_COUNT: usize = 5;
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS keyward_migrations (\
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

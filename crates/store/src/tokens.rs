@@ -660,23 +660,35 @@ impl Store {
         fields: &[TokenField],
         now: i64,
     ) -> Result<u64, StoreError> {
+        let updates: Vec<(&str, &[TokenField])> =
+            ids.iter().map(|id| (id.as_str(), fields)).collect();
+        self.update_tokens_each(&updates, now).await
+    }
+
+    /// Applies per-token column updates (`(id, fields)`, fields may differ between tokens) in
+    /// one transaction: every token gets its update or none does.
+    pub async fn update_tokens_each(
+        &self,
+        updates: &[(&str, &[TokenField])],
+        now: i64,
+    ) -> Result<u64, StoreError> {
         // Small sets (a user's tokens, a selection): per-row updates inside one transaction keep a
         // single code path for the dynamic SET list.
-        let mut sets: Vec<String> = Vec::with_capacity(fields.len() + 1);
-        for (i, f) in fields.iter().enumerate() {
-            sets.push(format!("{} = ${}", f.column_and_value().0, i + 1));
-        }
-        sets.push(format!("updated_at = ${}", fields.len() + 1));
-        let sql = format!(
-            "UPDATE tokens SET {} WHERE id = ${}",
-            sets.join(", "),
-            fields.len() + 2
-        );
         let mut n = 0;
         let mut tx = self.write_tx().await?;
-        for id in ids {
+        for (id, fields) in updates {
+            let mut sets: Vec<String> = Vec::with_capacity(fields.len() + 1);
+            for (i, f) in fields.iter().enumerate() {
+                sets.push(format!("{} = ${}", f.column_and_value().0, i + 1));
+            }
+            sets.push(format!("updated_at = ${}", fields.len() + 1));
+            let sql = format!(
+                "UPDATE tokens SET {} WHERE id = ${}",
+                sets.join(", "),
+                fields.len() + 2
+            );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for f in fields {
+            for f in fields.iter() {
                 query = match f.column_and_value().1 {
                     Bind::Int(v) => query.bind(v),
                     Bind::Text(v) => query.bind(v),
@@ -684,7 +696,7 @@ impl Store {
             }
             n += query
                 .bind(now)
-                .bind(id.as_str())
+                .bind(*id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

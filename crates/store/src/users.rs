@@ -1,7 +1,8 @@
 //! The `users` table: the full user record (SFTPGo-style) with case-insensitively unique names.
 
-use keyward_core::user::{Role, Roles, username_key};
+use keyward_core::user::{Role, Roles, username_key, username_skeleton};
 use serde::Serialize;
+use sqlx::Row;
 
 use crate::columns::Columns;
 use crate::{Backend, Store, StoreError, flag, json_list};
@@ -68,6 +69,11 @@ fn from_row(row: &impl Columns) -> Result<User, StoreError> {
     })
 }
 
+/// The refusal of a name whose skeleton matches an existing user's (the other name is not said).
+fn lookalike(username: &str) -> StoreError {
+    StoreError::LookAlike(format!("user {username:?}"))
+}
+
 macro_rules! select_users {
     ($tail:literal) => {
         concat!(
@@ -87,12 +93,20 @@ impl Store {
         let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(&mut *tx)
             .await?;
-        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_key = $1")
-            .bind(username_key(new.username))
-            .fetch_one(&mut *tx)
-            .await?;
-        if taken > 0 {
+        let key = username_key(new.username);
+        let skeleton = username_skeleton(new.username);
+        let taken: Vec<String> = sqlx::query_scalar(
+            "SELECT username_key FROM users WHERE username_key = $1 OR username_skeleton = $2",
+        )
+        .bind(&key)
+        .bind(&skeleton)
+        .fetch_all(&mut *tx)
+        .await?;
+        if taken.contains(&key) {
             return Err(StoreError::Conflict(format!("user {:?}", new.username)));
+        }
+        if !taken.is_empty() {
+            return Err(lookalike(new.username));
         }
         if existing == 0 && !new.may_be_first {
             return Err(StoreError::FirstUserAtConsole);
@@ -100,12 +114,13 @@ impl Store {
         let roles = if existing == 0 { "superuser" } else { "" };
         let id = uuid::Uuid::new_v4().to_string();
         let inserted = sqlx::query(
-            "INSERT INTO users (id, username, username_key, password_hash, email, roles, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            "INSERT INTO users (id, username, username_key, username_skeleton, password_hash, email, \
+             roles, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         )
         .bind(&id)
         .bind(new.username)
-        .bind(username_key(new.username))
+        .bind(&key)
+        .bind(&skeleton)
         .bind(new.password_hash)
         .bind(new.email)
         .bind(roles)
@@ -114,7 +129,13 @@ impl Store {
         .await;
         match inserted.map_err(StoreError::from) {
             Err(e) if e.is_unique_violation() => {
-                return Err(StoreError::Conflict(format!("user {:?}", new.username)));
+                // A concurrent create of the same or a look-alike name won the unique index.
+                // (Which index refused it is only in the message on both engines.)
+                return Err(if e.to_string().contains("username_skeleton") {
+                    lookalike(new.username)
+                } else {
+                    StoreError::Conflict(format!("user {:?}", new.username))
+                });
             }
             other => {
                 other?;
@@ -421,4 +442,36 @@ async fn ensure_a_superuser_remains(
         return Err(StoreError::LastSuperuser(format!("{who:?}")));
     }
     Ok(())
+}
+
+impl Store {
+    /// Fills the look-alike skeleton of users made before it existed (or inserted by other
+    /// means). A name that looks like another user's keeps none and is logged: both stay usable,
+    /// and no new look-alike of either can be created.
+    pub(crate) async fn backfill_username_skeletons(&self) -> Result<(), StoreError> {
+        let rows = sqlx::query("SELECT id, username FROM users WHERE username_skeleton IS NULL")
+            .fetch_all(self.pool())
+            .await?;
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let name: String = row.try_get("username")?;
+            let done = sqlx::query(
+                "UPDATE users SET username_skeleton = $1 WHERE id = $2 AND username_skeleton IS NULL",
+            )
+            .bind(username_skeleton(&name))
+            .bind(&id)
+            .execute(self.pool())
+            .await
+            .map_err(StoreError::from);
+            match done {
+                Err(e) if e.is_unique_violation() => {
+                    tracing::warn!(user = %name, "username looks like another user's");
+                }
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -501,15 +501,8 @@ async fn set(ctx: Ctx, a: SetArgs) -> Result<Output, CommandError> {
         );
     }
     let tokens = tokens_by_serial_or_user(&ctx, given(&a.serial), given(&a.user)).await?;
-    if let Some(phone) = given(&a.phone) {
-        // Stored in the token info (SMS tokens read it).
-        for t in &tokens {
-            let mut info = t.info.clone();
-            info.insert("phone".into(), json!(phone));
-            ctx.store()
-                .update_token(&t.id, &[TokenField::Info(info)], ctx.now())
-                .await?;
-        }
+    let phone = given(&a.phone);
+    if phone.is_some() {
         report.insert("set phone".into(), json!(1));
     }
     if fields.is_empty() && report.is_empty() {
@@ -517,11 +510,26 @@ async fn set(ctx: Ctx, a: SetArgs) -> Result<Output, CommandError> {
             "nothing to set: give at least one value (pin, MaxFailCount, …)".into(),
         ));
     }
-    if !fields.is_empty() {
-        ctx.store()
-            .update_tokens(&ids(&tokens), &fields, ctx.now())
-            .await?;
-    }
+    // The phone lives in each token's info (SMS tokens read it), so each token gets its own
+    // field list; all of them are written in one transaction.
+    let per_token: Vec<Vec<TokenField>> = tokens
+        .iter()
+        .map(|t| {
+            let mut own = fields.clone();
+            if let Some(phone) = phone {
+                let mut info = t.info.clone();
+                info.insert("phone".into(), json!(phone));
+                own.push(TokenField::Info(info));
+            }
+            own
+        })
+        .collect();
+    let updates: Vec<(&str, &[TokenField])> = tokens
+        .iter()
+        .zip(&per_token)
+        .map(|(t, f)| (t.id.as_str(), f.as_slice()))
+        .collect();
+    ctx.store().update_tokens_each(&updates, ctx.now()).await?;
     let names: Vec<&str> = report
         .keys()
         .map(|k| k.trim_start_matches("set "))

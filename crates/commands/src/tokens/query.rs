@@ -15,6 +15,7 @@ use super::{
 };
 use crate::access::{ADMINS, Access, TOKEN_READERS};
 use crate::context::Ctx;
+use crate::csv::{linotp_raw_cell, linotp_text_cell};
 use crate::output::{CommandError, Output};
 use crate::params::{boolean, given, int_in, required};
 use crate::registry::{CommandSpec, param_command};
@@ -180,35 +181,38 @@ async fn show(ctx: Ctx, a: ShowArgs) -> Result<Output, CommandError> {
     Ok(Output::new(text, value))
 }
 
-/// LinOTP's CSV: a header row, then a row per token, each cell `'value'; `.
+/// LinOTP's CSV: a header row, then a row per token, each cell `'value'; ` (see `crate::csv`).
 fn csv_text(rows: &[Value]) -> String {
     let Some(Value::Object(first)) = rows.first() else {
         return String::new();
     };
     let keys: Vec<&String> = first.keys().collect();
-    let cell = |v: &str| format!("'{}'; ", v.replace('\'', "''"));
     let mut out = String::new();
     for k in &keys {
-        out.push_str(&cell(k));
+        out.push_str(&linotp_raw_cell(k));
     }
     out.push('\n');
     for row in rows {
         for k in &keys {
-            let text = match row.get(k.as_str()) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|i| {
-                        i.as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| i.to_string())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(","),
-                Some(other) => other.to_string(),
-                None => String::new(),
+            // Text (descriptions, user names, realms) may be anyone's: defused. Numbers and
+            // flags are keyward's own.
+            let cell = match row.get(k.as_str()) {
+                Some(Value::String(s)) => linotp_text_cell(s),
+                Some(Value::Array(items)) => linotp_text_cell(
+                    &items
+                        .iter()
+                        .map(|i| {
+                            i.as_str()
+                                .map(String::from)
+                                .unwrap_or_else(|| i.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                Some(other) => linotp_raw_cell(&other.to_string()),
+                None => linotp_raw_cell(""),
             };
-            out.push_str(&cell(&text));
+            out.push_str(&cell);
         }
         out.push('\n');
     }

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod hardening_audit;
+mod hardening_small;
 #[allow(dead_code)]
 mod harness;
 mod manage_setup;

@@ -163,13 +163,13 @@ both_backends!(
         // The management key runs commands as a superuser, but never names server files.
         let dump = env.dir.path().join("item2-dump.csv");
         let r = http.post(
-        "/server/management-command/",
-        &json!({"command_name": "audit dump", "command_args": ["-f", "/tmp/kw-item2-dump.csv"]}),
-        Some("Token mgmt-key-0123456789"),
-    );
+            "/server/management-command/",
+            &json!({"command_name": "audit dump", "command_args": ["-f", dump.to_str().unwrap()]}),
+            Some("Token mgmt-key-0123456789"),
+        );
         assert_eq!(r.status, 200, "{}", r.text);
         assert_ne!(r.json()["exit_code"], 0, "{}", r.text);
-        assert!(!std::path::Path::new("/tmp/kw-item2-dump.csv").exists());
+        assert!(!dump.exists());
         let r = http.post(
             "/server/management-command/",
             &json!({"command_name": "setup create_enckey", "command_args": []}),

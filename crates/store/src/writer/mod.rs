@@ -12,6 +12,7 @@
 //! since nothing of it was committed.
 
 pub(crate) mod batch_tx;
+pub(crate) mod heads;
 mod native;
 
 use std::collections::HashMap;
@@ -25,6 +26,8 @@ use crate::audit::{AuditEvent, ChainedRow};
 use crate::tokens::OtpAcceptance;
 use crate::{Backend, StoreError};
 use batch_tx::BatchTx;
+use heads::BatchHeads;
+pub(crate) use heads::HeadLog;
 
 /// Signs a chained audit hash (owned, so it can travel to the writer task).
 pub type SharedSigner = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -76,15 +79,20 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer: on a SQLite file, a thread with its own native connection; else a
     /// task on the sqlx pool.
-    pub(crate) fn spawn(pool: AnyPool, backend: Backend, sqlite_file: Option<PathBuf>) -> Writer {
+    pub(crate) fn spawn(
+        pool: AnyPool,
+        backend: Backend,
+        sqlite_file: Option<PathBuf>,
+        heads: HeadLog,
+    ) -> Writer {
         let (jobs, rx) = mpsc::channel(4096);
         match sqlite_file.map(|path| native::open(&path)) {
-            Some(Ok(conn)) => native::spawn(conn, rx),
+            Some(Ok(conn)) => native::spawn(conn, rx, heads),
             other => {
                 if let Some(Err(e)) = other {
                     tracing::warn!(error = %e, "native SQLite writer unavailable; using the pool");
                 }
-                tokio::spawn(run(pool, backend, rx));
+                tokio::spawn(run(pool, backend, rx, heads));
             }
         }
         Writer { jobs }
@@ -98,9 +106,9 @@ impl Writer {
         self.jobs
             .send(make(tx))
             .await
-            .map_err(|_| StoreError::Corrupt("the database writer has stopped".into()))?;
+            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
         rx.await
-            .map_err(|_| StoreError::Corrupt("the database writer dropped a request".into()))?
+            .map_err(|_| StoreError::Unavailable("the database writer dropped a request".into()))?
     }
 
     pub(crate) async fn append_audit(&self, a: AuditAppend) -> Result<(), StoreError> {
@@ -137,7 +145,7 @@ fn gather(first: Job, rx: &mut mpsc::Receiver<Job>) -> Vec<Job> {
     jobs
 }
 
-type BatchResult = Result<Vec<Result<Done, StoreError>>, StoreError>;
+type BatchResult = Result<(Vec<Result<Done, StoreError>>, BatchHeads), StoreError>;
 
 /// Whether a batch that ended with `outcome` runs again, each job isolated: after a failed fast
 /// run (nothing was committed), and again while PostgreSQL reports a deadlock or serialization
@@ -149,10 +157,12 @@ fn run_again(outcome: &BatchResult, attempts: usize) -> bool {
     }
 }
 
-/// Answers every job of a batch.
-fn finish(jobs: Vec<Job>, outcome: BatchResult) {
+/// Answers every job of a batch, after recording the new chain heads of a committed one (so a
+/// process that exits right after its answer leaves its head behind).
+fn finish(jobs: Vec<Job>, outcome: BatchResult, head_log: &HeadLog) {
     match outcome {
-        Ok(results) => {
+        Ok((results, heads)) => {
+            head_log.note(&jobs, heads);
             for (job, result) in jobs.into_iter().zip(results) {
                 reply(job, result);
             }
@@ -163,15 +173,23 @@ fn finish(jobs: Vec<Job>, outcome: BatchResult) {
             for job in jobs {
                 reply(
                     job,
-                    Err(StoreError::Corrupt(format!("commit failed: {msg}"))),
+                    Err(StoreError::Unavailable(format!("commit failed: {msg}"))),
                 );
             }
         }
     }
 }
 
+/// The audit row a job appends.
+fn job_audit(job: &Job) -> &AuditAppend {
+    match job {
+        Job::Audit(a, _) => a,
+        Job::Validation(v, _) => &v.audit,
+    }
+}
+
 /// The writer as a task on the sqlx pool.
-async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>) {
+async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>, heads: HeadLog) {
     while let Some(first) = rx.recv().await {
         let jobs = gather(first, &mut rx);
         let mut outcome = pool_batch(&pool, backend, &jobs, Mode::Fast).await;
@@ -180,7 +198,7 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>) {
             attempts += 1;
             outcome = pool_batch(&pool, backend, &jobs, Mode::Isolated).await;
         }
-        finish(jobs, outcome);
+        finish(jobs, outcome, &heads);
     }
 }
 
@@ -189,9 +207,9 @@ async fn pool_batch(pool: &AnyPool, backend: Backend, jobs: &[Job], mode: Mode) 
         Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
         Backend::Postgres => pool.begin().await?,
     };
-    let results = run_jobs(&mut tx, jobs, mode).await?;
+    let done = run_jobs(&mut tx, jobs, mode).await?;
     tx.commit().await?;
-    Ok(results)
+    Ok(done)
 }
 
 fn reply(job: Job, result: Result<Done, StoreError>) {
@@ -220,8 +238,8 @@ fn is_retryable(e: &StoreError) -> bool {
 /// only a failure of the transaction itself fails the batch.
 async fn run_jobs(tx: &mut impl BatchTx, jobs: &[Job], mode: Mode) -> BatchResult {
     let mut results = Vec::with_capacity(jobs.len());
+    let mut heads: BatchHeads = HashMap::new();
     if mode == Mode::Fast {
-        let mut heads: HashMap<String, (i64, String)> = HashMap::new();
         let mut rows = Vec::with_capacity(jobs.len());
         for job in jobs {
             let (done, audit) = job_writes(tx, job).await?;
@@ -237,23 +255,29 @@ async fn run_jobs(tx: &mut impl BatchTx, jobs: &[Job], mode: Mode) -> BatchResul
         crate::audit::insert_rows(tx, &rows).await?;
     } else {
         for job in jobs {
-            results.push(isolated_job(tx, job).await?);
+            let result = isolated_job(tx, job).await?;
+            results.push(result.map(|(done, head)| {
+                heads.insert(job_audit(job).chain.clone(), head);
+                done
+            }));
         }
     }
-    Ok(results)
+    Ok((results, heads))
 }
 
 /// One job in its own savepoint; retried when its audit row loses the chain race.
 async fn isolated_job(
     tx: &mut impl BatchTx,
     job: &Job,
-) -> Result<Result<Done, StoreError>, StoreError> {
+) -> Result<Result<(Done, (i64, String)), StoreError>, StoreError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         tx.exec("SAVEPOINT kw_job", &[]).await?;
         let r = match job_writes(tx, job).await {
-            Ok((done, audit)) => crate::audit::append_in(tx, &audit).await.map(|_| done),
+            Ok((done, audit)) => crate::audit::append_in(tx, &audit)
+                .await
+                .map(|head| (done, head)),
             Err(e) => Err(e),
         };
         match r {
@@ -304,5 +328,43 @@ async fn job_writes(tx: &mut impl BatchTx, job: &Job) -> Result<(Done, AuditAppe
             }
             Ok((won, audit))
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn audit_job() -> AuditAppend {
+        AuditAppend {
+            chain: "local".into(),
+            ts_ms: 0,
+            event: AuditEvent::default(),
+            signer: Arc::new(|_: &str| String::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn item19_a_stopped_writer_is_unavailable_not_corrupt() {
+        let (jobs, rx) = mpsc::channel(1);
+        drop(rx);
+        let writer = Writer { jobs };
+        let err = writer.append_audit(audit_job()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(!err.to_string().contains("corrupt"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn item19_a_failed_commit_is_unavailable() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        // The pool writer on a closed pool cannot begin its batch.
+        let writer = Writer::spawn(pool.clone(), Backend::Sqlite, None, HeadLog::default());
+        pool.close().await;
+        let err = writer.append_audit(audit_job()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     }
 }

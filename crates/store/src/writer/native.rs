@@ -10,7 +10,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::mpsc;
 
 use super::batch_tx::NativeTx;
-use super::{BatchResult, Job, Mode, finish, gather, run_again, run_jobs};
+use super::{BatchResult, HeadLog, Job, Mode, finish, gather, run_again, run_jobs};
 use crate::StoreError;
 
 /// Opens the writer's connection.
@@ -32,7 +32,7 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// Runs the writer loop on a thread of its own until every sender is gone.
-pub(super) fn spawn(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+pub(super) fn spawn(mut conn: Connection, mut rx: mpsc::Receiver<Job>, heads: HeadLog) {
     let spawned = std::thread::Builder::new()
         .name("keyward-writer".into())
         .spawn(move || {
@@ -44,7 +44,7 @@ pub(super) fn spawn(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                     attempts += 1;
                     outcome = batch(&mut conn, &jobs, Mode::Isolated);
                 }
-                finish(jobs, outcome);
+                finish(jobs, outcome, &heads);
             }
         });
     if let Err(e) = spawned {
@@ -55,9 +55,9 @@ pub(super) fn spawn(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
 fn batch(conn: &mut Connection, jobs: &[Job], mode: Mode) -> BatchResult {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut native = NativeTx(tx);
-    let results = run_ready(run_jobs(&mut native, jobs, mode))?;
+    let done = run_ready(run_jobs(&mut native, jobs, mode))?;
     native.0.commit()?;
-    Ok(results)
+    Ok(done)
 }
 
 /// Drives a future that never waits (every native statement completes synchronously).
