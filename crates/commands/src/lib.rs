@@ -6,6 +6,7 @@ pub mod audit;
 pub mod audit_sign;
 pub mod challenges;
 pub mod context;
+pub mod hashing;
 pub mod keys;
 pub mod login;
 pub mod output;

@@ -346,10 +346,10 @@ async fn check_tokens(
     let mut pin_only: Vec<&Token> = Vec::new();
     for t in tokens {
         if let Some((pin, _)) = split_pass(pass, otp_len(t))
-            && pin_matches(&t.pin_hash, pin).await?
+            && pin_matches(ctx, &t.pin_hash, pin).await?
         {
             pin_ok.push(t);
-        } else if !t.pin_hash.is_empty() && pin_matches(&t.pin_hash, pass).await? {
+        } else if !t.pin_hash.is_empty() && pin_matches(ctx, &t.pin_hash, pass).await? {
             pin_only.push(t);
         }
     }

@@ -3,7 +3,7 @@
 //! [`crate::linotp`] for the error codes).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyward_commands::CommandError;
 use serde::Serialize;
@@ -211,6 +211,11 @@ impl From<CommandError> for LinotpError {
                 tracing::warn!(error = %m, "LinOTP request: unavailable");
                 LinotpError::new(CODE_INTERNAL, m)
             }
+            // Not the request's fault and not an answer to it: a fixed 503 with Retry-After,
+            // so that RADIUS front ends and PAM modules retry instead of treating it as REJECT.
+            CommandError::Overloaded(m) => {
+                LinotpError::fixed(CODE_INTERNAL, m, StatusCode::SERVICE_UNAVAILABLE)
+            }
             CommandError::Internal(m) => {
                 tracing::error!(error = %m, "LinOTP request: internal error");
                 LinotpError::new(CODE_INTERNAL, "internal error")
@@ -229,6 +234,7 @@ impl From<ApiError> for LinotpError {
             ApiError::NotFound(m) => LinotpError::new(CODE_NOT_FOUND, m),
             ApiError::Conflict(m) => LinotpError::new(CODE_CONFLICT, m),
             ApiError::Unavailable(m) => LinotpError::from(CommandError::Unavailable(m)),
+            ApiError::Overloaded(m) => LinotpError::from(CommandError::Overloaded(m)),
             other => LinotpError::from(CommandError::Internal(other.to_string())),
         }
     }
@@ -236,8 +242,18 @@ impl From<ApiError> for LinotpError {
 
 impl IntoResponse for LinotpError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut resp = (self.status, Json(self.body())).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_value());
+        }
+        resp
     }
+}
+
+/// `Retry-After` for a 503 (overloaded) answer.
+pub fn retry_after_value() -> HeaderValue {
+    HeaderValue::from(keyward_commands::hashing::RETRY_AFTER_SECS.max(1))
 }
 
 #[cfg(test)]
