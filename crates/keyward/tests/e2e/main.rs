@@ -14,6 +14,7 @@ mod server_api_keys;
 mod server_audit;
 mod server_client;
 mod server_import;
+mod server_limits;
 mod server_management;
 mod server_sessions;
 mod server_status;
