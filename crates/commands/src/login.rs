@@ -7,10 +7,10 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use keyward_core::password::{Argon2Params, hash_password, needs_upgrade, verify_password};
-use zeroize::Zeroizing;
 use keyward_core::user::{AccessDenial, AccessRules, LoginMethod, check_access};
 use keyward_store::sessions::NewSession;
 use keyward_store::users::User;
+use zeroize::Zeroizing;
 
 use crate::context::Ctx;
 use crate::output::CommandError;

@@ -84,8 +84,16 @@ both_backends!(
             manage_slow_hash(
                 env,
                 &[
-                    "token", "init", "--serial", serial, "--otpkey", RFC_KEY_HEX, "--user",
-                    "alice", "--pin", pin,
+                    "token",
+                    "init",
+                    "--serial",
+                    serial,
+                    "--otpkey",
+                    RFC_KEY_HEX,
+                    "--user",
+                    "alice",
+                    "--pin",
+                    pin,
                 ],
             );
         }
@@ -115,7 +123,10 @@ both_backends!(
                 other => panic!("unexpected {other}: {text}"),
             }
         }
-        assert!(busy > 0, "no request was refused as overloaded: {answers:?}");
+        assert!(
+            busy > 0,
+            "no request was refused as overloaded: {answers:?}"
+        );
 
         // Logins go through the same slots: 503 with Retry-After and the JSON error body.
         let logins = flood(
@@ -160,8 +171,14 @@ both_backends!(
         // The flood's wrong PINs counted against both tokens: unlock them.
         env.exec("UPDATE tokens SET fail_count = 0");
         assert!(check(format!("2222{}", oath::hotp(RFC_KEY_HEX, 0, 6))));
-        assert!(!check(format!("2222{}", oath::hotp(RFC_KEY_HEX, 0, 6))), "replay");
-        assert!(!check(format!("3333{}", oath::hotp(RFC_KEY_HEX, 1, 6))), "wrong PIN");
+        assert!(
+            !check(format!("2222{}", oath::hotp(RFC_KEY_HEX, 0, 6))),
+            "replay"
+        );
+        assert!(
+            !check(format!("3333{}", oath::hotp(RFC_KEY_HEX, 1, 6))),
+            "wrong PIN"
+        );
         assert!(check(format!("1111{}", oath::hotp(RFC_KEY_HEX, 1, 6))));
         assert_eq!(http.login("bob", "pw-bob-123").status, 200);
     }
@@ -202,7 +219,8 @@ fn item7_half_sent_requests_are_cut_after_the_header_and_body_timeouts() {
 
     // Headers never finished.
     let mut half = TcpStream::connect(&addr).unwrap();
-    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     let (_, took) = wait_for_close(&mut half, Duration::from_secs(10))
         .expect("a half-sent request head must be cut");
     assert!(took < Duration::from_secs(4), "cut after {took:?}");
@@ -220,8 +238,8 @@ fn item7_half_sent_requests_are_cut_after_the_header_and_body_timeouts() {
           Content-Length: 100\r\n\r\n{\"user\": ",
     )
     .unwrap();
-    let (answer, took) = wait_for_close(&mut slow, Duration::from_secs(15))
-        .expect("a stalled body must be cut");
+    let (answer, took) =
+        wait_for_close(&mut slow, Duration::from_secs(15)).expect("a stalled body must be cut");
     assert!(took < Duration::from_secs(6), "cut after {took:?}");
     assert!(
         answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
