@@ -11,7 +11,7 @@
 //! the load.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use keyward_core::password::{Argon2Params, PasswordError, hash_password, verify_password};
@@ -36,6 +36,8 @@ pub struct PasswordHashing {
     waiting: AtomicUsize,
     queue: usize,
     wait: Duration,
+    /// Refusals so far (logged at 1, 2, 4, 8 … so a flood cannot flood the log either).
+    refused: AtomicU64,
 }
 
 /// Leaves the wait queue when dropped (also when the waiting request is cancelled).
@@ -58,6 +60,7 @@ impl PasswordHashing {
             waiting: AtomicUsize::new(0),
             queue,
             wait,
+            refused: AtomicU64::new(0),
         }
     }
 
@@ -89,12 +92,31 @@ impl PasswordHashing {
         let ahead = self.waiting.fetch_add(1, Ordering::SeqCst);
         let _spot = QueueSpot(&self.waiting);
         if ahead >= self.queue {
-            return Err(overloaded());
+            return Err(self.refuse());
         }
         match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            _ => Err(overloaded()),
+            _ => Err(self.refuse()),
         }
+    }
+
+    /// Counts (and now and then logs) a refusal.
+    fn refuse(&self) -> CommandError {
+        let n = self.refused.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        if n.is_power_of_two() {
+            tracing::warn!(
+                refused_total = n,
+                slots = self.permits,
+                queue = self.queue,
+                "password hashing overloaded: answering 503"
+            );
+        }
+        CommandError::Overloaded(OVERLOADED.into())
+    }
+
+    /// How many callers have been refused since start.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Runs `work` on the blocking pool once a slot is free. The slot is held by the blocking
@@ -132,10 +154,6 @@ impl PasswordHashing {
         let stored = stored.to_string();
         self.run(move || verify_password(&secret, &stored)).await
     }
-}
-
-fn overloaded() -> CommandError {
-    CommandError::Overloaded(OVERLOADED.into())
 }
 
 #[cfg(test)]

@@ -110,6 +110,11 @@ fn dummy_hash(params: &Argon2Params) -> Option<&'static str> {
 /// username as given) with the reason on refusal.
 pub async fn password_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, LoginError> {
     let result = try_login(ctx, req).await;
+    if let Err(LoginError::Failed(CommandError::Overloaded(_))) = &result {
+        // Refused before the password was checked: logged by the hashing limiter, not audited
+        // (a flood would otherwise write one row per refusal).
+        return result;
+    }
     let (ok, details, actor) = match &result {
         Ok(s) => (
             true,

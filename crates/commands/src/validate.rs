@@ -146,6 +146,9 @@ pub async fn check(ctx: &Ctx, req: &CheckRequest) -> Result<CheckOutcome, Comman
     let target: String = target.chars().take(200).collect();
     let decision = match check_unaudited(ctx, req).await {
         Ok(d) => d,
+        // Refused before any credential was looked at: no audit row, or a flood would write
+        // one per refusal (the hashing limiter logs the refusals instead).
+        Err(e @ CommandError::Overloaded(_)) => return Err(e),
         Err(e) => {
             ctx.audit("validate", &target, false, &format!("error: {e}"))
                 .await?;

@@ -11,6 +11,7 @@ pub mod fd_limit;
 pub mod linotp;
 mod listen;
 mod login;
+mod malloc;
 mod management;
 pub mod metrics;
 pub mod openapi;
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Opens the store, loads (or creates) the keys and serves until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), ServerError> {
+    malloc::return_large_blocks_to_the_system();
     let chain = node_chain(&settings);
     let shared = Shared::open(settings, chain)
         .await

@@ -157,6 +157,12 @@ both_backends!(
             "peak RSS grew by {grown_mib} MiB under the flood"
         );
 
+        // Refusals wrote no audit rows (a flood must not become an audit-row flood).
+        assert_eq!(
+            env.query_i64("SELECT COUNT(*) FROM audit_log WHERE details LIKE '%busy%'"),
+            0
+        );
+
         // Not overloaded, the answers are the right ones.
         let http = Http::new(&server);
         let check = |pass: String| {
