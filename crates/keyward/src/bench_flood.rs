@@ -38,6 +38,10 @@ pub struct FloodArgs {
     /// The user to validate (with `--url`; must own PIN tokens).
     #[arg(long, default_value = "flood")]
     user: String,
+    /// Flood `POST /auth/login` with the user's right password instead (one password hash per
+    /// request; answered 401 "second factor required", so the login throttle stays out of it).
+    #[arg(long)]
+    login: bool,
     /// Print a JSON summary on stdout (progress goes to stderr).
     #[arg(long)]
     json: bool,
@@ -175,6 +179,7 @@ fn ms(d: Duration) -> f64 {
 #[derive(Default)]
 struct Counts {
     reject: AtomicU64,
+    refused_401: AtomicU64,
     accept: AtomicU64,
     busy: AtomicU64,
     other: AtomicU64,
@@ -196,8 +201,21 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<Report> {
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = pid.and_then(memory_kib);
+    let (path, body, what) = if a.login {
+        (
+            "/auth/login",
+            json!({ "username": a.user, "password": "flood-pass-1" }),
+            "password-only /auth/login",
+        )
+    } else {
+        (
+            "/validate/check",
+            json!({ "user": a.user, "pass": "9999123456" }),
+            "wrong-PIN /validate/check",
+        )
+    };
     eprintln!(
-        "flood: {} clients × {} s of wrong-PIN /validate/check against {url}",
+        "flood: {} clients × {} s of {what} against {url}",
         a.concurrency, a.seconds
     );
 
@@ -209,19 +227,19 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<Report> {
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..a.concurrency {
-        let (client, counts, url, user) = (
+        let (client, counts, target, body) = (
             client.clone(),
             counts.clone(),
-            url.clone(),
-            a.user.clone(),
+            format!("{url}{path}"),
+            body.clone(),
         );
         workers.spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
                 let sent = client
-                    .post(format!("{url}/validate/check"))
-                    .json(&json!({ "user": user, "pass": "9999123456" }))
+                    .post(&target)
+                    .json(&body)
                     .send()
                     .await;
                 let counter = match sent {
@@ -231,6 +249,10 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<Report> {
                         }
                         let _ = r.bytes().await;
                         &counts.busy
+                    }
+                    Ok(r) if r.status().as_u16() == 401 => {
+                        let _ = r.bytes().await;
+                        &counts.refused_401
                     }
                     Ok(r) if r.status().is_success() => match r.text().await {
                         Ok(t) if t.contains("\"ACCEPT\"") => &counts.accept,
@@ -293,16 +315,17 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<Report> {
     let hwm_mib = end.map(|(_, hwm)| hwm / 1024);
     let mut text = String::new();
     text.push_str(&format!(
-        "validate flood: {} clients, {} s, {} requests ({:.0}/s)\n",
+        "{what} flood: {} clients, {} s, {} requests ({:.0}/s)\n",
         a.concurrency,
         a.seconds,
         total,
         total as f64 / a.seconds as f64
     ));
     text.push_str(&format!(
-        "  answers: {} REJECT, {} ACCEPT, 503 busy {} (with Retry-After {}), other {}, failed {}\n",
+        "  answers: {} REJECT, {} ACCEPT, {} 401, 503 busy {} (with Retry-After {}), other {}, failed {}\n",
         get(&counts.reject),
         get(&counts.accept),
+        get(&counts.refused_401),
         get(&counts.busy),
         get(&counts.busy_with_retry_after),
         get(&counts.other),
@@ -332,11 +355,13 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<Report> {
         _ => text.push_str("  server memory: not measured (no --pid)\n"),
     }
     let json = json!({
+        "endpoint": path,
         "concurrency": a.concurrency,
         "seconds": a.seconds,
         "requests": total,
         "reject": get(&counts.reject),
         "accept": get(&counts.accept),
+        "refused_401": get(&counts.refused_401),
         "busy_503": get(&counts.busy),
         "busy_503_with_retry_after": get(&counts.busy_with_retry_after),
         "other": get(&counts.other),
