@@ -102,7 +102,10 @@ impl PasswordHashing {
 
     /// Counts (and now and then logs) a refusal.
     fn refuse(&self) -> CommandError {
-        let n = self.refused.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        let n = self
+            .refused
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
         if n.is_power_of_two() {
             tracing::warn!(
                 refused_total = n,

@@ -111,15 +111,20 @@ fn start_server() -> anyhow::Result<(Started, String)> {
     eprintln!("flood: enrolling user flood with two PIN tokens (default Argon2 cost)");
     manage(
         &config,
-        &["createuser", "flood", "flood-pass-1", "flood@example.invalid"],
+        &[
+            "createuser",
+            "flood",
+            "flood-pass-1",
+            "flood@example.invalid",
+        ],
     )?;
     for (serial, pin) in [("FLOOD1", "1111"), ("FLOOD2", "2222")] {
         let key = keyward_core::random::hex(20)?;
         manage(
             &config,
             &[
-                "token", "init", "--serial", serial, "--otpkey", &key, "--user", "flood",
-                "--pin", pin,
+                "token", "init", "--serial", serial, "--otpkey", &key, "--user", "flood", "--pin",
+                pin,
             ],
         )?;
     }
@@ -237,11 +242,7 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<Report> {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let sent = client
-                    .post(&target)
-                    .json(&body)
-                    .send()
-                    .await;
+                let sent = client.post(&target).json(&body).send().await;
                 let counter = match sent {
                     Ok(r) if r.status().as_u16() == 503 => {
                         if r.headers().contains_key("retry-after") {
