@@ -9,6 +9,7 @@ use keyward_store::{OpenOptions, Store};
 use tokio::sync::OnceCell;
 
 use crate::access::Principal;
+use crate::hashing::PasswordHashing;
 use crate::keys::{ServerKeys, ensure_private_dir, load_or_create_enckey};
 use crate::output::CommandError;
 use crate::settings::Settings;
@@ -40,6 +41,8 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     /// This process's audit chain name.
     pub chain: String,
+    /// The bound on concurrent password/PIN hashing (see [`crate::hashing`]).
+    pub hashing: PasswordHashing,
     enckey: OnceCell<EncKey>,
     server_keys: OnceCell<ServerKeys>,
     audit_signer: OnceCell<SharedSigner>,
@@ -82,6 +85,7 @@ impl Shared {
     pub fn with_store(store: Store, settings: Settings, chain: String) -> Shared {
         Shared {
             store,
+            hashing: PasswordHashing::from_settings(&settings),
             settings,
             clock: Arc::new(SystemClock),
             chain,

@@ -10,6 +10,7 @@ pub mod audit_verify;
 pub mod challenges;
 pub mod context;
 pub mod csv;
+pub mod hashing;
 pub mod keys;
 pub mod login;
 pub mod output;

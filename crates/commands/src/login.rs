@@ -10,6 +10,7 @@ use keyward_core::password::{Argon2Params, hash_password, needs_upgrade, verify_
 use keyward_core::user::{AccessDenial, AccessRules, LoginMethod, check_access};
 use keyward_store::sessions::NewSession;
 use keyward_store::users::User;
+use zeroize::Zeroizing;
 
 use crate::context::Ctx;
 use crate::output::CommandError;
@@ -106,18 +107,15 @@ fn dummy_hash(params: &Argon2Params) -> Option<&'static str> {
         .as_deref()
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, CommandError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| CommandError::Internal(format!("password worker failed: {e}")))
-}
-
 /// Checks a username and password and opens a session. Audited as `login` (target: the
 /// username as given) with the reason on refusal.
 pub async fn password_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, LoginError> {
     let result = try_login(ctx, req).await;
+    if let Err(LoginError::Failed(CommandError::Overloaded(_))) = &result {
+        // Refused before the password was checked: logged by the hashing limiter, not audited
+        // (a flood would otherwise write one row per refusal).
+        return result;
+    }
     let (ok, details, actor) = match &result {
         Ok(s) => (
             true,
@@ -142,18 +140,25 @@ async fn try_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, Lo
         .find_user(req.username)
         .await
         .map_err(CommandError::from)?;
-    let password = req.password.to_string();
     let Some(user) = user else {
-        blocking(move || {
-            if let Some(h) = dummy_hash(&params) {
-                let _ = verify_password(&password, h);
-            }
-        })
-        .await?;
+        // Through the same bounded hashing as a real check, so an unknown user costs the same.
+        let password = Zeroizing::new(req.password.to_string());
+        ctx.shared
+            .hashing
+            .run(move || {
+                if let Some(h) = dummy_hash(&params) {
+                    let _ = verify_password(&password, h);
+                }
+            })
+            .await?;
         return Err(LoginError::Refused(LoginRefusal::UnknownUser));
     };
-    let stored = user.password_hash.clone();
-    match blocking(move || verify_password(&password, &stored)).await? {
+    match ctx
+        .shared
+        .hashing
+        .verify(req.password, &user.password_hash)
+        .await?
+    {
         Ok(true) => {}
         Ok(false) => return Err(LoginError::Refused(LoginRefusal::WrongPassword)),
         Err(e) => {
@@ -254,10 +259,8 @@ pub fn check_user_access(
 /// Re-hashes an imported (or weaker) hash as Argon2id after a successful login. Failure is
 /// logged, not fatal: the user is in, the old hash still works.
 async fn upgrade_hash(ctx: &Ctx, user: &User, password: &str, params: Argon2Params) {
-    let password = password.to_string();
-    let hashed = blocking(move || hash_password(&password, &params)).await;
-    match hashed {
-        Ok(Ok(hash)) => {
+    match ctx.shared.hashing.hash(password, params).await {
+        Ok(hash) => {
             if let Err(e) = ctx
                 .store()
                 .set_password_hash(&user.id, &hash, ctx.now())
@@ -268,7 +271,6 @@ async fn upgrade_hash(ctx: &Ctx, user: &User, password: &str, params: Argon2Para
                 tracing::info!(user = %user.username, "password hash upgraded to argon2id");
             }
         }
-        Ok(Err(e)) => tracing::warn!(user = %user.username, error = %e, "password re-hash failed"),
         Err(e) => tracing::warn!(user = %user.username, error = %e, "password re-hash failed"),
     }
 }

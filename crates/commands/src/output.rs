@@ -75,6 +75,10 @@ pub enum CommandError {
     Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Too much work in progress (e.g. password hashing): retry shortly (HTTP 503 with
+    /// `Retry-After`).
+    #[error("{0}")]
+    Overloaded(String),
     #[error("{0}")]
     Internal(String),
     /// Too many attempts by this caller; it may retry after `retry_after` seconds (HTTP 429).
@@ -100,6 +104,7 @@ impl CommandError {
             CommandError::Conflict(_) => "conflict",
             CommandError::Forbidden(_) => "forbidden",
             CommandError::Unavailable(_) => "unavailable",
+            CommandError::Overloaded(_) => "overloaded",
             CommandError::Internal(_) => "internal",
             CommandError::Throttled { .. } => "throttled",
         }

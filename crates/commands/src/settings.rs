@@ -140,11 +140,26 @@ settings! {
     argon2_iterations: u32 = 2;
     /// Argon2id parallelism for new password hashes.
     argon2_parallelism: u32 = 1;
+    /// Password/PIN hash evaluations allowed at once (0: one per CPU); each takes
+    /// argon2_memory_kib, so this bounds their memory.
+    password_hash_concurrency: u32 = 0;
+    /// Requests that may wait for a free hashing slot; beyond them the server answers 503.
+    password_hash_queue: u32 = 32;
+    /// Longest wait in that queue in milliseconds, then 503 with Retry-After.
+    password_hash_queue_ms: u64 = 2_000;
     /// Largest accepted HTTP request body in bytes.
     max_body_bytes: u64 = 1_048_576;
     /// Reverse proxies (CIDRs) whose `X-Forwarded-For` / `Forwarded` headers name the client
     /// address (right-most untrusted hop); empty: the TCP peer is the client.
     trusted_proxies: Vec<String> = Vec::new();
+    /// Seconds a client gets to send a request's headers (and the TLS handshake); also how
+    /// long an idle keep-alive connection is kept. Slower connections are closed.
+    header_read_timeout_secs: u64 = 10;
+    /// Seconds a client gets to send a whole request body, counted from its headers.
+    body_read_timeout_secs: u64 = 30;
+    /// Most client connections served at once; further ones are accepted and closed at once.
+    /// Lowered to fit the open-file limit when that is smaller.
+    max_connections: u32 = 1024;
     /// Log filter (tracing syntax), e.g. `info` or `keyward=debug`.
     log_level: String = "info".into();
 }

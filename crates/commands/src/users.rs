@@ -3,7 +3,6 @@
 //! showuser. Output wording follows Psono's where it is known.
 
 use clap::Parser;
-use keyward_core::password::hash_password;
 use keyward_core::user::{Role, normalize_username, validate_email, validate_password};
 use keyward_store::users::{NewUser, User};
 use serde_json::json;
@@ -150,11 +149,7 @@ pub async fn create_user_account(
         )));
     }
     let params = ctx.settings().argon2_params();
-    let password = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password, &params))
-        .await
-        .map_err(|e| CommandError::Internal(e.to_string()))?
-        .map_err(|e| CommandError::Internal(e.to_string()))?;
+    let hash = ctx.shared.hashing.hash(password, params).await?;
     ctx.store()
         .create_user(&NewUser {
             username,

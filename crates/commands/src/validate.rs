@@ -146,6 +146,9 @@ pub async fn check(ctx: &Ctx, req: &CheckRequest) -> Result<CheckOutcome, Comman
     let target: String = target.chars().take(200).collect();
     let decision = match check_unaudited(ctx, req).await {
         Ok(d) => d,
+        // Refused before any credential was looked at: no audit row, or a flood would write
+        // one per refusal (the hashing limiter logs the refusals instead).
+        Err(e @ CommandError::Overloaded(_)) => return Err(e),
         Err(e) => {
             ctx.audit("validate", &target, false, &format!("error: {e}"))
                 .await?;
@@ -349,10 +352,10 @@ async fn check_tokens(
     let mut pin_only: Vec<&Token> = Vec::new();
     for t in tokens {
         if let Some((pin, _)) = split_pass(pass, otp_len(t))
-            && pin_matches(&t.pin_hash, pin).await?
+            && pin_matches(ctx, &t.pin_hash, pin).await?
         {
             pin_ok.push(t);
-        } else if !t.pin_hash.is_empty() && pin_matches(&t.pin_hash, pass).await? {
+        } else if !t.pin_hash.is_empty() && pin_matches(ctx, &t.pin_hash, pass).await? {
             pin_only.push(t);
         }
     }

@@ -8,6 +8,9 @@
 //!   127.0.0.1 and drives `POST /validate/check` from concurrent keep-alive clients that always
 //!   send the correct next OTP, reporting durable validations per second and latency.
 //!
+//! * `bench flood` (in `bench_flood`) floods a real server process with unauthenticated
+//!   wrong-PIN validations and reports its memory and `/healthz` latency.
+//!
 //! Both run on SQLite in a temporary directory by default; with `--database-url postgres://…`
 //! they create a database `kw_bench_<random>` on that server and drop it afterwards. See
 //! BENCHMARKS.md for how to read the numbers.
@@ -38,6 +41,8 @@ enum Which {
     Show(ShowArgs),
     /// Throughput and latency of `POST /validate/check` with correct HOTP values.
     Validate(ValidateArgs),
+    /// Unauthenticated wrong-PIN validation flood: server memory and `/healthz` latency.
+    Flood(crate::bench_flood::FloodArgs),
 }
 
 #[derive(Args)]
@@ -97,6 +102,10 @@ pub async fn run(args: BenchArgs) -> ExitCode {
             let json = a.json;
             (validate(a).await, json)
         }
+        Which::Flood(a) => {
+            let json = a.json();
+            (crate::bench_flood::flood(a).await, json)
+        }
     };
     match result {
         Ok(report) => {
@@ -118,9 +127,9 @@ pub async fn run(args: BenchArgs) -> ExitCode {
 }
 
 /// A benchmark's result: the human-readable lines and the JSON summary.
-struct Report {
-    text: String,
-    json: Value,
+pub(crate) struct Report {
+    pub(crate) text: String,
+    pub(crate) json: Value,
 }
 
 /// A throwaway installation: a temporary data directory and, for PostgreSQL, a database of its

@@ -33,6 +33,9 @@ pub enum ApiError {
     TooManyRequests { retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// Too busy right now (password hashing slots and queue full): 503 with `Retry-After`.
+    #[error("{0}")]
+    Overloaded(String),
     /// Logged in full; the client sees only that something failed.
     #[error("{0}")]
     Internal(String),
@@ -50,7 +53,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Status { status, .. } => *status,
         }
@@ -77,8 +80,13 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut resp = (status, Json(error_body(status, &error))).into_response();
-        if let ApiError::TooManyRequests { retry_after } = self
-            && let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string())
+        let retry_after = match self {
+            ApiError::TooManyRequests { retry_after } => Some(retry_after),
+            ApiError::Overloaded(_) => Some(keyward_commands::hashing::RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -94,6 +102,7 @@ impl From<CommandError> for ApiError {
             CommandError::Conflict(m) => ApiError::Conflict(m),
             CommandError::Forbidden(m) => ApiError::Forbidden(m),
             CommandError::Unavailable(m) => ApiError::Unavailable(m),
+            CommandError::Overloaded(m) => ApiError::Overloaded(m),
             CommandError::Internal(m) => ApiError::Internal(m),
             CommandError::Throttled { retry_after, .. } => {
                 ApiError::TooManyRequests { retry_after }

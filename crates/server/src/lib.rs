@@ -6,10 +6,14 @@ mod api;
 pub mod api_types;
 pub mod audit_coalesce;
 pub mod auth;
+mod body_timeout;
 pub mod error;
+pub mod fd_limit;
 pub mod forwarded;
 pub mod linotp;
+mod listen;
 mod login;
+mod malloc;
 mod management;
 pub mod metrics;
 pub mod openapi;
@@ -20,8 +24,9 @@ mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::{Extension, Router, middleware};
 use keyward_commands::{Registry, Settings, Shared};
 use utoipa::OpenApi;
@@ -66,15 +71,20 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 }
 
 /// Builds the application router over prepared state (used by `run` and by tests): the routes,
-/// the body limit, metrics and request logging, and JSON error bodies for every failure.
+/// the body size limit and deadline, metrics and request logging, and JSON error bodies for
+/// every failure.
 pub fn router(state: AppState) -> Router {
     let max_body = usize::try_from(state.shared.settings.max_body_bytes).unwrap_or(usize::MAX);
+    let body_time = Duration::from_secs(state.shared.settings.body_read_timeout_secs.max(1));
     let (routes, doc) = api_routes().split_for_parts();
     let doc = openapi::OpenApiJson(Arc::new(doc.to_pretty_json().unwrap_or_default()));
     routes
         .fallback(error::not_found)
         .layer(Extension(doc))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::map_request(move |req: Request| async move {
+            body_timeout::with_deadline(req, body_time)
+        }))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -89,6 +99,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Opens the store, loads (or creates) the keys and serves until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), ServerError> {
+    malloc::return_large_blocks_to_the_system();
     let chain = node_chain(&settings);
     let shared = Shared::open(settings, chain)
         .await
@@ -119,34 +130,58 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
             keyward_commands::login::FIRST_USER_AT_CONSOLE
         );
     }
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    match tls::config(&shared.settings).await? {
-        None => {
-            let listener =
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| ServerError::Bind {
-                        addr: addr.to_string(),
-                        reason: e.to_string(),
-                    })?;
-            let local = listener
-                .local_addr()
-                .map_err(|e| ServerError::Serve(e.to_string()))?;
-            // Tests and scripts read this line to learn the ephemeral port.
-            eprintln!("keyward: listening on http://{local}");
-            tracing::info!(%local, backend = shared.store.backend().name(), "keyward serving");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .map_err(|e| ServerError::Serve(e.to_string()))?;
-        }
-        Some(config) => tls::serve(addr, config, app, shutdown_signal(), &shared).await?,
-    }
+    let limits = connection_limits(&shared.settings);
+    let tls = tls::acceptor(&shared.settings).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServerError::Bind {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServerError::Serve(e.to_string()))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    // Tests and scripts read this line to learn the ephemeral port.
+    eprintln!("keyward: listening on {scheme}://{local}");
+    tracing::info!(
+        %local,
+        backend = shared.store.backend().name(),
+        tls = tls.is_some(),
+        max_connections = limits.max_connections,
+        "keyward serving"
+    );
+    listen::serve(
+        listener,
+        tls,
+        router(state.clone()),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     // Counted failures get their summary rows before the store closes.
     flusher.abort();
     audit_coalesce::flush(&state, true).await;
     shared.store.close().await;
     Ok(())
+}
+
+/// Raises the open-file limit and derives the connection limits from the settings.
+fn connection_limits(settings: &Settings) -> listen::Limits {
+    let fds = fd_limit::raise_to_hard_limit();
+    let max_connections = fd_limit::connection_limit(settings.max_connections, fds);
+    if usize::try_from(settings.max_connections).is_ok_and(|wanted| wanted > max_connections) {
+        tracing::warn!(
+            max_connections = settings.max_connections,
+            open_file_limit = fds.unwrap_or_default(),
+            serving = max_connections,
+            "max_connections lowered to fit the open-file limit"
+        );
+    }
+    listen::Limits {
+        header_timeout: Duration::from_secs(settings.header_read_timeout_secs.max(1)),
+        max_connections,
+    }
 }
 
 async fn shutdown_signal() {

@@ -15,7 +15,6 @@ mod resync;
 use keyward_core::aead;
 use keyward_core::enckey::KeySlot;
 use keyward_core::otp::{HashAlg, OtpError, TokenType};
-use keyward_core::password::{hash_password, verify_password};
 use keyward_store::tokens::Token;
 use keyward_store::users::User;
 use serde_json::{Value, json};
@@ -188,25 +187,28 @@ pub(crate) async fn hash_pin(ctx: &Ctx, pin: &str) -> Result<String, CommandErro
         return Ok(String::new());
     }
     let params = ctx.settings().argon2_params();
-    let pin = pin.to_string();
-    tokio::task::spawn_blocking(move || hash_password(&pin, &params))
-        .await
-        .map_err(|e| CommandError::Internal(e.to_string()))?
-        .map_err(|e| CommandError::Internal(e.to_string()))
+    ctx.shared.hashing.hash(pin, params).await
 }
 
-/// Whether `pin` is the token's PIN (an empty stored hash means "no PIN").
-pub(crate) async fn pin_matches(pin_hash: &str, pin: &str) -> Result<bool, CommandError> {
+/// Whether `pin` is the token's PIN (an empty stored hash means "no PIN"). Bounded like every
+/// hash check: `Overloaded` when too many run already.
+pub(crate) async fn pin_matches(
+    ctx: &Ctx,
+    pin_hash: &str,
+    pin: &str,
+) -> Result<bool, CommandError> {
     if pin_hash.is_empty() {
         return Ok(pin.is_empty());
     }
     if pin.is_empty() {
         return Ok(false);
     }
-    let (hash, pin) = (pin_hash.to_string(), pin.to_string());
-    tokio::task::spawn_blocking(move || verify_password(&pin, &hash).unwrap_or(false))
-        .await
-        .map_err(|e| CommandError::Internal(e.to_string()))
+    Ok(ctx
+        .shared
+        .hashing
+        .verify(pin, pin_hash)
+        .await?
+        .unwrap_or(false))
 }
 
 /// The token's type, tolerating unknown stored names as a corrupt-data error.

@@ -296,7 +296,20 @@ impl TestEnv {
     }
 
     pub fn serve_with_env(&self, env: &[(&str, &str)]) -> ServerGuard {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyward"));
+        self.serve_via(&[], env)
+    }
+
+    /// Starts `keyward serve` through a launcher (e.g. `["prlimit", "--nofile=256:"]`).
+    pub fn serve_via(&self, launcher: &[&str], env: &[(&str, &str)]) -> ServerGuard {
+        let keyward = assert_cmd::cargo::cargo_bin("keyward");
+        let mut cmd = match launcher.split_first() {
+            None => std::process::Command::new(&keyward),
+            Some((program, args)) => {
+                let mut c = std::process::Command::new(program);
+                c.args(args).arg(&keyward);
+                c
+            }
+        };
         for (k, _) in std::env::vars() {
             if k.starts_with("KEYWARD_") {
                 cmd.env_remove(k);

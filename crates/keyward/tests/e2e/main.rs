@@ -17,6 +17,7 @@ mod server_audit;
 mod server_authorization;
 mod server_client;
 mod server_import;
+mod server_limits;
 mod server_management;
 mod server_sessions;
 mod server_status;

@@ -3,7 +3,7 @@
 //! [`crate::linotp`] for the error codes).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyward_commands::CommandError;
 use serde::Serialize;
@@ -215,6 +215,11 @@ impl From<CommandError> for LinotpError {
                 tracing::warn!(error = %m, "LinOTP request: unavailable");
                 LinotpError::new(CODE_INTERNAL, m)
             }
+            // Not the request's fault and not an answer to it: a fixed 503 with Retry-After,
+            // so that RADIUS front ends and PAM modules retry instead of treating it as REJECT.
+            CommandError::Overloaded(m) => {
+                LinotpError::fixed(CODE_INTERNAL, m, StatusCode::SERVICE_UNAVAILABLE)
+            }
             CommandError::Internal(m) => {
                 tracing::error!(error = %m, "LinOTP request: internal error");
                 LinotpError::new(CODE_INTERNAL, "internal error")
@@ -246,6 +251,7 @@ impl From<ApiError> for LinotpError {
                     retry_after,
                 })
             }
+            ApiError::Overloaded(m) => LinotpError::from(CommandError::Overloaded(m)),
             other => LinotpError::from(CommandError::Internal(other.to_string())),
         }
     }
@@ -257,11 +263,18 @@ impl IntoResponse for LinotpError {
         if let Some(secs) = self.retry_after
             && let Ok(v) = axum::http::HeaderValue::from_str(&secs.max(1).to_string())
         {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, v);
+                .insert(header::RETRY_AFTER, retry_after_value());
         }
         resp
     }
+}
+
+/// `Retry-After` for a 503 (overloaded) answer.
+pub fn retry_after_value() -> HeaderValue {
+    HeaderValue::from(keyward_commands::hashing::RETRY_AFTER_SECS.max(1))
 }
 
 #[cfg(test)]

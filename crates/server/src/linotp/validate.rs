@@ -154,6 +154,13 @@ fn simple_answer(result: Result<CheckOutcome, LinotpError>) -> Response {
         Ok(CheckOutcome::Accepted { .. }) => smiley(":-)"),
         Ok(_) => smiley(":-("),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => e.into_response(),
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
+            let mut resp = smiley(":-/");
+            *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, super::envelope::retry_after_value());
+            resp
+        }
         Err(_) => smiley(":-/"),
     }
 }
