@@ -190,6 +190,19 @@ macro_rules! no_targets {
     };
 }
 
+/// Argument structs whose one target is one (required) field, e.g.
+/// `target_field!(UsernameArg => User(username));`.
+#[macro_export]
+macro_rules! target_field {
+    ($($t:ty => $variant:ident($field:ident)),+ $(,)?) => {
+        $(impl $crate::access::Targets for $t {
+            fn targets(&self) -> Vec<$crate::access::Target> {
+                vec![$crate::access::Target::$variant(self.$field.clone())]
+            }
+        })+
+    };
+}
+
 /// Builds a target list from optional names (the LinOTP parameters are mostly optional).
 pub fn targets_of(items: impl IntoIterator<Item = Option<Target>>) -> Vec<Target> {
     items

@@ -37,11 +37,7 @@ impl Targets for CreateArgs {
     }
 }
 
-impl Targets for IdArg {
-    fn targets(&self) -> Vec<Target> {
-        vec![Target::ApiKey(self.id.clone())]
-    }
-}
+crate::target_field!(IdArg => ApiKey(id));
 
 crate::no_targets!(NoArgs);
 

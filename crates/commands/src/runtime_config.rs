@@ -5,7 +5,7 @@
 use clap::Parser;
 use serde_json::json;
 
-use crate::access::{ADMINS, AUDIT_READERS, Access, Target, Targets};
+use crate::access::{ADMINS, AUDIT_READERS, Access};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
@@ -173,16 +173,8 @@ async fn config_list(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
     Ok(Output::new(text, json!({ "config": items })))
 }
 
-impl Targets for SetArgs {
-    fn targets(&self) -> Vec<Target> {
-        vec![Target::Object(self.key.clone())]
-    }
-}
+crate::target_field!(SetArgs => Object(key));
 
-impl Targets for KeyArg {
-    fn targets(&self) -> Vec<Target> {
-        vec![Target::Object(self.key.clone())]
-    }
-}
+crate::target_field!(KeyArg => Object(key));
 
 crate::no_targets!(NoArgs);

@@ -6,7 +6,7 @@ use clap::Parser;
 use keyward_store::sessions::Session;
 use serde_json::json;
 
-use crate::access::{ADMINS, AUDIT_READERS, Access, Principal, Target, Targets};
+use crate::access::{ADMINS, AUDIT_READERS, Access, Principal};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
@@ -46,17 +46,9 @@ pub fn commands() -> Vec<CommandSpec> {
 
 crate::no_targets!(NoArgs);
 
-impl Targets for UsernameArg {
-    fn targets(&self) -> Vec<Target> {
-        vec![Target::User(self.username.clone())]
-    }
-}
+crate::target_field!(UsernameArg => User(username));
 
-impl Targets for IdArg {
-    fn targets(&self) -> Vec<Target> {
-        vec![Target::Session(self.id.clone())]
-    }
-}
+crate::target_field!(IdArg => Session(id));
 
 /// `logout`: ends the session the caller signed in with (its own; no target to check).
 async fn logout(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {

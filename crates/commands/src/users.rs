@@ -64,17 +64,9 @@ pub fn commands() -> Vec<CommandSpec> {
     ]
 }
 
-impl Targets for CreateUserArgs {
-    fn targets(&self) -> Vec<Target> {
-        vec![Target::User(self.username.clone())]
-    }
-}
+crate::target_field!(CreateUserArgs => User(username));
 
-impl Targets for UsernameArg {
-    fn targets(&self) -> Vec<Target> {
-        vec![Target::User(self.username.clone())]
-    }
-}
+crate::target_field!(UsernameArg => User(username));
 
 impl Targets for RoleArgs {
     fn targets(&self) -> Vec<Target> {

@@ -213,7 +213,8 @@ pub struct TokenPage {
     pub total: i64,
 }
 
-const SELECT: &str = "SELECT t.id, t.serial, t.token_type, t.description, t.owner_id, \
+/// The column list and join every token read uses (public for the benchmark's EXPLAIN).
+pub const SELECT: &str = "SELECT t.id, t.serial, t.token_type, t.description, t.owner_id, \
     u.username AS owner_name, t.active, t.seed_sealed, t.pin_hash, t.userpin_sealed, t.sopin_sealed, \
     t.otplen, t.hashlib, t.counter, t.time_step, t.time_window, t.time_shift, t.sync_window, \
     t.count_window, t.fail_count, t.max_fail, t.count_auth, t.count_auth_max, t.count_auth_success, \

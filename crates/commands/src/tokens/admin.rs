@@ -837,11 +837,7 @@ impl Targets for FromToArgs {
     }
 }
 
-impl Targets for Reset2faArgs {
-    fn targets(&self) -> Vec<Target> {
-        vec![Target::User(self.username.clone())]
-    }
-}
+crate::target_field!(Reset2faArgs => User(username));
 
 #[cfg(test)]
 mod tests {

@@ -269,7 +269,6 @@ fn params(pairs: &[(&str, &str)]) -> Map<String, Value> {
 // ---------------------------------------------------------------------------------------------
 // bench show
 
-
 #[cfg(test)]
 mod tests {
     use super::show::bench_token;

@@ -4,13 +4,8 @@
 use super::*;
 use sqlx::Row;
 
-/// The column list and join of `Store::list_tokens` (crates/store/src/tokens.rs), for EXPLAIN.
-const LIST_SELECT: &str = "SELECT t.id, t.serial, t.token_type, t.description, t.owner_id, \
-    u.username AS owner_name, t.active, t.seed_sealed, t.pin_hash, t.userpin_sealed, t.sopin_sealed, \
-    t.otplen, t.hashlib, t.counter, t.time_step, t.time_window, t.time_shift, t.sync_window, \
-    t.count_window, t.fail_count, t.max_fail, t.count_auth, t.count_auth_max, t.count_auth_success, \
-    t.count_auth_success_max, t.validity_start, t.validity_end, t.last_auth, t.info, t.created_at, \
-    t.updated_at FROM tokens t LEFT JOIN users u ON u.id = t.owner_id ";
+/// The column list and join of `Store::list_tokens`, for EXPLAIN.
+use keyward_store::tokens::SELECT as LIST_SELECT;
 
 /// Rows per INSERT statement and per transaction when filling the table.
 const ROWS_PER_INSERT: u64 = 1000;

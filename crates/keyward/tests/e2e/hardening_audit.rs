@@ -2,29 +2,17 @@
 //! local-only and spreadsheet formulas are defused in every CSV; `audit verify` reports a cut
 //! tail, a deleted chain and a forged checkpoint.
 
-use serde_json::json;
 
 use crate::both_backends;
 use crate::harness::TestEnv;
 use crate::server_client::Http;
 
-const KEY: &str = "test-management-key-0123456789";
-const WITH_KEY: &str = "management_command_access_key = \"test-management-key-0123456789\"";
+use crate::server_management::{KEY, WITH_KEY};
 
 /// Runs a command through the management endpoint; returns (exit code, output).
 fn remote(http: &Http, words: &[&str]) -> (i64, String) {
-    let (name, args) = words.split_first().unwrap();
-    let r = http.post(
-        "/server/management-command/",
-        &json!({ "command_name": name, "command_args": args }),
-        Some(&format!("Token {KEY}")),
-    );
-    assert_eq!(r.status, 200, "{words:?}: {}", r.text);
-    let v = r.json();
-    (
-        v["exit_code"].as_i64().unwrap(),
-        v["output"].as_str().unwrap().to_string(),
-    )
+    let r = crate::server_management::over_http(http, words);
+    (i64::from(r.code), r.text)
 }
 
 both_backends!(

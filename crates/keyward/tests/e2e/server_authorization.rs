@@ -14,7 +14,7 @@ use crate::both_backends;
 use crate::harness::TestEnv;
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::Http;
-use crate::server_validate::{accepted, admin, admin_key, admin_ok, user};
+use crate::server_validate::{accepted, admin, admin_key, admin_ok, key_for, user};
 
 /// A user with `role` (none: a plain user), logged in: its session token.
 fn session(env: &TestEnv, http: &Http, name: &str, role: Option<&str>) -> String {
@@ -41,15 +41,6 @@ fn assert_refused(http: &Http, token: &str, endpoint: &str, params: Value) {
     assert_eq!(status, 403, "/admin/{endpoint} {params}: {v}");
     assert_eq!(v["result"]["status"], false, "{v}");
     assert_eq!(v["result"]["error"]["code"], -311, "{v}");
-}
-
-/// An admin key made for the account `name` (acting as that account).
-fn key_for(env: &TestEnv, name: &str) -> String {
-    let out = env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", name]);
-    out.lines()
-        .find_map(|l| l.strip_prefix("Auth-Token: "))
-        .unwrap()
-        .to_string()
 }
 
 fn token_owner(env: &TestEnv, serial: &str) -> String {
@@ -195,12 +186,7 @@ both_backends!(
 both_backends!(item3_an_api_key_dies_with_its_owner, |env: &TestEnv| {
     user(env, "root");
     user(env, "x");
-    let out = env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", "x"]);
-    let key = out
-        .lines()
-        .find_map(|l| l.strip_prefix("Auth-Token: "))
-        .unwrap()
-        .to_string();
+    let key = key_for(env, "x");
     let server = env.serve();
     let http = Http::new(&server);
     assert_eq!(http.get("/api/v1/me", Some(&key)).status, 200);

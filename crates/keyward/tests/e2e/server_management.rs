@@ -8,16 +8,16 @@ use crate::both_backends;
 use crate::harness::{ServerGuard, TestEnv};
 use crate::server_client::Http;
 
-const KEY: &str = "test-management-key-0123456789";
-const WITH_KEY: &str = "management_command_access_key = \"test-management-key-0123456789\"";
+pub const KEY: &str = "test-management-key-0123456789";
+pub const WITH_KEY: &str = "management_command_access_key = \"test-management-key-0123456789\"";
 
 /// What one run of a command produced.
 #[derive(Debug, PartialEq, Eq)]
-struct Run {
-    ok: bool,
+pub struct Run {
+    pub ok: bool,
     /// stdout on success, the error message (without `error: `) on failure.
-    text: String,
-    code: i32,
+    pub text: String,
+    pub code: i32,
 }
 
 fn local(env: &TestEnv, words: &[&str]) -> Run {
@@ -45,7 +45,7 @@ fn local(env: &TestEnv, words: &[&str]) -> Run {
     }
 }
 
-fn over_http(http: &Http, words: &[&str]) -> Run {
+pub fn over_http(http: &Http, words: &[&str]) -> Run {
     let (name, args) = words.split_first().unwrap();
     let r = http.post(
         "/server/management-command/",

@@ -24,18 +24,7 @@ fn create(env: &TestEnv, name: &str, password: &str) {
 /// A user whose logins need PIN `1234` + an HOTP of the RFC seed.
 fn create_with_token(env: &TestEnv, name: &str, password: &str, serial: &str) {
     create(env, name, password);
-    env.manage_ok(&[
-        "token",
-        "init",
-        "--serial",
-        serial,
-        "--otpkey",
-        RFC_KEY_HEX,
-        "--user",
-        name,
-        "--pin",
-        "1234",
-    ]);
+    crate::server_validate::enroll_rfc_hotp(env, serial, name, "1234");
 }
 
 fn with_xff(req: RequestBuilder, xff: Option<&str>) -> RequestBuilder {

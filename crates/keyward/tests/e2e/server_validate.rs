@@ -36,7 +36,12 @@ pub fn admin_key(env: &TestEnv) -> String {
         env.manage_ok(&["promoteuser", "admin", "superuser"]);
         "admin".to_string()
     });
-    let out = env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", &superuser]);
+    key_for(env, &superuser)
+}
+
+/// An admin API key made for the account `name` (acting as that account).
+pub fn key_for(env: &TestEnv, name: &str) -> String {
+    let out = env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", name]);
     out.lines()
         .find_map(|l| l.strip_prefix("Auth-Token: "))
         .unwrap_or_else(|| panic!("no key in {out}"))
@@ -87,7 +92,8 @@ fn hotp(counter: u64) -> String {
     oath::hotp(RFC_KEY_HEX, counter, 6)
 }
 
-fn enroll_rfc_hotp(env: &TestEnv, serial: &str, owner: &str, pin: &str) {
+/// Enrols an HOTP token of the RFC 4226 seed for `owner`, with `pin` unless empty.
+pub fn enroll_rfc_hotp(env: &TestEnv, serial: &str, owner: &str, pin: &str) {
     let mut args = vec![
         "token",
         "init",
