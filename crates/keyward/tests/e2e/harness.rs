@@ -320,35 +320,40 @@ impl TestEnv {
             .env("KEYWARD_LOG_LEVEL", "warn")
             .envs(env.iter().copied())
             .current_dir(self.dir.path())
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent && let Some(url) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(Ok(url.trim().to_string()));
-                    sent = true;
-                    continue;
-                }
-                eprintln!("[keyward serve] {line}");
-            }
-            if !sent {
-                let _ = tx.send(Err("server exited before listening".to_string()));
-            }
-        });
-        let url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(url)) => url,
-            other => {
-                let _ = child.kill();
-                panic!("keyward serve did not start: {other:?}");
-            }
-        };
-        ServerGuard { child, url }
+            .arg("serve");
+        spawn_server(cmd)
     }
+}
+
+/// Spawns a prepared `keyward serve` command (it must listen on an ephemeral port) and waits
+/// for the "listening on URL" line on its stderr; the rest of stderr is echoed to the test's.
+pub fn spawn_server(mut cmd: std::process::Command) -> ServerGuard {
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent && let Some(url) = line.split("listening on ").nth(1) {
+                let _ = tx.send(Ok(url.trim().to_string()));
+                sent = true;
+                continue;
+            }
+            eprintln!("[keyward serve] {line}");
+        }
+        if !sent {
+            let _ = tx.send(Err("server exited before listening".to_string()));
+        }
+    });
+    let url = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(url)) => url,
+        other => {
+            let _ = child.kill();
+            panic!("keyward serve did not start: {other:?}");
+        }
+    };
+    ServerGuard { child, url }
 }
 
 impl Drop for TestEnv {

@@ -11,6 +11,7 @@ mod manage_setup;
 mod manage_tokens;
 mod manage_users;
 mod oath;
+mod readme_tour;
 mod server_admin;
 mod server_api_keys;
 mod server_audit;
