@@ -64,7 +64,7 @@ async fn connections(
     client: ClientAddr,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    let ctx = state.caller_ctx(&caller, &client);
+    let ctx = caller.ctx(&state, &client);
     let out = state
         .registry
         .run(&ctx, &["connections".to_string()])
@@ -96,7 +96,7 @@ async fn close_connection(
     Authenticated(caller): Authenticated,
     Path(connection_id): Path<String>,
 ) -> Result<Json<StatusMessage>, ApiError> {
-    let ctx = state.caller_ctx(&caller, &client);
+    let ctx = caller.ctx(&state, &client);
     let words = vec![
         "closeconnection".to_string(),
         "--".to_string(),
@@ -126,7 +126,7 @@ async fn audit(
     Authenticated(caller): Authenticated,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let ctx = state.caller_ctx(&caller, &client);
+    let ctx = caller.ctx(&state, &client);
     let mut words = vec!["audit".to_string(), "list".to_string()];
     let options = [
         ("--limit", q.limit.map(i64::from)),

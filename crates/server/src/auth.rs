@@ -4,14 +4,16 @@
 
 use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use keyward_commands::access::Principal;
 use keyward_core::user::{AccessRules, LoginMethod, Role, Roles, check_access};
 
 use crate::AppState;
+pub use crate::client_addr::{ClientAddr, client_ip, request_client_ip, resolve_client};
 use crate::error::ApiError;
+pub use crate::error::AuthError;
 use crate::metrics::{AuthKind, AuthOutcome};
 
 /// A session's `last_activity` is refreshed at most this often.
@@ -41,6 +43,12 @@ impl Caller {
         self.roles.contains(Role::Superuser) || self.roles.contains(role)
     }
 
+    /// A command context acting as this caller: the registry checks its roles and targets.
+    pub fn ctx(&self, state: &AppState, client: &ClientAddr) -> keyward_commands::Ctx {
+        keyward_commands::Ctx::new(state.shared.clone(), self.actor.clone(), client.text())
+            .with_principal(self.principal())
+    }
+
     /// The principal the command registry checks access and targets against.
     pub fn principal(&self) -> Principal {
         Principal::Account {
@@ -52,17 +60,6 @@ impl Caller {
             },
         }
     }
-}
-
-/// Why a request is not authenticated. Deliberately coarse: clients learn nothing more.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    #[error("authentication required")]
-    Missing,
-    #[error("invalid token")]
-    Invalid,
-    #[error("authentication backend unavailable")]
-    Unavailable,
 }
 
 /// The presented secret: `Bearer X`, `Token X` is NOT accepted here (that is the management key),
@@ -165,66 +162,6 @@ pub async fn authenticate(
         });
     }
     Err(AuthError::Invalid)
-}
-
-/// The client address of a request, as [`resolve_client`] found it.
-#[derive(Clone, Copy, Debug)]
-struct ResolvedClient(Option<IpAddr>);
-
-/// The peer address of the connection (IPv4-mapped IPv6 shown as IPv4), when known.
-fn peer_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
-    extensions
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_canonical())
-}
-
-/// Middleware (outermost, so every route and the request log see it): the client address is
-/// the TCP peer, or — when the peer is one of `trusted_proxies` — the address the proxies
-/// forwarded (see [`crate::forwarded`]).
-pub async fn resolve_client(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    mut req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let client = peer_ip(req.extensions()).map(|peer| state.proxies.client(peer, req.headers()));
-    req.extensions_mut().insert(ResolvedClient(client));
-    next.run(req).await
-}
-
-/// The client address of a request: the one place it is decided (throttles, audit `client`,
-/// user IP rules, sessions and logs all take it from here).
-pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    match parts.extensions.get::<ResolvedClient>() {
-        Some(ResolvedClient(client)) => *client,
-        None => peer_ip(&parts.extensions),
-    }
-}
-
-/// [`client_ip`] for a whole request (middleware).
-pub fn request_client_ip(req: &axum::extract::Request) -> Option<IpAddr> {
-    match req.extensions().get::<ResolvedClient>() {
-        Some(ResolvedClient(client)) => *client,
-        None => peer_ip(req.extensions()),
-    }
-}
-
-/// The client address as an extractor (never fails; `None` when the transport has none).
-#[derive(Clone, Copy, Debug)]
-pub struct ClientAddr(pub Option<IpAddr>);
-
-impl ClientAddr {
-    /// The address as text for audit rows and sessions (empty when unknown).
-    pub fn text(&self) -> String {
-        self.0.map(|ip| ip.to_string()).unwrap_or_default()
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(client_ip(parts)))
-    }
 }
 
 /// An authenticated caller for the REST API: a login session or an `admin` API key (`validate`

@@ -14,7 +14,6 @@ use keyward_commands::CommandError;
 use serde::de::DeserializeOwned;
 
 use crate::api_types::StatusMessage;
-use crate::auth::AuthError;
 
 /// Everything a REST handler can answer besides success.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +108,17 @@ impl From<CommandError> for ApiError {
             }
         }
     }
+}
+
+/// Why a request is not authenticated. Deliberately coarse: clients learn nothing more.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("authentication required")]
+    Missing,
+    #[error("invalid token")]
+    Invalid,
+    #[error("authentication backend unavailable")]
+    Unavailable,
 }
 
 impl From<AuthError> for ApiError {

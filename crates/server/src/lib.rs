@@ -7,6 +7,7 @@ pub mod api_types;
 pub mod audit_coalesce;
 pub mod auth;
 mod body_timeout;
+pub mod client_addr;
 pub mod error;
 pub mod fd_limit;
 pub mod forwarded;

@@ -146,7 +146,7 @@ async fn logout(
     if !matches!(caller.via, AuthVia::Session(_)) {
         return Err(ApiError::Unauthorized("no login session presented".into()));
     }
-    let ctx = state.caller_ctx(&caller, &client);
+    let ctx = caller.ctx(&state, &client);
     state.registry.run(&ctx, &["logout".to_string()]).await?;
     Ok(Json(StatusMessage::ok("Logged out")))
 }

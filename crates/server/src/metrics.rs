@@ -186,7 +186,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let path = req.uri().path().to_string();
-    let client = crate::auth::request_client_ip(&req)
+    let client = crate::client_addr::request_client_ip(&req)
         .map(|c| c.to_string())
         .unwrap_or_default();
     let resp = next.run(req).await;

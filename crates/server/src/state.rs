@@ -6,7 +6,6 @@ use std::sync::Arc;
 use keyward_commands::{Ctx, Registry, Shared};
 
 use crate::audit_coalesce::AuditCoalescer;
-use crate::auth::{Caller, ClientAddr};
 use crate::forwarded::TrustedProxies;
 use crate::metrics::Metrics;
 use crate::throttle::{Backoff, Throttle};
@@ -47,11 +46,5 @@ impl AppState {
     /// A command context for an anonymous caller (named `actor` in the audit log).
     pub fn ctx(&self, actor: &str, client: &str) -> Ctx {
         Ctx::new(self.shared.clone(), actor, client)
-    }
-
-    /// A command context for an authenticated caller: the registry checks its roles.
-    pub fn caller_ctx(&self, caller: &Caller, client: &ClientAddr) -> Ctx {
-        Ctx::new(self.shared.clone(), caller.actor.clone(), client.text())
-            .with_principal(caller.principal())
     }
 }

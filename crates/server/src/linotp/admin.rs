@@ -111,7 +111,7 @@ async fn dispatch(
         );
     }
     let csv = wants_csv(&endpoint, &params);
-    let ctx = state.caller_ctx(&caller, &client);
+    let ctx = caller.ctx(&state, &client);
     let output = state
         .registry
         .run_params(&ctx, command, params.map)
