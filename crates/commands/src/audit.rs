@@ -323,7 +323,6 @@ async fn rotate(ctx: Ctx, a: RotateInner) -> Result<Output, CommandError> {
 crate::no_targets!(DumpArgs, RotateArgs);
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

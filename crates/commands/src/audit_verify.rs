@@ -275,7 +275,6 @@ pub async fn verify(ctx: Ctx, a: VerifyArgs) -> Result<Output, CommandError> {
 crate::no_targets!(VerifyArgs);
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -109,7 +109,6 @@ pub fn open(enckey: &EncKey, sealed: &str, associated_data: &[u8]) -> Result<Vec
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -253,7 +253,6 @@ fn unprotect(text: &str, passphrase: &str) -> Result<EncKey, EncKeyError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -316,7 +316,6 @@ pub fn check_access(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -70,7 +70,6 @@ pub fn with_deadline(req: Request, limit: Duration) -> Request {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

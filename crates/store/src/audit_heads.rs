@@ -115,7 +115,6 @@ pub fn read_heads(dir: &Path) -> std::io::Result<Vec<FoundHead>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -118,7 +118,6 @@ pub(super) fn needs_upgrade(stored: &str, policy: &Argon2Params) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -142,7 +142,6 @@ pub(super) fn verify_bcrypt(password: &str, stored: &str) -> Result<bool, Passwo
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -232,7 +232,6 @@ fn feistel(half: u64, round_key: u64, expansion: &[u8; 48]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

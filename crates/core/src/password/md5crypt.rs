@@ -123,7 +123,6 @@ fn encode(d: &[u8; 16]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -79,7 +79,6 @@ fn check_cost(log_n: u8, r: u32, p: u32) -> Result<(), PasswordError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -2,8 +2,6 @@
 //! (copies of `shared/fixtures/userstores/`, made with the real tools: mkpasswd, openssl,
 //! pure-pw, ftpasswd), plus the behaviour of the public API on garbage input.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::PathBuf;
 
 use super::*;

@@ -332,7 +332,6 @@ async fn job_writes(tx: &mut impl BatchTx, job: &Job) -> Result<(Done, AuditAppe
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
