@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::access::{Access, Target, Targets, audit_target, check_targets};
 use crate::context::Ctx;
@@ -349,7 +350,7 @@ impl Registry {
                 .map(|o| render(o, format));
         }
         let (spec, args) = self.resolve(&words).ok_or_else(|| unknown(&words))?;
-        self.execute(ctx, spec, Input::Words(args.to_vec()))
+        self.traced(ctx, spec, Input::Words(args.to_vec()))
             .await
             .map(|o| render(o, format))
     }
@@ -367,7 +368,7 @@ impl Registry {
             .iter()
             .find(|c| c.name == name)
             .ok_or_else(|| unknown(&[name.to_string()]))?;
-        self.execute(ctx, spec, Input::Params(params)).await
+        self.traced(ctx, spec, Input::Params(params)).await
     }
 
     /// What the registry would decide for these words, without running the command: access
@@ -383,6 +384,26 @@ impl Registry {
             check_targets(ctx, &targets).await?;
         }
         Ok(())
+    }
+
+    /// [`Registry::execute`] inside the command's span, ending with one log line (the error's
+    /// kind only: messages stay in the answer and the audit row).
+    async fn traced(
+        &self,
+        ctx: &Ctx,
+        spec: &CommandSpec,
+        input: Input,
+    ) -> Result<Output, CommandError> {
+        async {
+            let result = self.execute(ctx, spec, input).await;
+            match &result {
+                Ok(_) => tracing::info!("command done"),
+                Err(e) => tracing::info!(error = e.kind(), "command failed"),
+            }
+            result
+        }
+        .instrument(command_span(spec, ctx))
+        .await
     }
 
     /// Checks who may run the command, runs it (the target rule is checked on its parsed
@@ -429,6 +450,12 @@ impl Registry {
         }
         self.resolve(&words).map(|(c, _)| c.name)
     }
+}
+
+/// The tracing span of one command run: its name and actor (over HTTP it sits inside the
+/// request's span, which carries the request id). Never its arguments: they may be secrets.
+fn command_span(spec: &CommandSpec, ctx: &Ctx) -> tracing::Span {
+    tracing::info_span!("command", command = spec.name, actor = %ctx.actor)
 }
 
 /// Why a principal may not run a command.

@@ -162,6 +162,8 @@ settings! {
     max_connections: u32 = 1024;
     /// Log filter (tracing syntax), e.g. `info` or `keyward=debug`.
     log_level: String = "info".into();
+    /// Log line format: `text` (readable) or `json` (one JSON object a line, for log shippers).
+    log_format: String = "text".into();
 }
 
 impl Settings {

@@ -56,7 +56,10 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve => {
-            init_logging(&settings.log_level);
+            if let Err(e) = init_logging(&settings.log_level, &settings.log_format) {
+                eprintln!("keyward: {e}");
+                return ExitCode::from(1);
+            }
             match runtime.block_on(keyward_server::run(settings)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -81,14 +84,29 @@ fn restrict_new_files() {
     }
 }
 
-fn init_logging(filter: &str) {
+/// Logs to stderr with the level filter, as text lines or (`log_format = "json"`) one JSON
+/// object a line with the spans (request id, command, actor) as fields.
+fn init_logging(filter: &str, format: &str) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only for a terminal: logs written to files or journals stay plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        // Colours only for a terminal: logs written to files or journals stay plain text.
+        "text" => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        "json" => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+        other => {
+            return Err(format!(
+                "log_format must be \"text\" or \"json\", not {other:?}"
+            ));
+        }
+    };
+    Ok(())
 }

@@ -18,6 +18,7 @@ mod malloc;
 mod management;
 pub mod metrics;
 pub mod openapi;
+pub mod request_id;
 mod state;
 mod status;
 pub mod throttle;
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::resolve_client,
         ))
+        .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 

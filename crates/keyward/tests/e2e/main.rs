@@ -25,4 +25,5 @@ mod server_management;
 mod server_sessions;
 mod server_status;
 mod server_throttles;
+mod server_tracing;
 mod server_validate;
