@@ -11,6 +11,8 @@
 //! shared commit); a batch that loses a deadlock or serialization race is re-run from scratch,
 //! since nothing of it was committed.
 
+#[cfg(test)]
+mod batch_tests;
 pub(crate) mod batch_tx;
 pub(crate) mod heads;
 mod native;
