@@ -127,12 +127,10 @@ impl From<StoreError> for CommandError {
             StoreError::Connect { .. } | StoreError::BadUrl(_) | StoreError::Unavailable(_) => {
                 CommandError::Unavailable(e.to_string())
             }
-            StoreError::Db(sqlx_err) => match sqlx_err {
-                keyward_store::sqlx_error::PoolTimedOut | keyward_store::sqlx_error::Io(_) => {
-                    CommandError::Unavailable(format!("database unreachable: {sqlx_err}"))
-                }
-                other => CommandError::Internal(format!("database error: {other}")),
-            },
+            StoreError::Db(_) if e.is_unreachable() => {
+                CommandError::Unavailable(e.to_string().replacen("database error", "database unreachable", 1))
+            }
+            StoreError::Db(_) => CommandError::Internal(e.to_string()),
             other => CommandError::Internal(other.to_string()),
         }
     }

@@ -169,17 +169,10 @@ async fn presetup(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
             ctx.settings().database_url()
         )),
         Backend::Postgres => {
-            let (db_create, schema_create): (bool, bool) = (
-                sqlx_bool(
-                    store,
-                    "SELECT has_database_privilege(current_user, current_database(), 'CREATE')",
-                )
-                .await?,
-                sqlx_bool(
-                    store,
-                    "SELECT has_schema_privilege(current_user, current_schema(), 'CREATE')",
-                )
-                .await?,
+            let privileges = store.privileges().await?;
+            let (db_create, schema_create) = (
+                privileges.create_on_database,
+                privileges.create_on_schema,
             );
             lines.push("PostgreSQL connection OK".to_string());
             lines.push(format!(
@@ -203,10 +196,6 @@ async fn presetup(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
         lines.join("\n"),
         json!({ "backend": store.backend().name(), "schema_version": version }),
     ))
-}
-
-async fn sqlx_bool(store: &keyward_store::Store, sql: &'static str) -> Result<bool, CommandError> {
-    store.query_bool(sql).await.map_err(CommandError::from)
 }
 
 async fn migrate(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {

@@ -90,6 +90,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached (pool exhausted, connection lost): an
+    /// "unavailable", not a fault in the data or the query.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+        )
+    }
+
     /// Whether this is a uniqueness violation (a concurrent insert of the same key).
     pub fn is_unique_violation(&self) -> bool {
         match self {
@@ -290,13 +299,32 @@ pub fn sha256_hex(data: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(&Sha256::digest(data))
 }
 
-/// Re-export of sqlx's error enum, so callers can classify database failures.
-pub use sqlx::Error as sqlx_error;
+/// What a PostgreSQL user may do in its database (`presetup` reports it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Privileges {
+    pub create_on_database: bool,
+    pub create_on_schema: bool,
+}
 
 impl Store {
-    /// Runs a one-value boolean query (used for privilege checks).
-    pub async fn query_bool(&self, sql: &'static str) -> Result<bool, StoreError> {
-        let v: bool = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
-        Ok(v)
+    /// The connected user's CREATE privileges (PostgreSQL; SQLite files have no such notion and
+    /// answer both true).
+    pub async fn privileges(&self) -> Result<Privileges, StoreError> {
+        if self.backend == Backend::Sqlite {
+            return Ok(Privileges {
+                create_on_database: true,
+                create_on_schema: true,
+            });
+        }
+        let (create_on_database, create_on_schema): (bool, bool) = sqlx::query_as(
+            "SELECT has_database_privilege(current_user, current_database(), 'CREATE'), \
+             has_schema_privilege(current_user, current_schema(), 'CREATE')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Privileges {
+            create_on_database,
+            create_on_schema,
+        })
     }
 }
