@@ -114,17 +114,17 @@ async fn createtoken(ctx: Ctx, a: CreateArgs) -> Result<Output, CommandError> {
     let owner = ctx.store().find_user(&username).await?;
     let mut tx = ctx.begin_change().await?;
     tx.create_api_key(&NewApiKey {
-            id: &id,
-            secret: &key,
-            role: &a.role,
-            username: &username,
-            realm: &a.realm,
-            description: &a.description,
-            now,
-            expires_at,
-            owner_id: owner.as_ref().map(|u| u.id.as_str()),
-        })
-        .await?;
+        id: &id,
+        secret: &key,
+        role: &a.role,
+        username: &username,
+        realm: &a.realm,
+        description: &a.description,
+        now,
+        expires_at,
+        owner_id: owner.as_ref().map(|u| u.id.as_str()),
+    })
+    .await?;
     let text = format!(
         "Username:   {username}\nRealm:      {}\nRole:       {}\nValidity:   {} days\n\
          Expires:    {}\nKey id:     {id}\nAuth-Token: {key}\n\

@@ -143,10 +143,7 @@ async fn config_unset(ctx: Ctx, a: KeyArg) -> Result<Output, CommandError> {
     } else {
         format!("{} was not set", key.name)
     };
-    let out = Output::new(
-        text,
-        json!({ "key": key.name, "removed": removed }),
-    );
+    let out = Output::new(text, json!({ "key": key.name, "removed": removed }));
     ctx.commit_output(tx, out).await
 }
 
