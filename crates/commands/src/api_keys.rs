@@ -108,19 +108,19 @@ async fn createtoken(ctx: Ctx, a: CreateArgs) -> Result<Output, CommandError> {
     let expires_at = now.saturating_add(a.days.saturating_mul(86_400));
     // A key made for an existing account belongs to it and dies with it.
     let owner = ctx.store().find_user(&username).await?;
-    ctx.store()
-        .create_api_key(&NewApiKey {
-            id: &id,
-            secret: &key,
-            role: &a.role,
-            username: &username,
-            realm: &a.realm,
-            description: &a.description,
-            now,
-            expires_at,
-            owner_id: owner.as_ref().map(|u| u.id.as_str()),
-        })
-        .await?;
+    let mut tx = ctx.begin_change().await?;
+    tx.create_api_key(&NewApiKey {
+        id: &id,
+        secret: &key,
+        role: &a.role,
+        username: &username,
+        realm: &a.realm,
+        description: &a.description,
+        now,
+        expires_at,
+        owner_id: owner.as_ref().map(|u| u.id.as_str()),
+    })
+    .await?;
     let text = format!(
         "Username:   {username}\nRealm:      {}\nRole:       {}\nValidity:   {} days\n\
          Expires:    {}\nKey id:     {id}\nAuth-Token: {key}\n\
@@ -134,11 +134,12 @@ async fn createtoken(ctx: Ctx, a: CreateArgs) -> Result<Output, CommandError> {
         "id": id, "key": key, "role": a.role, "username": username, "realm": a.realm,
         "days": a.days, "expires_at": expires_at,
     });
-    Ok(Output::new(text, value).with_audit(format!(
+    let out = Output::new(text, value).with_audit(format!(
         "key {id} role {} user {username} expires {}",
         a.role,
         rfc3339(expires_at)
-    )))
+    ));
+    ctx.commit_output(tx, out).await
 }
 
 fn status(k: &ApiKey, now: i64) -> &'static str {
@@ -198,16 +199,18 @@ struct IdArg {
 }
 
 async fn revoke(ctx: Ctx, a: IdArg) -> Result<Output, CommandError> {
-    if !ctx.store().revoke_api_key(&a.id, ctx.now()).await? {
+    let mut tx = ctx.begin_change().await?;
+    if !tx.revoke_api_key(&a.id, ctx.now()).await? {
         return Err(CommandError::NotFound(format!(
             "no active API key with id \"{}\"",
             a.id
         )));
     }
-    Ok(Output::new(
+    let out = Output::new(
         format!("Revoked API key \"{}\"", a.id),
         json!({ "id": a.id, "revoked": true }),
-    ))
+    );
+    ctx.commit_output(tx, out).await
 }
 
 #[cfg(test)]

@@ -317,7 +317,11 @@ async fn rotate(ctx: Ctx, a: RotateInner) -> Result<Output, CommandError> {
         if per_chain.is_empty() { "" } else { "; " },
         per_chain.join("; ")
     );
-    Ok(Output::new(text, json!({ "deleted": deleted, "dry_run": a.dryrun })).with_audit(details))
+    // The chunks above committed one by one (each moves its chain's signed checkpoint, so the
+    // chain verifies after every one); the audit row commits on its own at the end.
+    let out =
+        Output::new(text, json!({ "deleted": deleted, "dry_run": a.dryrun })).with_audit(details);
+    ctx.commit_output(ctx.begin_change().await?, out).await
 }
 
 crate::no_targets!(DumpArgs, RotateArgs);

@@ -39,31 +39,33 @@ async fn cleanup(ctx: Ctx, a: CleanupArgs) -> Result<Output, CommandError> {
     let cutoff = ctx.now() - a.age * 60;
     if a.dryrun {
         let n = ctx.store().count_challenges_before(cutoff).await?;
-        return Ok(Output::new(
+        let out = Output::new(
             format!(
                 "Would delete {n} challenge(s) older than {} minutes (dry run)",
                 a.age
             ),
             json!({ "deleted": 0, "would_delete": n, "dryrun": true }),
         )
-        .with_audit(format!("dry run: {n} older than {} min", a.age)));
+        .with_audit(format!("dry run: {n} older than {} min", a.age));
+        return ctx.commit_output(ctx.begin_change().await?, out).await;
     }
+    // One transaction per chunk; the audit row commits with the last one (the chunk that
+    // finds fewer than a full chunk left).
     let mut total: u64 = 0;
     loop {
-        let n = ctx
-            .store()
-            .delete_challenges_chunk(cutoff, a.chunksize)
-            .await?;
+        let mut tx = ctx.begin_change().await?;
+        let n = tx.delete_challenges_chunk(cutoff, a.chunksize).await?;
         total += n;
         if n < u64::try_from(a.chunksize).unwrap_or(u64::MAX) {
-            break;
+            let out = Output::new(
+                format!("Deleted {total} challenge(s) older than {} minutes", a.age),
+                json!({ "deleted": total, "dryrun": false }),
+            )
+            .with_audit(format!("deleted {total} older than {} min", a.age));
+            return ctx.commit_output(tx, out).await;
         }
+        tx.commit_unaudited().await?;
     }
-    Ok(Output::new(
-        format!("Deleted {total} challenge(s) older than {} minutes", a.age),
-        json!({ "deleted": total, "dryrun": false }),
-    )
-    .with_audit(format!("deleted {total} older than {} min", a.age)))
 }
 
 crate::no_targets!(CleanupArgs);

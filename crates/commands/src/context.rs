@@ -9,6 +9,7 @@ use keyward_store::{OpenOptions, Store};
 use tokio::sync::OnceCell;
 
 use crate::access::Principal;
+use crate::change::AuditDraft;
 use crate::hashing::PasswordHashing;
 use crate::keys::{ServerKeys, ensure_private_dir, load_or_create_enckey};
 use crate::output::CommandError;
@@ -135,6 +136,9 @@ pub struct Ctx {
     /// Who is acting, for the registry's access and target rules. Anonymous unless the
     /// transport says otherwise, so a forgotten transport grants nothing.
     pub principal: Principal,
+    /// The audit row a changing command owes, set by the registry before its handler runs
+    /// (see `change`).
+    pub draft: Option<Arc<AuditDraft>>,
 }
 
 impl Ctx {
@@ -145,6 +149,7 @@ impl Ctx {
             actor: actor.into(),
             client: client.into(),
             principal: Principal::Anonymous,
+            draft: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod audit_list;
 pub mod audit_sign;
 pub mod audit_verify;
 pub mod challenges;
+pub mod change;
 pub mod context;
 pub mod csv;
 pub mod hashing;

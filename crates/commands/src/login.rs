@@ -302,20 +302,21 @@ pub async fn register(
         if !registration_open(ctx).await? {
             return Err(CommandError::Forbidden("registration is disabled".into()));
         }
-        crate::users::create_user_account(ctx, username, password, email).await
+        let (tx, user) = crate::users::create_user_account(ctx, username, password, email).await?;
+        let details = if user.roles.is_empty() {
+            "registered".to_string()
+        } else {
+            format!("registered with roles {}", user.roles)
+        };
+        // The account and its audit row commit together.
+        ctx.commit_audit_as(tx, "register", &audit_target(username), &details)
+            .await?;
+        Ok(user)
     }
     .await;
-    let details = match &result {
-        Ok(u) if u.roles.is_empty() => "registered".to_string(),
-        Ok(u) => format!("registered with roles {}", u.roles),
-        Err(e) => e.to_string(),
-    };
-    ctx.audit(
-        "register",
-        &audit_target(username),
-        result.is_ok(),
-        &details,
-    )
-    .await?;
+    if let Err(e) = &result {
+        ctx.audit("register", &audit_target(username), false, &e.to_string())
+            .await?;
+    }
     result
 }

@@ -127,9 +127,10 @@ impl From<StoreError> for CommandError {
             StoreError::Connect { .. } | StoreError::BadUrl(_) | StoreError::Unavailable(_) => {
                 CommandError::Unavailable(e.to_string())
             }
-            StoreError::Db(_) if e.is_unreachable() => {
-                CommandError::Unavailable(e.to_string().replacen("database error", "database unreachable", 1))
-            }
+            StoreError::Db(_) if e.is_unreachable() => CommandError::Unavailable(
+                e.to_string()
+                    .replacen("database error", "database unreachable", 1),
+            ),
             StoreError::Db(_) => CommandError::Internal(e.to_string()),
             other => CommandError::Internal(other.to_string()),
         }

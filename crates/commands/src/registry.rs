@@ -8,11 +8,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde_json::json;
 use tracing::Instrument;
 
 use crate::access::{Access, Target, Targets, audit_target, check_targets};
+use crate::change::AuditDraft;
 use crate::context::Ctx;
 use crate::output::{CommandError, Format, Output};
 
@@ -39,6 +41,9 @@ pub struct CommandSpec {
     pub about: &'static str,
     /// Whether the command changes state (then every run is audited, success or not).
     pub mutates: bool,
+    /// Whether it changes files (or the schema) only, no rows: its audit row is then written
+    /// apart, after the run. Every other changing command commits its row with its change.
+    pub files_only: bool,
     /// Who may run it.
     pub access: Access,
     /// The command's clap definition (its arguments, for help and for tests).
@@ -95,6 +100,7 @@ pub struct Declared {
     name: &'static str,
     about: &'static str,
     mutates: bool,
+    files_only: bool,
     clap: fn() -> clap::Command,
     parse_targets: TargetParser,
     run: Runner,
@@ -109,6 +115,9 @@ where
 {
     let targets: Vec<Target> = parsed.targets();
     let shown = audit_target(&targets);
+    if let Some(draft) = &ctx.draft {
+        draft.set_target(&shown);
+    }
     if enforce && let Err(e) = check_targets(&ctx, &targets).await {
         return (shown, Err(e));
     }
@@ -122,7 +131,7 @@ where
     F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Output, CommandError>> + Send + 'static,
 {
-    let handler = std::sync::Arc::new(handler);
+    let handler = Arc::new(handler);
     let run: Runner = Box::new(move |ctx, input, enforce| {
         let handler = handler.clone();
         match input {
@@ -149,6 +158,7 @@ where
         name,
         about,
         mutates: false,
+        files_only: false,
         clap: A::command,
         parse_targets: targets_from_words::<A>,
         run,
@@ -164,7 +174,7 @@ where
     F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Output, CommandError>> + Send + 'static,
 {
-    let handler = std::sync::Arc::new(handler);
+    let handler = Arc::new(handler);
     let words_handler = handler.clone();
     let mut declared = command(name, about, move |ctx, a: A| words_handler(ctx, a));
     let words_run = declared.run;
@@ -188,12 +198,21 @@ impl Declared {
         self
     }
 
+    /// Marks the command as changing files (or the schema) only, no database rows: it is
+    /// audited after its run, apart (there is no row change to commit the audit row with).
+    pub fn mutating_files(mut self) -> Self {
+        self.mutates = true;
+        self.files_only = true;
+        self
+    }
+
     /// Names who may run the command, completing its declaration.
     pub fn allow(self, access: Access) -> CommandSpec {
         CommandSpec {
             name: self.name,
             about: self.about,
             mutates: self.mutates,
+            files_only: self.files_only,
             access,
             clap: self.clap,
             parse_targets: self.parse_targets,
@@ -407,20 +426,34 @@ impl Registry {
     }
 
     /// Checks who may run the command, runs it (the target rule is checked on its parsed
-    /// arguments) and audits it: every run of a changing command, and every refused one.
+    /// arguments) and audits it: every run of a changing command, and every refused one. A
+    /// changing command's success commits its audit row with its change (see `change`); only a
+    /// command that changes files alone is audited apart. Failures change nothing and are
+    /// audited apart.
     async fn execute(
         &self,
         ctx: &Ctx,
         spec: &CommandSpec,
         input: Input,
     ) -> Result<Output, CommandError> {
-        let (target, result) = if spec.access.allows(&ctx.principal) {
+        let mut ctx = ctx.clone();
+        let draft = spec.mutates.then(|| Arc::new(AuditDraft::new(spec.name)));
+        ctx.draft = draft.clone();
+        let (target, mut result) = if spec.access.allows(&ctx.principal) {
             (spec.run)(ctx.clone(), input, spec.mutates).await
         } else {
-            (String::new(), Err(access_denied(spec, ctx)))
+            (String::new(), Err(access_denied(spec, &ctx)))
         };
+        let written = draft.as_ref().is_some_and(|d| d.written());
+        if result.is_ok() && spec.mutates && !written && !spec.files_only {
+            tracing::error!(command = spec.name, "changed without its audit row");
+            result = Err(CommandError::Internal(format!(
+                "{}: changed without its audit row",
+                spec.name
+            )));
+        }
         let refused = matches!(result, Err(CommandError::Forbidden(_)));
-        if spec.mutates || refused {
+        if (spec.mutates || refused) && !written {
             let (ok, details) = match &result {
                 Ok(out) => (true, out.audit_details.clone().unwrap_or_default()),
                 Err(e) => (false, e.to_string()),

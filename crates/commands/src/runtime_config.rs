@@ -105,12 +105,14 @@ struct SetArgs {
 async fn config_set(ctx: Ctx, a: SetArgs) -> Result<Output, CommandError> {
     let key = lookup(&a.key)?;
     let value = normalise(key, &a.value)?;
-    ctx.store().config_set(key.name, &value, ctx.now()).await?;
-    Ok(Output::new(
+    let mut tx = ctx.begin_change().await?;
+    tx.config_set(key.name, &value, ctx.now()).await?;
+    let out = Output::new(
         format!("{} = {}", key.name, value),
         json!({ "key": key.name, "value": value }),
     )
-    .with_audit(format!("{} = {}", key.name, value)))
+    .with_audit(format!("{} = {}", key.name, value));
+    ctx.commit_output(tx, out).await
 }
 
 #[derive(Parser)]
@@ -134,16 +136,15 @@ async fn config_get(ctx: Ctx, a: KeyArg) -> Result<Output, CommandError> {
 
 async fn config_unset(ctx: Ctx, a: KeyArg) -> Result<Output, CommandError> {
     let key = lookup(&a.key)?;
-    let removed = ctx.store().config_unset(key.name).await?;
+    let mut tx = ctx.begin_change().await?;
+    let removed = tx.config_unset(key.name).await?;
     let text = if removed {
         format!("Unset {}", key.name)
     } else {
         format!("{} was not set", key.name)
     };
-    Ok(Output::new(
-        text,
-        json!({ "key": key.name, "removed": removed }),
-    ))
+    let out = Output::new(text, json!({ "key": key.name, "removed": removed }));
+    ctx.commit_output(tx, out).await
 }
 
 #[derive(Parser)]

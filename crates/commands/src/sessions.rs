@@ -63,27 +63,29 @@ async fn logout(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
                 .into(),
         ));
     };
-    if !ctx.store().delete_session(session).await? {
+    let mut tx = ctx.begin_change().await?;
+    if !tx.delete_session(session).await? {
         return Err(CommandError::NotFound(
             "the session has already ended".into(),
         ));
     }
-    Ok(Output::new(
+    let out = Output::new(
         "Logged out",
         json!({ "username": username, "logged_out": true }),
     )
-    .with_audit(format!("session {session}")))
+    .with_audit(format!("session {session}"));
+    ctx.commit_output(tx, out).await
 }
 
 #[derive(Parser)]
 struct NoArgs {}
 
 async fn cleartoken(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
-    let n = ctx.store().delete_expired_sessions(ctx.now()).await?;
-    Ok(
-        Output::new(format!("Cleared token: {n}"), json!({ "cleared": n }))
-            .with_audit(format!("{n} expired sessions deleted")),
-    )
+    let mut tx = ctx.begin_change().await?;
+    let n = tx.delete_expired_sessions(ctx.now()).await?;
+    let out = Output::new(format!("Cleared token: {n}"), json!({ "cleared": n }))
+        .with_audit(format!("{n} expired sessions deleted"));
+    ctx.commit_output(tx, out).await
 }
 
 #[derive(Parser)]
@@ -93,12 +95,13 @@ struct UsernameArg {
 
 async fn reissuetoken(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
     let user = load_user(&ctx, &a.username).await?;
-    let sessions = ctx.store().delete_user_sessions(&user.id).await?;
-    let keys = ctx
-        .store()
+    // Sessions and keys go together, with the audit row, or not at all.
+    let mut tx = ctx.begin_change().await?;
+    let sessions = tx.delete_user_sessions(&user.id).await?;
+    let keys = tx
         .revoke_user_api_keys(&user.id, &user.username, ctx.now())
         .await?;
-    Ok(Output::new(
+    let out = Output::new(
         format!(
             "Re-issued token for user \"{}\": revoked {sessions} sessions and {keys} API keys",
             user.username
@@ -107,7 +110,8 @@ async fn reissuetoken(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> 
     )
     .with_audit(format!(
         "revoked {sessions} sessions and {keys} API keys"
-    )))
+    ));
+    ctx.commit_output(tx, out).await
 }
 
 const PAGE: i64 = 500;
@@ -188,14 +192,16 @@ struct IdArg {
 }
 
 async fn closeconnection(ctx: Ctx, a: IdArg) -> Result<Output, CommandError> {
-    if !ctx.store().delete_session(&a.id).await? {
+    let mut tx = ctx.begin_change().await?;
+    if !tx.delete_session(&a.id).await? {
         return Err(CommandError::NotFound(format!(
             "connection \"{}\" does not exist",
             a.id
         )));
     }
-    Ok(Output::new(
+    let out = Output::new(
         format!("Closed connection \"{}\"", a.id),
         json!({ "connection_id": a.id, "closed": true }),
-    ))
+    );
+    ctx.commit_output(tx, out).await
 }

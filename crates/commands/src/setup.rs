@@ -21,14 +21,14 @@ pub fn commands() -> Vec<CommandSpec> {
             "Create the encryption key (refuses to overwrite; mode 0400)",
             create_enckey,
         )
-        .mutating()
+        .mutating_files()
         .allow(Access::Local),
         command(
             "setup encrypt_enckey",
             "Print FILE's enckey protected by the passphrase in KEYWARD_ENCKEY_PASSPHRASE(_FILE)",
             encrypt_enckey,
         )
-        .mutating()
+        .mutating_files()
         .allow(Access::Local),
         command(
             "setup verify_enckey",
@@ -47,14 +47,14 @@ pub fn commands() -> Vec<CommandSpec> {
             "Check the database connection and privileges and create the schema",
             presetup,
         )
-        .mutating()
+        .mutating_files()
         .allow(Access::Local),
         command(
             "migrate",
             "Apply pending database schema migrations",
             migrate,
         )
-        .mutating()
+        .mutating_files()
         .allow(Access::Local),
     ]
 }
@@ -170,10 +170,8 @@ async fn presetup(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
         )),
         Backend::Postgres => {
             let privileges = store.privileges().await?;
-            let (db_create, schema_create) = (
-                privileges.create_on_database,
-                privileges.create_on_schema,
-            );
+            let (db_create, schema_create) =
+                (privileges.create_on_database, privileges.create_on_schema);
             lines.push("PostgreSQL connection OK".to_string());
             lines.push(format!(
                 "CREATE on database: {}",

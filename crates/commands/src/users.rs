@@ -5,6 +5,7 @@
 use clap::Parser;
 use keyward_core::user::{Role, normalize_username, validate_email, validate_password};
 use keyward_store::users::{NewUser, User};
+use keyward_store::write_tx::WriteTx;
 use serde_json::json;
 
 use crate::access::{ADMINS, Access, TOKEN_READERS, Target, Targets, targets_of};
@@ -104,7 +105,7 @@ struct CreateUserArgs {
 }
 
 async fn createuser(ctx: Ctx, a: CreateUserArgs) -> Result<Output, CommandError> {
-    let user = create_user_account(&ctx, &a.username, &a.password, &a.email).await?;
+    let (tx, user) = create_user_account(&ctx, &a.username, &a.password, &a.email).await?;
     let shown = if a.show_password {
         a.password.as_str()
     } else {
@@ -119,17 +120,19 @@ async fn createuser(ctx: Ctx, a: CreateUserArgs) -> Result<Output, CommandError>
     } else {
         format!("created with roles {}", user.roles)
     };
+    ctx.commit_change(tx, &details).await?;
     Ok(Output::new(text, user_json(&user)).with_audit(details))
 }
 
 /// Validates and creates a user (the first one becomes superuser): shared by `createuser` and
-/// self-registration (`POST /auth/register`), so both apply the same rules.
+/// self-registration (`POST /auth/register`), so both apply the same rules. The user is made in
+/// the returned transaction, which the caller commits with its audit row.
 pub async fn create_user_account(
     ctx: &Ctx,
     username: &str,
     password: &str,
     email: &str,
-) -> Result<User, CommandError> {
+) -> Result<(WriteTx, User), CommandError> {
     // Stored in NFKC form: `ａｌｉｃｅ` is `alice`; look-alikes are refused by the store.
     let username = normalize_username(username)?;
     let username = username.as_str();
@@ -142,7 +145,9 @@ pub async fn create_user_account(
     }
     let params = ctx.settings().argon2_params();
     let hash = ctx.shared.hashing.hash(password, params).await?;
-    ctx.store()
+    // Begun after the slow hash, so the write lock is held only for the insert.
+    let mut tx = ctx.begin_change().await?;
+    let user = tx
         .create_user(&NewUser {
             username,
             password_hash: &hash,
@@ -156,7 +161,8 @@ pub async fn create_user_account(
                 CommandError::Conflict(format!("user \"{username}\" already exists"))
             }
             other => other.into(),
-        })
+        })?;
+    Ok((tx, user))
 }
 
 #[derive(Parser)]
@@ -165,28 +171,34 @@ struct UsernameArg {
 }
 
 async fn deleteuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
-    if !ctx.store().delete_user(&a.username).await? {
+    let mut tx = ctx.begin_change().await?;
+    if !tx.delete_user(&a.username).await? {
         return Err(no_such_user(&a.username));
     }
-    Ok(Output::new(
-        format!("Deleted user \"{}\"", a.username),
-        json!({ "deleted": a.username }),
-    ))
+    ctx.commit_output(
+        tx,
+        Output::new(
+            format!("Deleted user \"{}\"", a.username),
+            json!({ "deleted": a.username }),
+        ),
+    )
+    .await
 }
 
 async fn set_active(ctx: &Ctx, username: &str, active: bool) -> Result<Output, CommandError> {
-    if !ctx
-        .store()
-        .set_user_active(username, active, ctx.now())
-        .await?
-    {
+    let mut tx = ctx.begin_change().await?;
+    if !tx.set_user_active(username, active, ctx.now()).await? {
         return Err(no_such_user(username));
     }
     let verb = if active { "Enabled" } else { "Disabled" };
-    Ok(Output::new(
-        format!("{verb} user \"{username}\""),
-        json!({ "username": username, "active": active }),
-    ))
+    ctx.commit_output(
+        tx,
+        Output::new(
+            format!("{verb} user \"{username}\""),
+            json!({ "username": username, "active": active }),
+        ),
+    )
+    .await
 }
 
 async fn disableuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
@@ -198,17 +210,18 @@ async fn enableuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
 }
 
 async fn verifyuseremail(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
-    if !ctx
-        .store()
-        .set_email_verified(&a.username, ctx.now())
-        .await?
-    {
+    let mut tx = ctx.begin_change().await?;
+    if !tx.set_email_verified(&a.username, ctx.now()).await? {
         return Err(no_such_user(&a.username));
     }
-    Ok(Output::new(
-        format!("Verified email of user \"{}\"", a.username),
-        json!({ "username": a.username, "email_verified": true }),
-    ))
+    ctx.commit_output(
+        tx,
+        Output::new(
+            format!("Verified email of user \"{}\"", a.username),
+            json!({ "username": a.username, "email_verified": true }),
+        ),
+    )
+    .await
 }
 
 #[derive(Parser)]
@@ -221,30 +234,30 @@ async fn promoteuser(ctx: Ctx, a: RoleArgs) -> Result<Output, CommandError> {
     let role: Role = a.role.parse()?;
     let mut user = load_user(&ctx, &a.username).await?;
     let changed = user.roles.insert(role);
+    let mut tx = ctx.begin_change().await?;
     if changed {
-        ctx.store()
-            .set_roles(&user.id, &user.roles, ctx.now())
-            .await?;
+        tx.set_roles(&user.id, &user.roles, ctx.now()).await?;
     }
     let text = if changed {
         format!("Promoted user \"{}\" to \"{}\"", user.username, role)
     } else {
         format!("User \"{}\" already has role \"{}\"", user.username, role)
     };
-    Ok(Output::new(
+    let out = Output::new(
         text,
         json!({ "username": user.username, "roles": user.roles, "changed": changed }),
     )
-    .with_audit(format!("role {role}")))
+    .with_audit(format!("role {role}"));
+    ctx.commit_output(tx, out).await
 }
 
 async fn demoteuser(ctx: Ctx, a: RoleArgs) -> Result<Output, CommandError> {
     let role: Role = a.role.parse()?;
     let mut user = load_user(&ctx, &a.username).await?;
     let changed = user.roles.remove(role);
+    let mut tx = ctx.begin_change().await?;
     if changed {
-        ctx.store()
-            .set_roles(&user.id, &user.roles, ctx.now())
+        tx.set_roles(&user.id, &user.roles, ctx.now())
             .await
             .map_err(|e| match e {
                 keyward_store::StoreError::LastSuperuser(_) => CommandError::Conflict(format!(
@@ -259,11 +272,12 @@ async fn demoteuser(ctx: Ctx, a: RoleArgs) -> Result<Output, CommandError> {
     } else {
         format!("User \"{}\" does not have role \"{}\"", user.username, role)
     };
-    Ok(Output::new(
+    let out = Output::new(
         text,
         json!({ "username": user.username, "roles": user.roles, "changed": changed }),
     )
-    .with_audit(format!("role {role}")))
+    .with_audit(format!("role {role}"));
+    ctx.commit_output(tx, out).await
 }
 
 #[derive(Parser)]
@@ -316,11 +330,13 @@ async fn disableinactiveusers(ctx: Ctx, a: InactiveArgs) -> Result<Output, Comma
         };
         text.push_str(&format!("{} ({})\n", u.username, last));
     }
+    // A dry run commits an empty change with its audit row.
+    let mut tx = ctx.begin_change().await?;
     let count = if a.dry_run {
         users.len() as u64
     } else {
         let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-        ctx.store().disable_users(&ids, ctx.now()).await?
+        tx.disable_users(&ids, ctx.now()).await?
     };
     text.push_str(&format!("Disabled inactive users: {count}"));
     if a.dry_run {
@@ -333,11 +349,12 @@ async fn disableinactiveusers(ctx: Ctx, a: InactiveArgs) -> Result<Output, Comma
         count,
         names.join(",")
     );
-    Ok(Output::new(
+    let out = Output::new(
         text,
         json!({ "dry_run": a.dry_run, "count": count, "users": names }),
     )
-    .with_audit(details))
+    .with_audit(details);
+    ctx.commit_output(tx, out).await
 }
 
 #[derive(Parser)]

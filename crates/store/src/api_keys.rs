@@ -2,8 +2,8 @@
 //! SHA-256 hashes, listable and revocable.
 
 use serde::Serialize;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use crate::{Store, StoreError, sha256_hex};
 
@@ -59,25 +59,6 @@ fn from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
 }
 
 impl Store {
-    pub async fn create_api_key(&self, new: &NewApiKey<'_>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO api_keys (id, key_hash, role, username, realm, description, created_at, expires_at, owner_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(new.id)
-        .bind(sha256_hex(new.secret.as_bytes()))
-        .bind(new.role)
-        .bind(new.username)
-        .bind(new.realm)
-        .bind(new.description)
-        .bind(new.now)
-        .bind(new.expires_at)
-        .bind(new.owner_id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// The live (unrevoked, unexpired) key a presented secret belongs to.
     pub async fn api_key_by_secret(
         &self,
@@ -109,35 +90,61 @@ impl Store {
             .await?;
         rows.iter().map(from_row).collect()
     }
+}
 
-    /// Revokes one key; false when no unrevoked key has that id.
-    pub async fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id)
-                .execute(self.pool())
-                .await?;
-        Ok(done.rows_affected() > 0)
-    }
+pub(crate) async fn create_api_key(
+    conn: &mut AnyConnection,
+    new: &NewApiKey<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, key_hash, role, username, realm, description, created_at, expires_at, owner_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new.id)
+    .bind(sha256_hex(new.secret.as_bytes()))
+    .bind(new.role)
+    .bind(new.username)
+    .bind(new.realm)
+    .bind(new.description)
+    .bind(new.now)
+    .bind(new.expires_at)
+    .bind(new.owner_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
 
-    /// Revokes every key made for the account `user_id`, or named after `username` without an
-    /// account; returns how many.
-    pub async fn revoke_user_api_keys(
-        &self,
-        user_id: &str,
-        username: &str,
-        now: i64,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $1 WHERE revoked_at IS NULL \
-             AND (owner_id = $2 OR (owner_id IS NULL AND LOWER(username) = LOWER($3)))",
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(username)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected())
-    }
+/// Revokes one key; false when no unrevoked key has that id.
+pub(crate) async fn revoke_api_key(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Revokes every key made for the account `user_id`, or named after `username` without an
+/// account; returns how many.
+pub(crate) async fn revoke_user_api_keys(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    username: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $1 WHERE revoked_at IS NULL \
+         AND (owner_id = $2 OR (owner_id IS NULL AND LOWER(username) = LOWER($3)))",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(username)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -4,8 +4,8 @@
 //! signing key is configured; rotation records a checkpoint so the oldest kept row still verifies.
 
 use serde::Serialize;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use crate::writer::batch_tx::{BatchTx, Param};
 pub use crate::writer::{AuditAppend, SharedSigner};
@@ -378,54 +378,51 @@ impl Store {
                 .await?,
         )
     }
+}
 
-    /// Deletes the oldest rows of `chain` (at most `chunk`, none above `upto_seq`) and, in the
-    /// same transaction, moves the chain's checkpoint (signed with `signer`) to the last deleted
-    /// row, so the oldest kept row still verifies. Returns how many rows went (0 when none are
-    /// left to delete).
-    pub async fn delete_audit_chunk(
-        &self,
-        chain: &str,
-        upto_seq: i64,
-        chunk: i64,
-        now: i64,
-        signer: &SharedSigner,
-    ) -> Result<u64, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let last = sqlx::query(
-            "SELECT seq, hash FROM (SELECT seq, hash FROM audit_log WHERE chain = $1 AND seq <= $2 \
-             ORDER BY seq LIMIT $3) chunk ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(chain)
-        .bind(upto_seq)
-        .bind(chunk.max(1))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(last) = last else {
-            tx.rollback().await?;
-            return Ok(0);
-        };
-        let seq: i64 = last.try_get("seq")?;
-        let hash: String = last.try_get("hash")?;
-        let done = sqlx::query("DELETE FROM audit_log WHERE chain = $1 AND seq <= $2")
-            .bind(chain)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
-        let signature = signer(&crate::audit_heads::checkpoint_message(chain, seq, &hash));
-        sqlx::query(
-            "INSERT INTO audit_checkpoints (chain, seq, hash, created_at, signature) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, \
-             hash = excluded.hash, created_at = excluded.created_at, signature = excluded.signature",
-        )
+/// Deletes the oldest rows of `chain` (at most `chunk`, none above `upto_seq`) and, in the
+/// same transaction, moves the chain's checkpoint (signed with `signer`) to the last deleted
+/// row, so the oldest kept row still verifies. Returns how many rows went (0 when none are
+/// left to delete).
+pub(crate) async fn delete_audit_chunk(
+    conn: &mut AnyConnection,
+    chain: &str,
+    upto_seq: i64,
+    chunk: i64,
+    now: i64,
+    signer: &SharedSigner,
+) -> Result<u64, StoreError> {
+    let last = sqlx::query(
+        "SELECT seq, hash FROM (SELECT seq, hash FROM audit_log WHERE chain = $1 AND seq <= $2 \
+         ORDER BY seq LIMIT $3) chunk ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(chain)
+    .bind(upto_seq)
+    .bind(chunk.max(1))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(last) = last else {
+        return Ok(0);
+    };
+    let seq: i64 = last.try_get("seq")?;
+    let hash: String = last.try_get("hash")?;
+    let done = sqlx::query("DELETE FROM audit_log WHERE chain = $1 AND seq <= $2")
         .bind(chain)
         .bind(seq)
-        .bind(&hash)
-        .bind(now)
-        .bind(&signature)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected())
-    }
+    let signature = signer(&crate::audit_heads::checkpoint_message(chain, seq, &hash));
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (chain, seq, hash, created_at, signature) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, \
+         hash = excluded.hash, created_at = excluded.created_at, signature = excluded.signature",
+    )
+    .bind(chain)
+    .bind(seq)
+    .bind(&hash)
+    .bind(now)
+    .bind(&signature)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }

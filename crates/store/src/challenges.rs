@@ -2,8 +2,8 @@
 //! Answering a challenge closes it with a compare-and-set, so one transaction id is answered at
 //! most once; old rows are removed in chunks by `config challenge cleanup`.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use crate::writer::batch_tx::{BatchTx, Param};
 
@@ -98,24 +98,6 @@ impl Store {
                 .await?,
         )
     }
-
-    /// Deletes up to `chunk` challenges created before `cutoff`; returns how many went.
-    pub async fn delete_challenges_chunk(
-        &self,
-        cutoff: i64,
-        chunk: i64,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM challenges WHERE transaction_id IN \
-             (SELECT transaction_id FROM challenges WHERE created_at < $1 \
-              ORDER BY created_at LIMIT $2)",
-        )
-        .bind(cutoff)
-        .bind(chunk.max(1))
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected())
-    }
 }
 
 /// Moves an open, unexpired challenge to `answered`; false if it was not open (already answered
@@ -133,4 +115,22 @@ pub(crate) async fn answer_in(
         )
         .await?;
     Ok(n == 1)
+}
+
+/// Deletes up to `chunk` challenges created before `cutoff`; returns how many went.
+pub(crate) async fn delete_challenges_chunk(
+    conn: &mut AnyConnection,
+    cutoff: i64,
+    chunk: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM challenges WHERE transaction_id IN \
+         (SELECT transaction_id FROM challenges WHERE created_at < $1 \
+          ORDER BY created_at LIMIT $2)",
+    )
+    .bind(cutoff)
+    .bind(chunk.max(1))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }

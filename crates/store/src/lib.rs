@@ -11,8 +11,10 @@ mod migrations;
 mod native_read;
 pub mod runtime_config;
 pub mod sessions;
+mod token_writes;
 pub mod tokens;
 pub mod users;
+pub mod write_tx;
 pub mod writer;
 
 use std::str::FromStr;

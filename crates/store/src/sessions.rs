@@ -2,8 +2,8 @@
 //! the list of connections an operator can see and close.
 
 use serde::Serialize;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use crate::{Store, StoreError, sha256_hex};
 
@@ -128,37 +128,12 @@ impl Store {
         .await?)
     }
 
-    pub async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
     pub async fn delete_session_by_token(&self, token: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(sha256_hex(token.as_bytes()))
             .execute(self.pool())
             .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    /// Deletes expired sessions; returns how many.
-    pub async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected())
     }
 }
 
@@ -184,4 +159,35 @@ impl Store {
             .await?;
         rows.iter().map(from_row).collect()
     }
+}
+
+pub(crate) async fn delete_session(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Deletes expired sessions; returns how many.
+pub(crate) async fn delete_expired_sessions(
+    conn: &mut AnyConnection,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn delete_user_sessions(
+    conn: &mut AnyConnection,
+    user_id: &str,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
 }

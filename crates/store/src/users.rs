@@ -2,10 +2,10 @@
 
 use keyward_core::user::{Role, Roles, username_key, username_skeleton};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use crate::columns::Columns;
-use crate::{Backend, Store, StoreError, flag, json_list};
+use crate::{Store, StoreError, flag, json_list};
 
 /// One user as stored.
 #[derive(Clone, Debug, Serialize)]
@@ -86,70 +86,6 @@ macro_rules! select_users {
 }
 
 impl Store {
-    /// Inserts a user. The very first user of the installation becomes superuser (Deis rule):
-    /// decided inside the same write transaction, so two concurrent first users cannot both win.
-    pub async fn create_user(&self, new: &NewUser<'_>) -> Result<User, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&mut *tx)
-            .await?;
-        let key = username_key(new.username);
-        let skeleton = username_skeleton(new.username);
-        let taken: Vec<String> = sqlx::query_scalar(
-            "SELECT username_key FROM users WHERE username_key = $1 OR username_skeleton = $2",
-        )
-        .bind(&key)
-        .bind(&skeleton)
-        .fetch_all(&mut *tx)
-        .await?;
-        if taken.contains(&key) {
-            return Err(StoreError::Conflict(format!("user {:?}", new.username)));
-        }
-        if !taken.is_empty() {
-            return Err(lookalike(new.username));
-        }
-        if existing == 0 && !new.may_be_first {
-            return Err(StoreError::FirstUserAtConsole);
-        }
-        let roles = if existing == 0 { "superuser" } else { "" };
-        let id = uuid::Uuid::new_v4().to_string();
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, username, username_key, username_skeleton, password_hash, email, \
-             roles, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(&id)
-        .bind(new.username)
-        .bind(&key)
-        .bind(&skeleton)
-        .bind(new.password_hash)
-        .bind(new.email)
-        .bind(roles)
-        .bind(new.now)
-        .execute(&mut *tx)
-        .await;
-        match inserted.map_err(StoreError::from) {
-            Err(e) if e.is_unique_violation() => {
-                // A concurrent create of the same or a look-alike name won the unique index.
-                // (Which index refused it is only in the message on both engines.)
-                return Err(if e.to_string().contains("username_skeleton") {
-                    lookalike(new.username)
-                } else {
-                    StoreError::Conflict(format!("user {:?}", new.username))
-                });
-            }
-            other => {
-                other?;
-            }
-        }
-        let row = sqlx::query(select_users!("WHERE id = $1"))
-            .bind(&id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let user = from_row(&row)?;
-        tx.commit().await?;
-        Ok(user)
-    }
-
     /// Looks a user up by name, case-insensitively.
     pub async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
         if let Some(path) = &self.sqlite_file {
@@ -224,106 +160,6 @@ impl Store {
             .await?)
     }
 
-    /// Deletes a user (sessions go with it by cascade). Returns whether it existed.
-    pub async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let before = superusers_before(&mut tx, self.backend()).await?;
-        let key = username_key(username);
-        // Explicit, so SQLite connections without foreign_keys cannot leave orphans.
-        sqlx::query(
-            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username_key = $1)",
-        )
-        .bind(&key)
-        .execute(&mut *tx)
-        .await?;
-        // Its API keys go with it (the foreign key cascades too; explicit for the same reason).
-        sqlx::query(
-            "DELETE FROM api_keys WHERE owner_id IN (SELECT id FROM users WHERE username_key = $1)",
-        )
-        .bind(&key)
-        .execute(&mut *tx)
-        .await?;
-        // The user's tokens stay (an operator may re-assign them) but lose their owner.
-        sqlx::query(
-            "UPDATE tokens SET owner_id = NULL, pin_hash = '' \
-             WHERE owner_id IN (SELECT id FROM users WHERE username_key = $1)",
-        )
-        .bind(&key)
-        .execute(&mut *tx)
-        .await?;
-        let done = sqlx::query("DELETE FROM users WHERE username_key = $1")
-            .bind(&key)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() > 0 {
-            ensure_a_superuser_remains(&mut tx, before, username).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Sets the active flag; ending sessions when disabling. Returns whether the user exists.
-    pub async fn set_user_active(
-        &self,
-        username: &str,
-        active: bool,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let before = superusers_before(&mut tx, self.backend()).await?;
-        let key = username_key(username);
-        let done =
-            sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE username_key = $3")
-                .bind(i64::from(active))
-                .bind(now)
-                .bind(&key)
-                .execute(&mut *tx)
-                .await?;
-        if !active {
-            sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username_key = $1)")
-                .bind(&key)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() > 0 {
-                ensure_a_superuser_remains(&mut tx, before, username).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    pub async fn set_email_verified(&self, username: &str, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE users SET email_verified = 1, updated_at = $1 WHERE username_key = $2",
-        )
-        .bind(now)
-        .bind(username_key(username))
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    pub async fn set_roles(
-        &self,
-        user_id: &str,
-        roles: &Roles,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        let before = superusers_before(&mut tx, self.backend()).await?;
-        sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3")
-            .bind(roles.to_db())
-            .bind(now)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        if !roles.contains(Role::Superuser) {
-            ensure_a_superuser_remains(&mut tx, before, user_id).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     pub async fn set_password_hash(
         &self,
         user_id: &str,
@@ -368,30 +204,6 @@ impl Store {
         .fetch_one(self.pool())
         .await?)
     }
-
-    /// Disables exactly the given users and ends their sessions, all in one transaction.
-    pub async fn disable_users(&self, ids: &[String], now: i64) -> Result<u64, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let before = superusers_before(&mut tx, self.backend()).await?;
-        let mut n = 0;
-        for id in ids {
-            n += sqlx::query(
-                "UPDATE users SET active = 0, updated_at = $1 WHERE id = $2 AND active = 1",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        ensure_a_superuser_remains(&mut tx, before, "one of them").await?;
-        tx.commit().await?;
-        Ok(n)
-    }
 }
 
 /// Arbitrary constant naming the advisory lock that serialises changes to superusers on
@@ -399,46 +211,38 @@ impl Store {
 const PG_SUPERUSER_LOCK: i64 = 0x006b_7773_7570_6572;
 
 /// Takes the superuser lock (PostgreSQL) at the start of a transaction that may remove one.
-async fn lock_superusers(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    backend: Backend,
-) -> Result<(), StoreError> {
-    if backend == Backend::Postgres {
+async fn lock_superusers(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    if conn.backend_name() == "PostgreSQL" {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(PG_SUPERUSER_LOCK)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
     }
     Ok(())
 }
 
 /// How many active superusers there are (within the transaction).
-async fn active_superusers(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-) -> Result<i64, StoreError> {
+async fn active_superusers(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM users WHERE active = 1 AND roles LIKE '%superuser%'",
     )
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *conn)
     .await?)
 }
 
 /// Takes the superuser lock (PostgreSQL) and counts the active superusers before a change.
-async fn superusers_before(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    backend: Backend,
-) -> Result<i64, StoreError> {
-    lock_superusers(tx, backend).await?;
-    active_superusers(tx).await
+async fn superusers_before(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    lock_superusers(conn).await?;
+    active_superusers(conn).await
 }
 
 /// Refuses (before commit) a change that took the number of active superusers to zero.
 async fn ensure_a_superuser_remains(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    conn: &mut AnyConnection,
     before: i64,
     who: &str,
 ) -> Result<(), StoreError> {
-    if before > 0 && active_superusers(tx).await? == 0 {
+    if before > 0 && active_superusers(conn).await? == 0 {
         return Err(StoreError::LastSuperuser(format!("{who:?}")));
     }
     Ok(())
@@ -474,4 +278,196 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Inserts a user. The very first user of the installation becomes superuser (Deis rule):
+/// decided inside the same write transaction, so two concurrent first users cannot both win.
+pub(crate) async fn create_user(
+    conn: &mut AnyConnection,
+    new: &NewUser<'_>,
+) -> Result<User, StoreError> {
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut *conn)
+        .await?;
+    let key = username_key(new.username);
+    let skeleton = username_skeleton(new.username);
+    let taken: Vec<String> = sqlx::query_scalar(
+        "SELECT username_key FROM users WHERE username_key = $1 OR username_skeleton = $2",
+    )
+    .bind(&key)
+    .bind(&skeleton)
+    .fetch_all(&mut *conn)
+    .await?;
+    if taken.contains(&key) {
+        return Err(StoreError::Conflict(format!("user {:?}", new.username)));
+    }
+    if !taken.is_empty() {
+        return Err(lookalike(new.username));
+    }
+    if existing == 0 && !new.may_be_first {
+        return Err(StoreError::FirstUserAtConsole);
+    }
+    let roles = if existing == 0 { "superuser" } else { "" };
+    let id = uuid::Uuid::new_v4().to_string();
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, username, username_key, username_skeleton, password_hash, email, \
+         roles, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(new.username)
+    .bind(&key)
+    .bind(&skeleton)
+    .bind(new.password_hash)
+    .bind(new.email)
+    .bind(roles)
+    .bind(new.now)
+    .execute(&mut *conn)
+    .await;
+    match inserted.map_err(StoreError::from) {
+        Err(e) if e.is_unique_violation() => {
+            // A concurrent create of the same or a look-alike name won the unique index.
+            // (Which index refused it is only in the message on both engines.)
+            return Err(if e.to_string().contains("username_skeleton") {
+                lookalike(new.username)
+            } else {
+                StoreError::Conflict(format!("user {:?}", new.username))
+            });
+        }
+        other => {
+            other?;
+        }
+    }
+    let row = sqlx::query(select_users!("WHERE id = $1"))
+        .bind(&id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let user = from_row(&row)?;
+    Ok(user)
+}
+
+/// Deletes a user (sessions go with it by cascade). Returns whether it existed.
+pub(crate) async fn delete_user(
+    conn: &mut AnyConnection,
+    username: &str,
+) -> Result<bool, StoreError> {
+    let before = superusers_before(conn).await?;
+    let key = username_key(username);
+    // Explicit, so SQLite connections without foreign_keys cannot leave orphans.
+    sqlx::query(
+        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username_key = $1)",
+    )
+    .bind(&key)
+    .execute(&mut *conn)
+    .await?;
+    // Its API keys go with it (the foreign key cascades too; explicit for the same reason).
+    sqlx::query(
+        "DELETE FROM api_keys WHERE owner_id IN (SELECT id FROM users WHERE username_key = $1)",
+    )
+    .bind(&key)
+    .execute(&mut *conn)
+    .await?;
+    // The user's tokens stay (an operator may re-assign them) but lose their owner.
+    sqlx::query(
+        "UPDATE tokens SET owner_id = NULL, pin_hash = '' \
+         WHERE owner_id IN (SELECT id FROM users WHERE username_key = $1)",
+    )
+    .bind(&key)
+    .execute(&mut *conn)
+    .await?;
+    let done = sqlx::query("DELETE FROM users WHERE username_key = $1")
+        .bind(&key)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() > 0 {
+        ensure_a_superuser_remains(conn, before, username).await?;
+    }
+    Ok(done.rows_affected() > 0)
+}
+
+/// Sets the active flag; ending sessions when disabling. Returns whether the user exists.
+pub(crate) async fn set_user_active(
+    conn: &mut AnyConnection,
+    username: &str,
+    active: bool,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let before = superusers_before(conn).await?;
+    let key = username_key(username);
+    let done = sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE username_key = $3")
+        .bind(i64::from(active))
+        .bind(now)
+        .bind(&key)
+        .execute(&mut *conn)
+        .await?;
+    if !active {
+        sqlx::query(
+            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username_key = $1)",
+        )
+        .bind(&key)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() > 0 {
+            ensure_a_superuser_remains(conn, before, username).await?;
+        }
+    }
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn set_email_verified(
+    conn: &mut AnyConnection,
+    username: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE users SET email_verified = 1, updated_at = $1 WHERE username_key = $2")
+            .bind(now)
+            .bind(username_key(username))
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn set_roles(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    roles: &Roles,
+    now: i64,
+) -> Result<(), StoreError> {
+    let before = superusers_before(conn).await?;
+    sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3")
+        .bind(roles.to_db())
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    if !roles.contains(Role::Superuser) {
+        ensure_a_superuser_remains(conn, before, user_id).await?;
+    }
+    Ok(())
+}
+
+/// Disables exactly the given users and ends their sessions, all in one transaction.
+pub(crate) async fn disable_users(
+    conn: &mut AnyConnection,
+    ids: &[String],
+    now: i64,
+) -> Result<u64, StoreError> {
+    let before = superusers_before(conn).await?;
+    let mut n = 0;
+    for id in ids {
+        n += sqlx::query(
+            "UPDATE users SET active = 0, updated_at = $1 WHERE id = $2 AND active = 1",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    ensure_a_superuser_remains(conn, before, "one of them").await?;
+    Ok(n)
 }

@@ -9,13 +9,14 @@ use keyward_store::tokens::{Token, TokenField};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::validity::{parse_limit, parse_when, setvalidity};
 use super::{
     done, hash_pin, load_owner, load_token, seal_token_secret, token_type, tokens_by_serial_or_user,
 };
 use crate::access::{Access, TOKEN_OPERATORS, Target, Targets, targets_of};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
-use crate::params::{given, int_in, one_or_many, required};
+use crate::params::{given, int_in, required};
 use crate::registry::{CommandSpec, command, param_command};
 
 pub fn commands() -> Vec<CommandSpec> {
@@ -109,7 +110,7 @@ pub fn commands() -> Vec<CommandSpec> {
     ]
 }
 
-fn ids(tokens: &[Token]) -> Vec<String> {
+pub(super) fn ids(tokens: &[Token]) -> Vec<String> {
     tokens.iter().map(|t| t.id.clone()).collect()
 }
 
@@ -151,14 +152,17 @@ async fn assign(ctx: Ctx, a: AssignArgs) -> Result<Output, CommandError> {
     if let Some(pin) = a.pin.as_deref() {
         fields.push(TokenField::PinHash(hash_pin(&ctx, pin).await?));
     }
-    ctx.store()
-        .update_token(&token.id, &fields, ctx.now())
-        .await?;
-    Ok(Output::new(
-        format!("Assigned token {serial} to user \"{}\"", owner.username),
-        json!(true),
+    let mut tx = ctx.begin_change().await?;
+    tx.update_token(&token.id, &fields, ctx.now()).await?;
+    ctx.commit_output(
+        tx,
+        Output::new(
+            format!("Assigned token {serial} to user \"{}\"", owner.username),
+            json!(true),
+        )
+        .with_audit(format!("owner {}", owner.username)),
     )
-    .with_audit(format!("owner {}", owner.username)))
+    .await
 }
 
 #[derive(Parser, Deserialize, Default)]
@@ -182,8 +186,8 @@ async fn unassign(ctx: Ctx, a: SerialArgs) -> Result<Output, CommandError> {
         }
     }
     // LinOTP also clears the PIN and the fail counter: the next owner starts fresh.
-    let n = ctx
-        .store()
+    let mut tx = ctx.begin_change().await?;
+    let n = tx
         .update_tokens(
             std::slice::from_ref(&token.id),
             &[
@@ -194,7 +198,11 @@ async fn unassign(ctx: Ctx, a: SerialArgs) -> Result<Output, CommandError> {
             ctx.now(),
         )
         .await?;
-    Ok(Output::new(format!("Unassigned token {serial}"), done(n)))
+    ctx.commit_output(
+        tx,
+        Output::new(format!("Unassigned token {serial}"), done(n)),
+    )
+    .await
 }
 
 #[derive(Parser, Deserialize, Default)]
@@ -214,15 +222,17 @@ async fn update_selected(
     verb: &str,
 ) -> Result<Output, CommandError> {
     let tokens = tokens_by_serial_or_user(ctx, given(&a.serial), given(&a.user)).await?;
-    let n = ctx
-        .store()
-        .update_tokens(&ids(&tokens), fields, ctx.now())
-        .await?;
-    Ok(Output::new(
-        format!("{verb} {n} token(s){}", list_suffix(&tokens)),
-        done(n),
+    let mut tx = ctx.begin_change().await?;
+    let n = tx.update_tokens(&ids(&tokens), fields, ctx.now()).await?;
+    ctx.commit_output(
+        tx,
+        Output::new(
+            format!("{verb} {n} token(s){}", list_suffix(&tokens)),
+            done(n),
+        )
+        .with_audit(format!("{} {}", verb.to_lowercase(), serials(&tokens))),
     )
-    .with_audit(format!("{} {}", verb.to_lowercase(), serials(&tokens))))
+    .await
 }
 
 fn list_suffix(tokens: &[Token]) -> String {
@@ -247,12 +257,17 @@ async fn reset(ctx: Ctx, a: SerialOrUserArgs) -> Result<Output, CommandError> {
 
 async fn remove(ctx: Ctx, a: SerialOrUserArgs) -> Result<Output, CommandError> {
     let tokens = tokens_by_serial_or_user(&ctx, given(&a.serial), given(&a.user)).await?;
-    let n = ctx.store().delete_tokens(&ids(&tokens)).await?;
-    Ok(Output::new(
-        format!("Removed {n} token(s){}", list_suffix(&tokens)),
-        done(n),
+    let mut tx = ctx.begin_change().await?;
+    let n = tx.delete_tokens(&ids(&tokens)).await?;
+    ctx.commit_output(
+        tx,
+        Output::new(
+            format!("Removed {n} token(s){}", list_suffix(&tokens)),
+            done(n),
+        )
+        .with_audit(format!("removed {}", serials(&tokens))),
     )
-    .with_audit(format!("removed {}", serials(&tokens))))
+    .await
 }
 
 #[derive(Parser, Deserialize, Default)]
@@ -321,60 +336,6 @@ type IntParam<'a> = (
     i64,
     fn(i64) -> TokenField,
 );
-
-/// Parses a point in time: unix seconds, LinOTP's `DD/MM/YY HH:MM`, or RFC 3339; `unlimited`
-/// (or empty) removes the limit.
-pub(crate) fn parse_when(name: &str, text: &str) -> Result<Option<i64>, CommandError> {
-    let t = text.trim();
-    if t.is_empty() || t.eq_ignore_ascii_case("unlimited") {
-        return Ok(None);
-    }
-    if let Ok(secs) = t.parse::<i64>() {
-        if (0..=253_402_300_799).contains(&secs) {
-            return Ok(Some(secs));
-        }
-    } else {
-        if let Some(secs) = parse_linotp_date(t) {
-            return Ok(Some(secs));
-        }
-        if let Ok(dt) =
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-        {
-            return Ok(Some(dt.unix_timestamp()));
-        }
-    }
-    Err(CommandError::Invalid(format!(
-        "parameter '{name}' must be unix seconds, DD/MM/YY HH:MM, RFC 3339 or 'unlimited'"
-    )))
-}
-
-/// LinOTP's `DD/MM/YY HH:MM` (years 2000-2099, UTC) as unix seconds.
-fn parse_linotp_date(text: &str) -> Option<i64> {
-    let (date, clock) = text.split_once(' ')?;
-    let mut d = date.split('/').map(|p| p.parse::<u8>().ok());
-    let (day, month, year) = (d.next()??, d.next()??, d.next()??);
-    let (hour, minute) = clock.trim().split_once(':')?;
-    if d.next().is_some() || year > 99 {
-        return None;
-    }
-    let month = time::Month::try_from(month).ok()?;
-    let date = time::Date::from_calendar_date(2000 + i32::from(year), month, day).ok()?;
-    let t = time::Time::from_hms(hour.parse().ok()?, minute.parse().ok()?, 0).ok()?;
-    Some(
-        time::PrimitiveDateTime::new(date, t)
-            .assume_utc()
-            .unix_timestamp(),
-    )
-}
-
-/// A count limit: a non-negative integer, `unlimited`/empty = 0 (no limit).
-fn parse_limit(name: &str, text: &str) -> Result<i64, CommandError> {
-    let t = text.trim();
-    if t.is_empty() || t.eq_ignore_ascii_case("unlimited") {
-        return Ok(0);
-    }
-    int_in(name, t, 0, i64::from(i32::MAX))
-}
 
 async fn set(ctx: Ctx, a: SetArgs) -> Result<Output, CommandError> {
     // Everything is parsed before anything is written.
@@ -529,14 +490,19 @@ async fn set(ctx: Ctx, a: SetArgs) -> Result<Output, CommandError> {
         .zip(&per_token)
         .map(|(t, f)| (t.id.as_str(), f.as_slice()))
         .collect();
-    ctx.store().update_tokens_each(&updates, ctx.now()).await?;
+    let mut tx = ctx.begin_change().await?;
+    tx.update_tokens_each(&updates, ctx.now()).await?;
     let names: Vec<&str> = report
         .keys()
         .map(|k| k.trim_start_matches("set "))
         .collect();
     let text = format!("Set {} on {}", names.join(", "), serials(&tokens));
     let audit = format!("set {} on {}", names.join(", "), serials(&tokens));
-    Ok(Output::new(text, Value::Object(report)).with_audit(audit))
+    ctx.commit_output(
+        tx,
+        Output::new(text, Value::Object(report)).with_audit(audit),
+    )
+    .await
 }
 
 #[derive(Parser, Deserialize, Default)]
@@ -569,94 +535,21 @@ async fn setpin(ctx: Ctx, a: SetPinArgs) -> Result<Output, CommandError> {
             "Missing parameter: 'userpin' or 'sopin'".into(),
         ));
     }
-    ctx.store()
-        .update_token(&token.id, &fields, ctx.now())
-        .await?;
+    let mut tx = ctx.begin_change().await?;
+    tx.update_token(&token.id, &fields, ctx.now()).await?;
     let names: Vec<String> = report
         .keys()
         .map(|k| k.trim_start_matches("set ").to_string())
         .collect();
-    Ok(Output::new(
-        format!("Stored {} of token {serial}", names.join(" and ")),
-        Value::Object(report),
+    ctx.commit_output(
+        tx,
+        Output::new(
+            format!("Stored {} of token {serial}", names.join(" and ")),
+            Value::Object(report),
+        )
+        .with_audit(format!("stored {}", names.join(", "))),
     )
-    .with_audit(format!("stored {}", names.join(", "))))
-}
-
-#[derive(Parser, Deserialize, Default)]
-#[serde(default)]
-pub struct SetValidityArgs {
-    /// Token serials.
-    #[arg(long = "tokens", num_args = 1.., value_delimiter = ',')]
-    #[serde(
-        rename = "tokens[]",
-        alias = "tokens",
-        deserialize_with = "one_or_many"
-    )]
-    tokens: Vec<String>,
-    #[arg(long = "count-auth-success-max", alias = "countAuthSuccessMax")]
-    #[serde(rename = "countAuthSuccessMax")]
-    count_auth_success_max: Option<String>,
-    #[arg(long = "count-auth-max", alias = "countAuthMax")]
-    #[serde(rename = "countAuthMax")]
-    count_auth_max: Option<String>,
-    #[arg(long = "validity-period-start", alias = "validityPeriodStart")]
-    #[serde(rename = "validityPeriodStart")]
-    validity_period_start: Option<String>,
-    #[arg(long = "validity-period-end", alias = "validityPeriodEnd")]
-    #[serde(rename = "validityPeriodEnd")]
-    validity_period_end: Option<String>,
-}
-
-async fn setvalidity(ctx: Ctx, a: SetValidityArgs) -> Result<Output, CommandError> {
-    let wanted: Vec<&str> = a
-        .tokens
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .collect();
-    if wanted.is_empty() {
-        return Err(CommandError::Invalid(
-            "Missing parameter: 'tokens[]'".into(),
-        ));
-    }
-    let mut fields = Vec::new();
-    if let Some(v) = a.count_auth_success_max.as_deref() {
-        fields.push(TokenField::CountAuthSuccessMax(parse_limit(
-            "countAuthSuccessMax",
-            v,
-        )?));
-    }
-    if let Some(v) = a.count_auth_max.as_deref() {
-        fields.push(TokenField::CountAuthMax(parse_limit("countAuthMax", v)?));
-    }
-    if let Some(v) = a.validity_period_start.as_deref() {
-        fields.push(TokenField::ValidityStart(parse_when(
-            "validityPeriodStart",
-            v,
-        )?));
-    }
-    if let Some(v) = a.validity_period_end.as_deref() {
-        fields.push(TokenField::ValidityEnd(parse_when("validityPeriodEnd", v)?));
-    }
-    if fields.is_empty() {
-        return Err(CommandError::Invalid(
-            "nothing to set: give countAuthMax, countAuthSuccessMax, validityPeriodStart or validityPeriodEnd".into(),
-        ));
-    }
-    // Every serial must exist before anything changes (all or nothing).
-    let mut tokens = Vec::with_capacity(wanted.len());
-    for s in &wanted {
-        tokens.push(load_token(&ctx, s).await?);
-    }
-    ctx.store()
-        .update_tokens(&ids(&tokens), &fields, ctx.now())
-        .await?;
-    let list: Vec<String> = tokens.iter().map(|t| t.serial.clone()).collect();
-    Ok(
-        Output::new(format!("Validity set on {}", list.join(", ")), json!(list))
-            .with_audit(format!("validity set on {}", list.join(", "))),
-    )
+    .await
 }
 
 #[derive(Parser, Deserialize, Default)]
@@ -686,12 +579,17 @@ async fn tokenrealm(ctx: Ctx, a: TokenRealmArgs) -> Result<Output, CommandError>
         ));
     }
     let token = load_token(&ctx, serial).await?;
-    ctx.store().set_token_realms(&token.id, &realms).await?;
-    Ok(Output::new(
-        format!("Token {serial} is in realms: {}", realms.join(", ")),
-        json!(1),
+    let mut tx = ctx.begin_change().await?;
+    tx.set_token_realms(&token.id, &realms).await?;
+    ctx.commit_output(
+        tx,
+        Output::new(
+            format!("Token {serial} is in realms: {}", realms.join(", ")),
+            json!(1),
+        )
+        .with_audit(format!("realms {}", realms.join(","))),
     )
-    .with_audit(format!("realms {}", realms.join(","))))
+    .await
 }
 
 #[derive(Parser, Deserialize, Default)]
@@ -711,21 +609,25 @@ async fn from_to(ctx: &Ctx, a: &FromToArgs) -> Result<(Token, Token), CommandErr
 
 async fn copypin(ctx: Ctx, a: FromToArgs) -> Result<Output, CommandError> {
     let (from, to) = from_to(&ctx, &a).await?;
-    ctx.store()
-        .update_token(
-            &to.id,
-            &[TokenField::PinHash(from.pin_hash.clone())],
-            ctx.now(),
-        )
-        .await?;
-    Ok(Output::new(
-        format!(
-            "Copied the PIN of token {} to token {}",
-            from.serial, to.serial
-        ),
-        json!(true),
+    let mut tx = ctx.begin_change().await?;
+    tx.update_token(
+        &to.id,
+        &[TokenField::PinHash(from.pin_hash.clone())],
+        ctx.now(),
     )
-    .with_audit(format!("pin copied from {}", from.serial)))
+    .await?;
+    ctx.commit_output(
+        tx,
+        Output::new(
+            format!(
+                "Copied the PIN of token {} to token {}",
+                from.serial, to.serial
+            ),
+            json!(true),
+        )
+        .with_audit(format!("pin copied from {}", from.serial)),
+    )
+    .await
 }
 
 async fn copyuser(ctx: Ctx, a: FromToArgs) -> Result<Output, CommandError> {
@@ -736,18 +638,22 @@ async fn copyuser(ctx: Ctx, a: FromToArgs) -> Result<Output, CommandError> {
             from.serial
         )));
     };
-    ctx.store()
-        .update_token(&to.id, &[TokenField::Owner(Some(owner))], ctx.now())
+    let mut tx = ctx.begin_change().await?;
+    tx.update_token(&to.id, &[TokenField::Owner(Some(owner))], ctx.now())
         .await?;
     let name = from.owner_name.clone().unwrap_or_default();
-    Ok(Output::new(
-        format!(
-            "Assigned token {} to user \"{name}\" (owner of {})",
-            to.serial, from.serial
-        ),
-        json!(true),
+    ctx.commit_output(
+        tx,
+        Output::new(
+            format!(
+                "Assigned token {} to user \"{name}\" (owner of {})",
+                to.serial, from.serial
+            ),
+            json!(true),
+        )
+        .with_audit(format!("owner {name} copied from {}", from.serial)),
     )
-    .with_audit(format!("owner {name} copied from {}", from.serial)))
+    .await
 }
 
 #[derive(Parser, Deserialize, Default)]
@@ -822,12 +728,6 @@ impl Targets for UnpairArgs {
     }
 }
 
-impl Targets for SetValidityArgs {
-    fn targets(&self) -> Vec<Target> {
-        targets_of(self.tokens.iter().map(|s| Some(Target::Token(s.clone()))))
-    }
-}
-
 impl Targets for FromToArgs {
     fn targets(&self) -> Vec<Target> {
         targets_of([
@@ -839,21 +739,6 @@ impl Targets for FromToArgs {
 
 crate::target_field!(Reset2faArgs => User(username));
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn linotp_dates_parse_as_utc() {
-        assert_eq!(parse_linotp_date("15/01/29 08:30"), Some(1_863_160_200));
-        assert_eq!(parse_linotp_date("31/12/30 23:59"), Some(1_924_991_940));
-        assert_eq!(parse_linotp_date("32/01/29 08:30"), None);
-        assert_eq!(parse_linotp_date("15/01/2029 08:30"), None);
-        assert!(parse_when("x", "unlimited").is_ok_and(|v| v.is_none()));
-        assert!(parse_when("x", "tomorrow").is_err());
-    }
-}
-
 #[derive(Parser)]
 pub struct Reset2faArgs {
     username: String,
@@ -861,11 +746,12 @@ pub struct Reset2faArgs {
 
 async fn reset2fa(ctx: Ctx, a: Reset2faArgs) -> Result<Output, CommandError> {
     let owner = crate::users::load_user(&ctx, &a.username).await?;
+    let mut tx = ctx.begin_change().await?;
     let tokens = ctx.store().tokens_of_owner(&owner.id).await?;
-    let n = ctx.store().delete_tokens(&ids(&tokens)).await?;
-    Ok(Output::new(
+    let n = tx.delete_tokens(&ids(&tokens)).await?;
+    ctx.commit_output(tx, Output::new(
         format!("Removed {n} second factor(s) of user \"{}\"", owner.username),
         json!({ "username": owner.username, "removed": n, "serials": tokens.iter().map(|t| t.serial.clone()).collect::<Vec<_>>() }),
     )
-    .with_audit(format!("removed {}", serials(&tokens))))
+    .with_audit(format!("removed {}", serials(&tokens)))).await
 }

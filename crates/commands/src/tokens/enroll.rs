@@ -287,40 +287,52 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
             }),
         );
     }
-    let token = ctx
-        .store()
-        .create_token(&NewToken {
-            id,
-            serial: p.serial.clone(),
-            token_type: p.kind.as_str().to_string(),
-            description: given(&a.description).unwrap_or_default().to_string(),
-            owner_id: owner.as_ref().map(|u| u.id.clone()),
-            seed_sealed,
-            pin_hash,
-            otplen: p.otplen,
-            hashlib: p.alg.as_str().to_string(),
-            counter: 0,
-            time_step: p.time_step,
-            time_window: p.time_window,
-            time_shift: 0,
-            info,
-            realms: realm_list(given(&a.tokenrealm)),
-            now: ctx.now(),
-        })
-        .await
-        .map_err(|e| match e {
-            keyward_store::StoreError::Conflict(_) => {
-                CommandError::Conflict(format!("token with serial \"{}\" already exists", p.serial))
-            }
-            other => other.into(),
-        })?;
+    let audit = format!(
+        "serial {}: type {}, {} digits, {}{}",
+        p.serial,
+        p.kind.as_str(),
+        p.otplen,
+        p.alg.as_str(),
+        owner
+            .as_ref()
+            .map(|u| format!(", owner {}", u.username))
+            .unwrap_or_default()
+    );
+    // The token and its audit row commit together, before any QR file is written.
+    let mut tx = ctx.begin_change().await?;
+    tx.create_token(&NewToken {
+        id,
+        serial: p.serial.clone(),
+        token_type: p.kind.as_str().to_string(),
+        description: given(&a.description).unwrap_or_default().to_string(),
+        owner_id: owner.as_ref().map(|u| u.id.clone()),
+        seed_sealed,
+        pin_hash,
+        otplen: p.otplen,
+        hashlib: p.alg.as_str().to_string(),
+        counter: 0,
+        time_step: p.time_step,
+        time_window: p.time_window,
+        time_shift: 0,
+        info,
+        realms: realm_list(given(&a.tokenrealm)),
+        now: ctx.now(),
+    })
+    .await
+    .map_err(|e| match e {
+        keyward_store::StoreError::Conflict(_) => {
+            CommandError::Conflict(format!("token with serial \"{}\" already exists", p.serial))
+        }
+        other => other.into(),
+    })?;
+    ctx.commit_change(tx, &audit).await?;
     let account = owner
         .as_ref()
         .map(|u| u.username.clone())
         .unwrap_or_else(|| p.serial.clone());
     let mut text = format!(
         "Enrolled token {} ({}, {} digits, {})",
-        token.serial,
+        p.serial,
         p.kind.as_str(),
         p.otplen,
         p.alg.as_str()
@@ -329,7 +341,7 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
         text.push_str(&format!(" for user \"{}\"", u.username));
     }
     text.push('\n');
-    let mut detail = json!({ "serial": token.serial });
+    let mut detail = json!({ "serial": p.serial });
     if p.kind == TokenType::Password {
         if p.generated {
             text.push_str(&format!("password: {}\n", String::from_utf8_lossy(&p.seed)));
@@ -380,19 +392,9 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
             text.push_str(&format!("QR code written to {}\n", path.display()));
         }
     }
-    let audit = format!(
-        "type {}, {} digits, {}{}",
-        p.kind.as_str(),
-        p.otplen,
-        p.alg.as_str(),
-        owner
-            .as_ref()
-            .map(|u| format!(", owner {}", u.username))
-            .unwrap_or_default()
-    );
     Ok(Output::new(text, json!(true))
         .with_detail(detail)
-        .with_audit(format!("serial {}: {audit}", token.serial)))
+        .with_audit(audit))
 }
 
 /// Writes a file readable by its owner only (a QR code carries the seed).
@@ -450,33 +452,31 @@ async fn losttoken(ctx: Ctx, a: LostTokenArgs) -> Result<Output, CommandError> {
     let now = ctx.now();
     let end = now + LOST_TOKEN_VALID_SECS;
     let seed_sealed = seal_token_secret(&ctx, &id, "seed", password.as_bytes()).await?;
-    let new = ctx
-        .store()
-        .create_token(&NewToken {
-            id,
-            serial: new_serial.clone(),
-            token_type: TokenType::Password.as_str().into(),
-            description: format!("temporary replacement for {}", old.serial),
-            owner_id: old.owner_id.clone(),
-            seed_sealed,
-            // The PIN is copied as its hash: the user keeps their PIN.
-            pin_hash: old.pin_hash.clone(),
-            otplen: password.len() as i64,
-            hashlib: "sha1".into(),
-            counter: 0,
-            time_step: 30,
-            time_window: 180,
-            time_shift: 0,
-            info: Map::new(),
-            realms: old.realms.clone(),
-            now,
-        })
+    // The replacement, its validity, the old token's disabling and the audit row: one commit.
+    let mut tx = ctx.begin_change().await?;
+    tx.create_token(&NewToken {
+        id: id.clone(),
+        serial: new_serial.clone(),
+        token_type: TokenType::Password.as_str().into(),
+        description: format!("temporary replacement for {}", old.serial),
+        owner_id: old.owner_id.clone(),
+        seed_sealed,
+        // The PIN is copied as its hash: the user keeps their PIN.
+        pin_hash: old.pin_hash.clone(),
+        otplen: password.len() as i64,
+        hashlib: "sha1".into(),
+        counter: 0,
+        time_step: 30,
+        time_window: 180,
+        time_shift: 0,
+        info: Map::new(),
+        realms: old.realms.clone(),
+        now,
+    })
+    .await?;
+    tx.update_token(&id, &[TokenField::ValidityEnd(Some(end))], now)
         .await?;
-    ctx.store()
-        .update_token(&new.id, &[TokenField::ValidityEnd(Some(end))], now)
-        .await?;
-    ctx.store()
-        .update_token(&old.id, &[TokenField::Active(false)], now)
+    tx.update_token(&old.id, &[TokenField::Active(false)], now)
         .await?;
     let end_date = super::linotp_date(end);
     let value = json!({
@@ -487,14 +487,15 @@ async fn losttoken(ctx: Ctx, a: LostTokenArgs) -> Result<Output, CommandError> {
         "end_date": end_date,
         "disable": 1,
     });
-    Ok(Output::new(
+    let out = Output::new(
         format!(
             "Token {} disabled; temporary password token {new_serial} valid until {end_date}\npassword: {password}",
             old.serial
         ),
         value,
     )
-    .with_audit(format!("replaced by {new_serial}, valid until {end_date}")))
+    .with_audit(format!("replaced by {new_serial}, valid until {end_date}"));
+    ctx.commit_output(tx, out).await
 }
 
 #[derive(Parser, Deserialize, Default)]

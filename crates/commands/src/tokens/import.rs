@@ -269,18 +269,17 @@ async fn loadtokens(ctx: Ctx, a: LoadTokensArgs) -> Result<Output, CommandError>
             now,
         });
     }
+    // The tokens and the import's audit row commit together (or neither does).
+    let mut tx = ctx.begin_change().await?;
     let imported = if rows.is_empty() {
         0
     } else {
-        ctx.store()
-            .create_tokens(&rows)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(what) => {
-                    CommandError::Conflict(format!("{what} already exists; nothing was imported"))
-                }
-                other => other.into(),
-            })?
+        tx.create_tokens(&rows).await.map_err(|e| match e {
+            StoreError::Conflict(what) => {
+                CommandError::Conflict(format!("{what} already exists; nothing was imported"))
+            }
+            other => other.into(),
+        })?
     };
     let imported_serials: Vec<&str> = tokens.iter().map(|t| t.serial.as_str()).collect();
     let count = |kind: TokenType| tokens.iter().filter(|t| t.token_type == kind).count();
@@ -305,14 +304,15 @@ async fn loadtokens(ctx: Ctx, a: LoadTokensArgs) -> Result<Output, CommandError>
     if !skipped.is_empty() {
         audit.push_str(&format!(", skipped {} existing", skipped.len()));
     }
-    Ok(Output::new(text, json!({ "imported": imported }))
+    let out = Output::new(text, json!({ "imported": imported }))
         .with_detail(json!({
             "type": kind.name(),
             "serials": imported_serials,
             "skipped": skipped,
             "realms": realms,
         }))
-        .with_audit(audit))
+        .with_audit(audit);
+    ctx.commit_output(tx, out).await
 }
 
 fn conflict(serial: &str) -> CommandError {

@@ -11,6 +11,7 @@ mod import;
 mod lookup_limit;
 mod query;
 mod resync;
+mod validity;
 
 use keyward_core::aead;
 use keyward_core::enckey::KeySlot;

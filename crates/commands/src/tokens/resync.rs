@@ -77,20 +77,22 @@ async fn resync(ctx: Ctx, a: ResyncArgs) -> Result<Output, CommandError> {
             .and_then(|c| i64::try_from(c).ok())
             .map(|c| (c + 1, t.time_shift))
         };
-        if let Some((next, shift)) = found
-            && ctx.store().resync_counter(&t.id, next, shift, now).await?
-        {
-            return Ok(
-                Output::new(format!("Resynchronised token {}", t.serial), json!(true))
-                    .with_audit(format!("resynced {} to counter {next}", t.serial)),
-            );
+        if let Some((next, shift)) = found {
+            let mut tx = ctx.begin_change().await?;
+            if tx.resync_counter(&t.id, next, shift, now).await? {
+                let out = Output::new(format!("Resynchronised token {}", t.serial), json!(true))
+                    .with_audit(format!("resynced {} to counter {next}", t.serial));
+                return ctx.commit_output(tx, out).await;
+            }
         }
     }
-    Ok(Output::new(
+    // Nothing changed: the audit row commits alone.
+    let out = Output::new(
         "Resynchronisation failed: OTPs not found in the sync window",
         json!(false),
     )
-    .with_audit("not resynced: OTPs not found"))
+    .with_audit("not resynced: OTPs not found");
+    ctx.commit_output(ctx.begin_change().await?, out).await
 }
 
 impl Targets for ResyncArgs {

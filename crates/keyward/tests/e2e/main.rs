@@ -7,6 +7,7 @@
 
 mod hardening_audit;
 mod hardening_small;
+mod hardening_tx;
 #[allow(dead_code)]
 mod harness;
 mod manage_setup;

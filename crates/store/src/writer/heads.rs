@@ -96,6 +96,23 @@ impl HeadLog {
         }
     }
 
+    /// Notes the head one committed audited write transaction reached on `chain` (see
+    /// `write_tx`); writes it when due. A head older than one already noted is ignored.
+    pub(crate) fn note_head(&self, chain: &str, head: (i64, String), signer: SharedSigner) {
+        let Ok(mut r) = self.0.lock() else {
+            return;
+        };
+        if r.dir.is_none() || r.pending.get(chain).is_some_and(|p| p.seq >= head.0) {
+            return;
+        }
+        let (seq, hash) = head;
+        r.pending
+            .insert(chain.to_string(), Pending { seq, hash, signer });
+        if r.last_write.is_none_or(|t| t.elapsed() >= HEAD_INTERVAL) {
+            r.flush();
+        }
+    }
+
     /// Writes every pending head now.
     pub(crate) fn flush(&self) {
         if let Ok(mut r) = self.0.lock() {
