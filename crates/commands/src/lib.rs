@@ -7,6 +7,7 @@ pub mod audit;
 pub mod audit_list;
 pub mod audit_sign;
 pub mod audit_verify;
+pub mod catalog;
 pub mod challenges;
 pub mod change;
 pub mod context;

@@ -6,274 +6,26 @@
 //! the access and the target rule for all of them before a handler runs, and audits every run of
 //! a changing command with the target taken from the parsed arguments.
 
-use std::future::Future;
-use std::pin::Pin;
+//!
+//! Layout: [`declare`] holds the declaration machinery, [`words`] the command-line parsing, and
+//! this module the registry that resolves, checks, runs and audits; the catalogue of every
+//! command is `crate::catalog`.
+
+mod declare;
+mod words;
+
 use std::sync::Arc;
 
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::access::{Access, Target, Targets, audit_target, check_targets};
+pub use declare::{CommandSpec, Declared, Input, command, param_command};
+use words::{render, split_format, unknown};
+
+use crate::access::{Access, check_targets};
 use crate::change::AuditDraft;
 use crate::context::Ctx;
-use crate::output::{CommandError, Format, Output};
-
-/// What a run yields: the audit target (from the parsed arguments; empty when they did not
-/// parse) and the command's result.
-type Ran = (String, Result<Output, CommandError>);
-type BoxFuture = Pin<Box<dyn Future<Output = Ran> + Send>>;
-/// Runs a command on its input; the flag says whether the target rule applies (it does for
-/// changing commands: reading a record is not acting on its principal).
-type Runner = Box<dyn Fn(Ctx, Input, bool) -> BoxFuture + Send + Sync>;
-
-/// What a transport hands a command: command-line words (`keyward manage`, the management
-/// endpoint), or named parameters (LinOTP-style `/admin/*` and `/validate/*` requests, whose
-/// query, form or JSON fields arrive as one map of names to text values or lists of them).
-pub enum Input {
-    Words(Vec<String>),
-    Params(serde_json::Map<String, serde_json::Value>),
-}
-
-/// One registered command.
-pub struct CommandSpec {
-    /// Space-separated words, e.g. `setup create_enckey`.
-    pub name: &'static str,
-    pub about: &'static str,
-    /// Whether the command changes state (then every run is audited, success or not).
-    pub mutates: bool,
-    /// Whether it changes files (or the schema) only, no rows: its audit row is then written
-    /// apart, after the run. Every other changing command commits its row with its change.
-    pub files_only: bool,
-    /// Who may run it.
-    pub access: Access,
-    /// The command's clap definition (its arguments, for help and for tests).
-    pub clap: fn() -> clap::Command,
-    /// Parses command-line arguments into the principals the command would act on.
-    parse_targets: TargetParser,
-    run: Runner,
-}
-
-type TargetParser = fn(&'static str, Vec<String>) -> Result<Vec<Target>, CommandError>;
-
-/// Parses words as `A` and names its targets (no handler runs).
-fn targets_from_words<A: clap::Parser + Targets>(
-    name: &'static str,
-    args: Vec<String>,
-) -> Result<Vec<Target>, CommandError> {
-    match parse_words::<A>(name, args) {
-        Ok(parsed) => Ok(parsed.targets()),
-        Err(e) => usage_error(name, &e).map(|_| Vec::new()),
-    }
-}
-
-/// Parses command-line words as `A`: as clap would, and if that fails, once more with positional
-/// values allowed to start with `-` (a password such as `-x9!` is a value, not an unknown option:
-/// refusing it would echo it in the error). Options are still recognised by their names.
-fn parse_words<A: clap::Parser>(name: &'static str, args: Vec<String>) -> Result<A, clap::Error> {
-    let words = || std::iter::once(name.to_string()).chain(args.iter().cloned());
-    let first = match A::try_parse_from(words()) {
-        Ok(parsed) => return Ok(parsed),
-        Err(e) => e,
-    };
-    if matches!(
-        first.kind(),
-        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-    ) {
-        return Err(first);
-    }
-    let lenient = A::command().mut_args(|arg| {
-        if arg.is_positional() {
-            arg.allow_hyphen_values(true)
-        } else {
-            arg
-        }
-    });
-    match lenient.try_get_matches_from(words()) {
-        Ok(mut matches) => A::from_arg_matches_mut(&mut matches).map_err(|_| first),
-        Err(_) => Err(first),
-    }
-}
-
-/// A command being declared: it becomes a [`CommandSpec`] only once [`Declared::allow`] names
-/// who may run it, so no command reaches the registry without an access rule.
-pub struct Declared {
-    name: &'static str,
-    about: &'static str,
-    mutates: bool,
-    files_only: bool,
-    clap: fn() -> clap::Command,
-    parse_targets: TargetParser,
-    run: Runner,
-}
-
-/// Parses, checks the target rule, then runs the handler.
-async fn run_parsed<A, F, Fut>(ctx: Ctx, parsed: A, handler: &F, enforce: bool) -> Ran
-where
-    A: Targets,
-    F: Fn(Ctx, A) -> Fut,
-    Fut: Future<Output = Result<Output, CommandError>>,
-{
-    let targets: Vec<Target> = parsed.targets();
-    let shown = audit_target(&targets);
-    if let Some(draft) = &ctx.draft {
-        draft.set_target(&shown);
-    }
-    if enforce && let Err(e) = check_targets(&ctx, &targets).await {
-        return (shown, Err(e));
-    }
-    (shown, handler(ctx, parsed).await)
-}
-
-/// Declares a command from a clap-derived argument struct and an async handler.
-pub fn command<A, F, Fut>(name: &'static str, about: &'static str, handler: F) -> Declared
-where
-    A: clap::Parser + Targets + Send + 'static,
-    F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Output, CommandError>> + Send + 'static,
-{
-    let handler = Arc::new(handler);
-    let run: Runner = Box::new(move |ctx, input, enforce| {
-        let handler = handler.clone();
-        match input {
-            Input::Words(args) => match parse_words::<A>(name, args) {
-                Ok(parsed) => {
-                    Box::pin(async move { run_parsed(ctx, parsed, &*handler, enforce).await })
-                }
-                Err(e) => {
-                    let err = usage_error(name, &e);
-                    Box::pin(async move { (String::new(), err) })
-                }
-            },
-            Input::Params(_) => Box::pin(async move {
-                (
-                    String::new(),
-                    Err(CommandError::Usage(format!(
-                        "{name}: this command takes command-line arguments, not named parameters"
-                    ))),
-                )
-            }),
-        }
-    });
-    Declared {
-        name,
-        about,
-        mutates: false,
-        files_only: false,
-        clap: A::command,
-        parse_targets: targets_from_words::<A>,
-        run,
-    }
-}
-
-/// Declares a command whose arguments also arrive as named parameters (the LinOTP API): `A`
-/// parses from words with clap and from a parameter map with serde, and the one handler serves
-/// both, so `keyward manage token init …` and `POST /admin/init` are the same code.
-pub fn param_command<A, F, Fut>(name: &'static str, about: &'static str, handler: F) -> Declared
-where
-    A: clap::Parser + serde::de::DeserializeOwned + Targets + Send + 'static,
-    F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Output, CommandError>> + Send + 'static,
-{
-    let handler = Arc::new(handler);
-    let words_handler = handler.clone();
-    let mut declared = command(name, about, move |ctx, a: A| words_handler(ctx, a));
-    let words_run = declared.run;
-    declared.run = Box::new(move |ctx, input, enforce| match input {
-        Input::Words(w) => words_run(ctx, Input::Words(w), enforce),
-        Input::Params(map) => match crate::params::from_map::<A>(map) {
-            Ok(parsed) => {
-                let handler = handler.clone();
-                Box::pin(async move { run_parsed(ctx, parsed, &*handler, enforce).await })
-            }
-            Err(e) => Box::pin(async move { (String::new(), Err(e)) }),
-        },
-    });
-    declared
-}
-
-impl Declared {
-    /// Marks the command as changing state: every run is audited.
-    pub fn mutating(mut self) -> Self {
-        self.mutates = true;
-        self
-    }
-
-    /// Marks the command as changing files (or the schema) only, no database rows: it is
-    /// audited after its run, apart (there is no row change to commit the audit row with).
-    pub fn mutating_files(mut self) -> Self {
-        self.mutates = true;
-        self.files_only = true;
-        self
-    }
-
-    /// Names who may run the command, completing its declaration.
-    pub fn allow(self, access: Access) -> CommandSpec {
-        CommandSpec {
-            name: self.name,
-            about: self.about,
-            mutates: self.mutates,
-            files_only: self.files_only,
-            access,
-            clap: self.clap,
-            parse_targets: self.parse_targets,
-            run: self.run,
-        }
-    }
-}
-
-/// Turns a clap error into either help text (success) or a one-line usage error. The message is
-/// built from the error's kind and the names of the arguments involved, never from clap's
-/// rendering: that quotes what was typed, and what was typed may be a password.
-fn usage_error(name: &str, e: &clap::Error) -> Result<Output, CommandError> {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
-    let context = |kind: ContextKind| match e.get(kind) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        Some(ContextValue::Strings(v)) => Some(v.join(", ")),
-        _ => None,
-    };
-    let arg = context(ContextKind::InvalidArg).unwrap_or_else(|| "an argument".into());
-    let message = match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            return Ok(Output::new(
-                e.render().to_string(),
-                json!({ "help": e.render().to_string() }),
-            ));
-        }
-        ErrorKind::MissingRequiredArgument => {
-            format!("the following required arguments were not provided: {arg}")
-        }
-        ErrorKind::UnknownArgument => match context(ContextKind::SuggestedArg) {
-            Some(s) => format!("unexpected argument (did you mean {s}?)"),
-            None => "unexpected argument".to_string(),
-        },
-        ErrorKind::ValueValidation => {
-            // Our own validators say what is wrong without echoing secrets (they check names,
-            // numbers and choices, never passwords).
-            let why = std::error::Error::source(e)
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "invalid value".into());
-            format!("invalid value for {arg}: {why}")
-        }
-        ErrorKind::InvalidValue => match context(ContextKind::ValidValue) {
-            Some(valid) => format!("invalid value for {arg} (possible values: {valid})"),
-            None => format!("invalid value for {arg}"),
-        },
-        ErrorKind::ArgumentConflict => {
-            format!("{arg} cannot be used with one of the other arguments")
-        }
-        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
-            format!("wrong number of values for {arg}")
-        }
-        ErrorKind::NoEquals => format!("{arg} needs a value with `=`"),
-        ErrorKind::MissingSubcommand | ErrorKind::InvalidSubcommand => {
-            "missing or unknown sub-command".to_string()
-        }
-        _ => "the arguments do not fit this command".to_string(),
-    };
-    Err(CommandError::Usage(format!(
-        "{name}: {message} (see `keyward manage help {name}`)"
-    )))
-}
+use crate::output::{CommandError, Output};
 
 /// All commands, looked up by their words.
 pub struct Registry {
@@ -283,21 +35,6 @@ pub struct Registry {
 impl Registry {
     pub fn new(commands: Vec<CommandSpec>) -> Self {
         Registry { commands }
-    }
-
-    /// The full set of keyward's operator commands.
-    pub fn standard() -> Self {
-        let mut all = Vec::new();
-        all.extend(crate::users::commands());
-        all.extend(crate::runtime_config::commands());
-        all.extend(crate::setup::commands());
-        all.extend(crate::sessions::commands());
-        all.extend(crate::api_keys::commands());
-        all.extend(crate::audit::commands());
-        all.extend(crate::audit_list::commands());
-        all.extend(crate::tokens::commands());
-        all.extend(crate::challenges::commands());
-        Registry::new(all)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &CommandSpec> {
@@ -502,53 +239,11 @@ fn access_denied(spec: &CommandSpec, ctx: &Ctx) -> CommandError {
     CommandError::Forbidden(format!("{}: not allowed, {why}", spec.name))
 }
 
-/// "Unknown command", naming only the first word: the rest may be arguments, and arguments may
-/// be secrets (a mistyped `createuser` still carries a password).
-fn unknown(words: &[String]) -> CommandError {
-    let first: String = words
-        .first()
-        .map(|w| w.chars().take(40).collect())
-        .unwrap_or_default();
-    let shown = if first.starts_with('-') || first.is_empty() {
-        String::new()
-    } else {
-        format!(" {first:?}")
-    };
-    CommandError::Usage(format!(
-        "unknown command{shown} (see `keyward manage help`)"
-    ))
-}
-
-/// Separates the global `--json` flag from the words.
-fn split_format(words: &[String]) -> (Format, Vec<String>) {
-    let mut format = Format::Text;
-    let mut rest = Vec::with_capacity(words.len());
-    let mut after_dashes = false;
-    for w in words {
-        if !after_dashes && w == "--json" {
-            format = Format::Json;
-        } else {
-            after_dashes |= w == "--";
-            rest.push(w.clone());
-        }
-    }
-    (format, rest)
-}
-
-fn render(mut out: Output, format: Format) -> Output {
-    if format == Format::Json {
-        let shown = match &out.detail {
-            Some(detail) => json!({ "value": out.json, "detail": detail }),
-            None => out.json.clone(),
-        };
-        out.text = serde_json::to_string_pretty(&shown).unwrap_or_default() + "\n";
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use super::words::{parse_words, usage_error};
     use super::*;
+    use crate::output::Format;
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()

@@ -1,0 +1,22 @@
+//! The catalogue: every command family's declarations, assembled into the standard registry.
+//! The registry's machinery imports no command module; the command modules import the
+//! machinery; only this file imports them all, so the arrows point one way.
+
+use crate::registry::Registry;
+
+impl Registry {
+    /// The full set of keyward's operator commands.
+    pub fn standard() -> Self {
+        let mut all = Vec::new();
+        all.extend(crate::users::commands());
+        all.extend(crate::runtime_config::commands());
+        all.extend(crate::setup::commands());
+        all.extend(crate::sessions::commands());
+        all.extend(crate::api_keys::commands());
+        all.extend(crate::audit::commands());
+        all.extend(crate::audit_list::commands());
+        all.extend(crate::tokens::commands());
+        all.extend(crate::challenges::commands());
+        Registry::new(all)
+    }
+}
