@@ -10,7 +10,9 @@ mod enroll;
 mod import;
 mod lookup_limit;
 mod query;
+mod resolvers;
 mod resync;
+mod set;
 mod validity;
 
 use keyward_core::aead;
@@ -32,7 +34,9 @@ pub fn commands() -> Vec<CommandSpec> {
     let mut all = Vec::new();
     all.extend(enroll::commands());
     all.extend(admin::commands());
+    all.extend(set::commands());
     all.extend(query::commands());
+    all.extend(resolvers::commands());
     all.extend(import::commands());
     all.extend(resync::commands());
     all
