@@ -47,23 +47,12 @@ const PAGE: i64 = 1000;
 
 /// Parses `5d`, `3h`, `30m`, `45s`, `2w` into seconds.
 fn parse_span(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    let bad = || format!("time span must look like 5d, 3h, 30m or 45s, not {s:?}");
-    let unit_at = s.len().checked_sub(1).ok_or_else(bad)?;
-    let (num, unit) = s.split_at(unit_at);
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return Err(bad()),
-    };
-    if n < 0 {
-        return Err(bad());
-    }
-    n.checked_mul(mult).ok_or_else(bad)
+    crate::timefmt::span_secs(s, false).ok_or_else(|| {
+        format!(
+            "time span must look like 5d, 3h, 30m or 45s, not {:?}",
+            s.trim()
+        )
+    })
 }
 
 #[derive(Parser)]

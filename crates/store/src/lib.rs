@@ -125,6 +125,11 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Every SQLite connection's settings (sqlx's pool, the writer's and the readers' native
+/// connections): write-ahead log, a 10 s wait for the write lock, foreign keys, durable commits.
+pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; \
+    PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;";
+
 /// A handle on the database: a connection pool plus what it is.
 #[derive(Clone)]
 pub struct Store {
@@ -183,11 +188,7 @@ impl Store {
         let pool_opts = match backend {
             Backend::Sqlite => pool_opts.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    sqlx::raw_sql(
-                        "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; \
-                         PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;",
-                    )
-                    .execute(conn)
+                    sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn)
                     .await?;
                     Ok(())
                 })

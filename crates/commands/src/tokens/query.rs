@@ -372,24 +372,13 @@ pub struct TotpLookupArgs {
 
 /// `90`, `90s`, `15m`, `24h`, `2d` → seconds (at most 31 days).
 fn parse_duration(name: &str, text: &str) -> Result<i64, CommandError> {
-    let t = text.trim().to_ascii_lowercase();
-    let (digits, unit) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c),
-        _ => (t.as_str(), 's'),
-    };
-    let mult = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86_400,
-        _ => 0,
-    };
-    match digits.parse::<i64>() {
-        Ok(n) if mult > 0 && n > 0 && n.saturating_mul(mult) <= 31 * 86_400 => Ok(n * mult),
-        _ => Err(CommandError::Invalid(format!(
-            "parameter '{name}' must be a duration like 3600, 15m, 24h or 2d (at most 31d)"
-        ))),
-    }
+    crate::timefmt::span_secs(text, true)
+        .filter(|n| *n > 0 && *n <= 31 * 86_400)
+        .ok_or_else(|| {
+            CommandError::Invalid(format!(
+                "parameter '{name}' must be a duration like 3600, 15m, 24h or 2d (at most 31d)"
+            ))
+        })
 }
 
 async fn totp_lookup(ctx: Ctx, a: TotpLookupArgs) -> Result<Output, CommandError> {

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::mpsc;
@@ -19,14 +18,13 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    conn.execute_batch(crate::SQLITE_PRAGMAS)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Native(format!(
             "journal_mode is {mode}, not wal"
         )));
     }
-    conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
