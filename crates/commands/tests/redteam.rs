@@ -40,7 +40,7 @@ async fn env() -> Env {
     let shared = Arc::new(Shared::with_store(store.clone(), settings, "t".into()));
     let registry = Registry::standard();
     let console = Ctx::console(shared.clone());
-    let setup: [&[&str]; 8] = [
+    let setup: [&[&str]; 9] = [
         &["createuser", "root", "rootpassword1", "root@example.com"],
         &["createuser", "alice", "alicepassword1", "alice@example.com"],
         &["createuser", "hd", "hdpassword1", "hd@example.com"],
@@ -56,6 +56,10 @@ async fn env() -> Env {
             "token", "init", "--serial", "ALICE2", "--otpkey", KEY, "--user", "alice",
         ],
         &["token", "init", "--serial", "FREE1", "--otpkey", KEY],
+        &[
+            "token", "init", "--type", "totp", "--serial", "ROOTT", "--otpkey", KEY, "--user",
+            "root",
+        ],
     ];
     for line in setup {
         registry.run(&console, &words(line)).await.unwrap();
@@ -70,13 +74,20 @@ async fn env() -> Env {
 
 impl Env {
     fn as_role(&self, role: Role) -> Ctx {
+        self.as_named("hd", role)
+    }
+
+    /// An account with `role` acting as `user:NAME` (per-caller limits are keyed by the actor).
+    fn as_named(&self, name: &str, role: Role) -> Ctx {
         let mut roles = Roles::default();
         roles.insert(role);
-        Ctx::new(self.shared.clone(), "user:hd", "").with_principal(Principal::Account {
-            username: "hd".into(),
-            roles,
-            session: None,
-        })
+        Ctx::new(self.shared.clone(), format!("user:{name}"), "").with_principal(
+            Principal::Account {
+                username: name.into(),
+                roles,
+                session: None,
+            },
+        )
     }
 
     async fn params(&self, ctx: &Ctx, command: &str, params: Value) -> Result<Value, CommandError> {
@@ -220,4 +231,33 @@ async fn redteam_blank_realm_plants_a_token_for_a_superuser() {
     refused("init --realm ' '", r, &mut failures);
     failures.extend(env.root_token_untouched(&pin_before).await);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `token totp_lookup serial=S otp=N window=31d` tells whether N was the TOTP of S at any step of
+/// the last 31 days (~89,000 steps) — an OTP search on one chosen token, e.g. a superuser's. Issue
+/// 7 item 12 throttles `getSerialByOtp` per caller; `totp_lookup` was left unlimited (an admin
+/// ran hundreds of lookups against the superuser's token without a single refusal).
+#[tokio::test]
+async fn redteam_totp_lookup_is_an_unthrottled_otp_search() {
+    let env = env().await;
+    let admin = env.as_named("redteam-totp-admin", Role::Admin);
+    let mut throttled = 0;
+    for guess in 0..60u32 {
+        let r = env
+            .params(
+                &admin,
+                "token totp_lookup",
+                json!({"serial": "ROOTT", "otp": format!("{guess:06}"), "window": "31d"}),
+            )
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(CommandError::Throttled { .. }) => throttled += 1,
+            Err(e) => panic!("lookup {guess}: {e:?}"),
+        }
+    }
+    assert!(
+        throttled > 0,
+        "60 TOTP lookups on a superuser's token by one admin, none throttled"
+    );
 }
