@@ -203,12 +203,20 @@ macro_rules! target_field {
     };
 }
 
-/// Builds a target list from optional names (the LinOTP parameters are mostly optional).
+/// Builds a target list from optional names (the LinOTP parameters are mostly optional). Names
+/// and serials are trimmed as the handlers read them (`params::given`, `params::required`): the
+/// rule must look at the principal the handler will act on, not at a padded spelling of it that
+/// matches nothing.
 pub fn targets_of(items: impl IntoIterator<Item = Option<Target>>) -> Vec<Target> {
     items
         .into_iter()
         .flatten()
-        .filter(|t| !matches!(t, Target::User(s) | Target::Token(s) if s.trim().is_empty()))
+        .map(|t| match t {
+            Target::User(s) => Target::User(s.trim().to_string()),
+            Target::Token(s) => Target::Token(s.trim().to_string()),
+            other => other,
+        })
+        .filter(|t| !matches!(t, Target::User(s) | Target::Token(s) if s.is_empty()))
         .collect()
 }
 
@@ -278,15 +286,22 @@ async fn user_id_rank(ctx: &Ctx, id: &str) -> Result<Option<u8>, CommandError> {
         .map(|u| roles_rank(&u.roles)))
 }
 
-/// A token acts on its owner; an unowned token ranks as a plain user.
+/// A token acts on its owner; an unowned token ranks as a plain user. The serial is looked up as
+/// given and trimmed (the handlers trim it), and the higher rank counts: a spelling that finds
+/// no token must not hide the token the handler will find.
 async fn token_owner_rank(ctx: &Ctx, serial: &str) -> Result<Option<u8>, CommandError> {
-    let Some(token) = ctx.store().token_by_serial(serial).await? else {
-        return Ok(None);
-    };
-    match token.owner_id.as_deref() {
-        Some(owner) => Ok(Some(user_id_rank(ctx, owner).await?.unwrap_or(USER_RANK))),
-        None => Ok(Some(USER_RANK)),
+    let mut rank = None;
+    for spelling in [serial, serial.trim()] {
+        let Some(token) = ctx.store().token_by_serial(spelling).await? else {
+            continue;
+        };
+        let r = match token.owner_id.as_deref() {
+            Some(owner) => user_id_rank(ctx, owner).await?.unwrap_or(USER_RANK),
+            None => USER_RANK,
+        };
+        rank = rank.max(Some(r));
     }
+    Ok(rank)
 }
 
 async fn session_rank(ctx: &Ctx, id: &str) -> Result<Option<u8>, CommandError> {

@@ -1,4 +1,5 @@
-//! Rate limit on OTP look-ups (`token getserial`, LinOTP `/admin/getSerialByOtp`): a lookup
+//! Rate limit on OTP look-ups (`token getserial`, LinOTP `/admin/getSerialByOtp`, and `token
+//! totp_lookup`, which tests an OTP against a window of steps of one token): a lookup
 //! tells whether some token accepts an OTP right now, so unlimited lookups are an OTP search.
 //! Each acting caller (`ctx.actor`: a user, an API key, a remote management address) has a
 //! bucket of [`BURST`] lookups that refills by one every [`REFILL`]; beyond, the command fails

@@ -115,8 +115,12 @@ pub(crate) async fn find_owner(ctx: &Ctx, user: &str) -> Result<Option<User>, Co
 
 /// LinOTP's `user` with a separate `realm` parameter as one `name@realm` (unless the name
 /// already names its realm, or no realm is given).
+///
+/// Both are trimmed and a blank realm is no realm, exactly as the handlers read them: the target
+/// rule and the handler must name the same user.
 pub(crate) fn user_in_realm(user: &str, realm: Option<&str>) -> String {
-    match realm.filter(|r| !r.is_empty()) {
+    let user = user.trim();
+    match realm.map(str::trim).filter(|r| !r.is_empty()) {
         Some(r) if !user.contains('@') => format!("{user}@{r}"),
         _ => user.to_string(),
     }

@@ -388,6 +388,9 @@ async fn totp_lookup(ctx: Ctx, a: TotpLookupArgs) -> Result<Output, CommandError
         Some(w) => parse_duration("window", w)?,
         None => 24 * 3600,
     };
+    // Each lookup tests an OTP against a whole window of steps: an OTP search on one token,
+    // counted against the same per-caller budget as `getserial`.
+    super::lookup_limit::charge(&ctx.actor)?;
     let token = load_token(&ctx, serial).await?;
     if token_type(&token)? != TokenType::Totp {
         return Err(CommandError::Invalid(format!(

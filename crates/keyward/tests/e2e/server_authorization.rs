@@ -370,3 +370,39 @@ both_backends!(
         assert!(text.contains("S1"), "the target is the serial: {text}");
     }
 );
+
+both_backends!(
+    redteam_a_padded_serial_or_blank_realm_does_not_reach_a_superuser,
+    |env: &TestEnv| {
+        // Red team: the target rule looked up `"ROOT1 "` (no such token: nothing to check) while
+        // the handler trimmed it and acted on the superuser's ROOT1; `realm=" "` made the rule
+        // ask about `root@ ` (an unknown realm, so nothing) while the handler enrolled for root.
+        user(env, "root");
+        let key = key_for(env, "root");
+        let server = env.serve();
+        let http = Http::new(&server);
+        admin_ok(
+            &http,
+            &key,
+            "init",
+            json!({"serial": "ROOT1", "otpkey": RFC_KEY_HEX, "user": "root"}),
+        );
+        let hd = session(env, &http, "hd", Some("helpdesk"));
+        assert_refused(&http, &hd, "losttoken", json!({"serial": "ROOT1 "}));
+        assert_refused(&http, &hd, "remove", json!({"serial": " ROOT1"}));
+        assert_refused(
+            &http,
+            &hd,
+            "init",
+            json!({"serial": "EVIL", "user": "root", "realm": " ",
+                   "otpkey": RFC_KEY_HEX, "pin": "1234"}),
+        );
+        assert_eq!(token_owner(env, "ROOT1"), "root");
+        assert_eq!(
+            env.query_i64(
+                "SELECT COUNT(*) FROM tokens WHERE serial = 'EVIL' OR serial LIKE 'lost%'"
+            ),
+            0
+        );
+    }
+);
