@@ -2,7 +2,6 @@
 //! local-only and spreadsheet formulas are defused in every CSV; `audit verify` reports a cut
 //! tail, a deleted chain and a forged checkpoint.
 
-
 use crate::both_backends;
 use crate::harness::TestEnv;
 use crate::server_client::Http;
