@@ -1,17 +1,18 @@
-//! Prometheus metrics (`GET /metrics`) from a small in-process registry: requests by method,
-//! route template and status, latency histograms per route, and authentication outcomes. The
+//! Prometheus metrics (`GET /metrics`): requests by method, route template and status, latency
+//! histograms per route, and authentication outcomes, kept and rendered in the Prometheus text
+//! format by a `metrics-exporter-prometheus` recorder owned by the node (not the process-wide
+//! `metrics` recorder, so every server in a process keeps its own counts). The
 //! same middleware writes one structured log line per request — method, path (never the query
 //! string), client address, status, latency — and nothing else from headers or bodies.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics::{Key, Label, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 
 use crate::AppState;
 
@@ -20,19 +21,14 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-#[derive(Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
-}
+const BUILD_INFO: &str = "keyward_build_info";
+const REQUESTS: &str = "keyward_http_requests_total";
+const LATENCY: &str = "keyward_http_request_duration_seconds";
+const AUTH: &str = "keyward_auth_total";
 
-#[derive(Default)]
-struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<(String, String), Histogram>,
-    auth: BTreeMap<(&'static str, &'static str), u64>,
-}
+/// Where the metrics are recorded from, for the recorder's metadata.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 
 /// How a caller tried to authenticate.
 #[derive(Clone, Copy, Debug)]
@@ -73,106 +69,78 @@ impl AuthOutcome {
 }
 
 /// The node's metric registry.
-#[derive(Default)]
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    recorder: PrometheusRecorder,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let builder = PrometheusBuilder::new();
+        // `set_buckets` only refuses an empty list; without buckets latencies would be summaries.
+        let builder = builder
+            .set_buckets(&BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        recorder.describe_gauge(BUILD_INFO.into(), None, "Build information.".into());
+        recorder.describe_counter(
+            REQUESTS.into(),
+            None,
+            "HTTP requests by method, route and status.".into(),
+        );
+        recorder.describe_histogram(LATENCY.into(), None, "HTTP request latency.".into());
+        recorder.describe_counter(
+            AUTH.into(),
+            None,
+            "Authentication attempts by method and outcome.".into(),
+        );
+        let build = Key::from_parts(
+            BUILD_INFO,
+            vec![
+                Label::new("version", crate::status::VERSION),
+                Label::new("commit", crate::status::COMMIT_HASH),
+            ],
+        );
+        recorder.register_gauge(&build, &METADATA).set(1.0);
+        Metrics { recorder }
+    }
 }
 
 impl Metrics {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     pub fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let mut inner = self.lock();
-        *inner
-            .requests
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
-        let h = inner
-            .latency
-            .entry((method.to_string(), route.to_string()))
-            .or_default();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if seconds <= *le {
-                h.counts[i] += 1;
-            }
-        }
-        h.sum += seconds;
-        h.count += 1;
+        let method = Label::new("method", method.to_string());
+        let route = Label::new("route", route.to_string());
+        let requests = Key::from_parts(
+            REQUESTS,
+            vec![
+                method.clone(),
+                route.clone(),
+                Label::new("status", status.to_string()),
+            ],
+        );
+        self.recorder
+            .register_counter(&requests, &METADATA)
+            .increment(1);
+        let latency = Key::from_parts(LATENCY, vec![method, route]);
+        self.recorder
+            .register_histogram(&latency, &METADATA)
+            .record(seconds);
     }
 
     pub fn record_auth(&self, kind: AuthKind, outcome: AuthOutcome) {
-        *self
-            .lock()
-            .auth
-            .entry((kind.as_str(), outcome.as_str()))
-            .or_default() += 1;
+        let key = Key::from_parts(
+            AUTH,
+            vec![
+                Label::new("method", kind.as_str()),
+                Label::new("outcome", outcome.as_str()),
+            ],
+        );
+        self.recorder.register_counter(&key, &METADATA).increment(1);
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        let inner = self.lock();
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP keyward_build_info Build information.\n# TYPE keyward_build_info gauge\n\
-             keyward_build_info{{version=\"{}\",commit=\"{}\"}} 1",
-            crate::status::VERSION,
-            label(crate::status::COMMIT_HASH)
-        );
-        out.push_str(
-            "# HELP keyward_http_requests_total HTTP requests by method, route and status.\n\
-             # TYPE keyward_http_requests_total counter\n",
-        );
-        for ((method, route, status), n) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "keyward_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                label(method),
-                label(route)
-            );
-        }
-        out.push_str(
-            "# HELP keyward_http_request_duration_seconds HTTP request latency.\n\
-             # TYPE keyward_http_request_duration_seconds histogram\n",
-        );
-        for ((method, route), h) in &inner.latency {
-            let (m, r) = (label(method), label(route));
-            for (i, le) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "keyward_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{r}\",le=\"{le}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "keyward_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{r}\",le=\"+Inf\"}} {}\n\
-                 keyward_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{r}\"}} {}\n\
-                 keyward_http_request_duration_seconds_count{{method=\"{m}\",route=\"{r}\"}} {}",
-                h.count, h.sum, h.count
-            );
-        }
-        out.push_str(
-            "# HELP keyward_auth_total Authentication attempts by method and outcome.\n\
-             # TYPE keyward_auth_total counter\n",
-        );
-        for ((kind, outcome), n) in &inner.auth {
-            let _ = writeln!(
-                out,
-                "keyward_auth_total{{method=\"{kind}\",outcome=\"{outcome}\"}} {n}"
-            );
-        }
-        out
+        self.recorder.handle().render()
     }
-}
-
-/// Escapes a Prometheus label value.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// Middleware: counts, times and logs every request. Unmatched paths share one label, so a
@@ -244,5 +212,37 @@ mod tests {
             "keyward_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 2"
         ));
         assert!(text.contains("keyward_auth_total{method=\"password\",outcome=\"failure\"} 1"));
+    }
+
+    #[test]
+    fn build_info_and_help_lines_are_rendered() {
+        let text = Metrics::default().render();
+        assert!(text.contains(&format!(
+            "keyward_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            crate::status::VERSION,
+            crate::status::COMMIT_HASH
+        )));
+        assert!(text.contains("# HELP keyward_build_info Build information.\n"));
+        assert!(text.contains("# TYPE keyward_build_info gauge\n"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let m = Metrics::default();
+        m.record_request("GET", "/a\"b\\c\nd", 200, 0.0);
+        assert!(m.render().contains(
+            "keyward_http_requests_total{method=\"GET\",route=\"/a\\\"b\\\\c\\nd\",status=\"200\"} 1"
+        ));
+    }
+
+    #[test]
+    fn each_registry_keeps_its_own_counts() {
+        let (a, b) = (Metrics::default(), Metrics::default());
+        a.record_auth(AuthKind::ApiKey, AuthOutcome::Throttled);
+        assert!(
+            a.render()
+                .contains("keyward_auth_total{method=\"api_key\",outcome=\"throttled\"} 1")
+        );
+        assert!(!b.render().contains("keyward_auth_total"));
     }
 }

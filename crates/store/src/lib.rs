@@ -188,8 +188,7 @@ impl Store {
         let pool_opts = match backend {
             Backend::Sqlite => pool_opts.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn)
-                    .await?;
+                    sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn).await?;
                     Ok(())
                 })
             }),

@@ -2,6 +2,7 @@
 //! authenticator app.
 
 use data_encoding::BASE32_NOPAD;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::{HashAlg, TokenType, totp::DEFAULT_STEP};
 
@@ -64,18 +65,16 @@ impl KeyUri<'_> {
     }
 }
 
-/// Percent-encodes every byte of the UTF-8 text except the RFC 3986 unreserved characters
-/// (`A-Z a-z 0-9 - . _ ~`).
+/// Every byte except the RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`) is escaped.
+const LABEL_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes the UTF-8 text, keeping only the RFC 3986 unreserved characters.
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, LABEL_ESCAPES).to_string()
 }
 
 #[cfg(test)]
@@ -142,5 +141,8 @@ mod tests {
     fn encoder() {
         assert_eq!(percent_encode("Az09-._~"), "Az09-._~");
         assert_eq!(percent_encode("a b+c"), "a%20b%2Bc");
+        // Upper-case hex digits, every byte of a multi-byte character, and `%` itself escaped.
+        assert_eq!(percent_encode("ü%é"), "%C3%BC%25%C3%A9");
+        assert_eq!(percent_encode("!*'()"), "%21%2A%27%28%29");
     }
 }

@@ -10,7 +10,7 @@
 //! percent-encoded), JSON that is not an object and unsupported content types are refused with
 //! a 905 envelope — never a 500.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Map, Value};
@@ -60,62 +60,22 @@ fn push_pair(map: &mut Map<String, Value>, key: String, value: String) {
     }
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte
-/// (a `%` not followed by two hex digits stays as it is), and the result must be UTF-8.
-fn decode_component(raw: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while let Some(&b) = raw.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                raw.get(i + 1).and_then(|h| hex(*h)),
-                raw.get(i + 2).and_then(|l| hex(*l)),
-            ) {
-                (Some(h), Some(l)) => {
-                    out.push((h << 4) | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Parses `a=1&b=2&b=3` into pairs (empty segments and empty names are skipped).
+/// Parses `a=1&b=2&b=3` into pairs with `form_urlencoded` (`+` is a space, `%XX` a byte, a `%`
+/// not followed by two hex digits stays as it is); empty segments and empty names are skipped.
+/// Names and values must decode to UTF-8: `form_urlencoded` would put U+FFFD in place of the
+/// bad bytes, so the input is checked first. `&`, `=` and `+` are ASCII and never inside a
+/// `%XX` escape, so the whole input decodes to UTF-8 exactly when every name and value does.
 pub fn parse_urlencoded(input: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let mut pairs = Vec::new();
-    for segment in input.split(|b| *b == b'&') {
-        if segment.is_empty() {
-            continue;
-        }
-        let (k, v) = match segment.iter().position(|b| *b == b'=') {
-            Some(i) => (
-                segment.get(..i).unwrap_or_default(),
-                segment.get(i + 1..).unwrap_or_default(),
-            ),
-            None => (segment, &b""[..]),
-        };
-        let key = decode_component(k).ok_or_else(|| "parameters must be UTF-8 text".to_string())?;
-        let value =
-            decode_component(v).ok_or_else(|| "parameters must be UTF-8 text".to_string())?;
-        if !key.is_empty() {
-            pairs.push((key, value));
-        }
+    if percent_encoding::percent_decode(input)
+        .decode_utf8()
+        .is_err()
+    {
+        return Err("parameters must be UTF-8 text".into());
     }
-    Ok(pairs)
+    Ok(form_urlencoded::parse(input)
+        .filter(|(key, _)| !key.is_empty())
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect())
 }
 
 /// The body's kind, from `Content-Type`.
@@ -124,20 +84,6 @@ enum BodyKind {
     Form,
     Json,
     Multipart(String),
-}
-
-/// `name=value` parameters of a header value after the first `;` (quotes removed).
-fn header_param(value: &str, name: &str) -> Option<String> {
-    value.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| {
-            let v = v.trim();
-            v.strip_prefix('"')
-                .and_then(|s| s.strip_suffix('"'))
-                .unwrap_or(v)
-                .to_string()
-        })
-    })
 }
 
 fn body_kind(headers: &HeaderMap) -> Result<BodyKind, String> {
@@ -157,8 +103,9 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, String> {
         "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
         "application/json" => Ok(BodyKind::Json),
         s if s.starts_with("application/") && s.ends_with("+json") => Ok(BodyKind::Json),
-        "multipart/form-data" => match header_param(value, "boundary") {
-            Some(b) if (1..=70).contains(&b.len()) => Ok(BodyKind::Multipart(b)),
+        "multipart/form-data" => match multer::parse_boundary(value) {
+            // RFC 2046 limits a boundary to 70 characters.
+            Ok(b) if (1..=70).contains(&b.len()) => Ok(BodyKind::Multipart(b)),
             _ => Err("multipart/form-data needs a boundary".into()),
         },
         _ => Err(format!(
@@ -169,66 +116,34 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, String> {
     }
 }
 
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
-    }
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| i + from)
-}
-
-/// Parses a `multipart/form-data` body into (name, text) pairs. File parts count as fields
-/// named by their `name`; their content must be UTF-8 text (token files are).
-pub fn parse_multipart(body: &[u8], boundary: &str) -> Result<Vec<(String, String)>, String> {
-    let malformed = || "malformed multipart/form-data body".to_string();
-    let delimiter = [b"--".as_slice(), boundary.as_bytes()].concat();
-    let next_delimiter = [b"\r\n".as_slice(), &delimiter].concat();
-    let mut pos = find(body, &delimiter, 0).ok_or_else(malformed)? + delimiter.len();
+/// Parses a `multipart/form-data` body into (name, text) pairs with `multer`. File parts count
+/// as fields named by their `name`; their content must be UTF-8 text (token files are). Parts
+/// without a name are skipped; a part without any header is malformed (multer would read the
+/// next part's headers as its own and lose that part).
+pub async fn parse_multipart(body: Bytes, boundary: &str) -> Result<Vec<(String, String)>, String> {
+    let malformed = |_| "malformed multipart/form-data body".to_string();
+    let mut multipart = multer::Multipart::new(Body::from(body).into_data_stream(), boundary);
     let mut pairs = Vec::new();
-    loop {
-        let rest = body.get(pos..).ok_or_else(malformed)?;
-        if rest.starts_with(b"--") {
-            return Ok(pairs);
+    while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+        if field.headers().is_empty() {
+            return Err("malformed multipart/form-data body".into());
         }
-        let start = if rest.starts_with(b"\r\n") {
-            pos + 2
-        } else {
-            return Err(malformed());
-        };
-        let end = find(body, &next_delimiter, start).ok_or_else(malformed)?;
-        let part = body.get(start..end).ok_or_else(malformed)?;
-        let split = find(part, b"\r\n\r\n", 0);
-        let (head, content) = match split {
-            Some(i) => (
-                part.get(..i).unwrap_or_default(),
-                part.get(i + 4..).unwrap_or_default(),
-            ),
-            // A part without headers has no name: it cannot be a parameter.
-            None if part.starts_with(b"\r\n") => (&b""[..], part.get(2..).unwrap_or_default()),
-            None => return Err(malformed()),
-        };
-        let head = std::str::from_utf8(head).map_err(|_| malformed())?;
-        let name = head
-            .split("\r\n")
-            .filter_map(|line| line.split_once(':'))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-disposition"))
-            .and_then(|(_, v)| header_param(v, "name"));
-        if let Some(name) = name.filter(|n| !n.is_empty()) {
-            let text = std::str::from_utf8(content)
+        let name = field.name().filter(|n| !n.is_empty()).map(str::to_string);
+        let content = field.bytes().await.map_err(malformed)?;
+        if let Some(name) = name {
+            let text = String::from_utf8(content.into())
                 .map_err(|_| format!("multipart field '{name}' is not UTF-8 text"))?;
-            pairs.push((name, text.to_string()));
+            pairs.push((name, text));
         }
-        pos = end + next_delimiter.len();
     }
+    Ok(pairs)
 }
 
 /// Merges the query string and the body (by its content type) into one parameter map.
-pub fn merge(
+pub async fn merge(
     query: Option<&str>,
     headers: &HeaderMap,
-    body: &[u8],
+    body: Bytes,
 ) -> Result<Map<String, Value>, String> {
     let mut map = Map::new();
     for (k, v) in parse_urlencoded(query.unwrap_or_default().as_bytes())? {
@@ -239,18 +154,18 @@ pub fn merge(
     }
     match body_kind(headers)? {
         BodyKind::Form => {
-            for (k, v) in parse_urlencoded(body)? {
+            for (k, v) in parse_urlencoded(&body)? {
                 push_pair(&mut map, k, v);
             }
         }
         BodyKind::Multipart(boundary) => {
-            for (k, v) in parse_multipart(body, &boundary)? {
+            for (k, v) in parse_multipart(body, &boundary).await? {
                 push_pair(&mut map, k, v);
             }
         }
         BodyKind::Json => {
             let text =
-                std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_string())?;
+                std::str::from_utf8(&body).map_err(|_| "the body is not UTF-8".to_string())?;
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(obj)) => map.extend(obj),
                 Ok(_) => return Err("the JSON body must be an object".into()),
@@ -289,7 +204,8 @@ impl<S: Send + Sync> FromRequest<S> for LinotpParams {
                 LinotpError::invalid(message).with_httperror(query_httperror)
             }
         })?;
-        let map = merge(query.as_deref(), &headers, &body)
+        let map = merge(query.as_deref(), &headers, body)
+            .await
             .map_err(|m| LinotpError::invalid(m).with_httperror(query_httperror))?;
         let httperror = parse_httperror(map.get("httperror"));
         Ok(LinotpParams { map, httperror })
@@ -310,11 +226,23 @@ mod tests {
         h
     }
 
-    fn merged(query: Option<&str>, ct: &str, body: &str) -> Value {
-        match merge(query, &headers(ct), body.as_bytes()) {
+    async fn merged(query: Option<&str>, ct: &str, body: &str) -> Value {
+        match merge(query, &headers(ct), Bytes::copy_from_slice(body.as_bytes())).await {
             Ok(m) => Value::Object(m),
             Err(e) => json!({ "error": e }),
         }
+    }
+
+    async fn is_err(query: Option<&str>, ct: &str, body: &[u8]) -> bool {
+        merge(query, &headers(ct), Bytes::copy_from_slice(body))
+            .await
+            .is_err()
+    }
+
+    /// One form value decoded on its own: `None` when it is not UTF-8.
+    fn decode_component(raw: &[u8]) -> Option<String> {
+        let pairs = parse_urlencoded(&[b"v=".as_slice(), raw].concat()).ok()?;
+        pairs.into_iter().next().map(|(_, v)| v)
     }
 
     #[test]
@@ -330,55 +258,84 @@ mod tests {
     }
 
     #[test]
-    fn query_and_form_merge_and_repeated_names_become_lists() {
+    fn urlencoded_names_split_at_the_first_equals_and_plus_is_a_space_only_unescaped() {
+        let pairs = parse_urlencoded(b"a+b=1%2B1=2&c%3Dd=%26&e").unwrap_or_default();
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(pairs, [("a b", "1+1=2"), ("c=d", "&"), ("e", "")]);
+    }
+
+    #[test]
+    fn urlencoded_text_that_is_not_utf8_is_refused_in_names_values_and_unnamed_pairs() {
+        assert!(parse_urlencoded(b"%C3=a").is_err());
+        assert!(parse_urlencoded(b"a=ok&b=%C3%28").is_err());
+        // A pair without a name is skipped, but its bytes must still be text.
+        assert!(parse_urlencoded(b"=%FF&a=b").is_err());
+        // A character split by a separator is two broken halves, not one character.
+        assert!(parse_urlencoded(b"a=%C3&b=%A9").is_err());
+        assert_eq!(
+            parse_urlencoded(b"a=%F0%9F%94%91").unwrap_or_default(),
+            [("a".to_string(), "\u{1F511}".to_string())]
+        );
+    }
+
+    #[tokio::test]
+    async fn query_and_form_merge_and_repeated_names_become_lists() {
         let v = merged(
             Some("serial=S1&tokens[]=a&flag"),
             "application/x-www-form-urlencoded; charset=utf-8",
             "tokens%5B%5D=b&tokens[]=c&pin=1+2&&=x",
-        );
+        )
+        .await;
         assert_eq!(
             v,
             json!({"serial": "S1", "tokens[]": ["a", "b", "c"], "flag": "", "pin": "1 2"})
         );
     }
 
-    #[test]
-    fn json_members_pass_through_and_win_over_the_query() {
+    #[tokio::test]
+    async fn json_members_pass_through_and_win_over_the_query() {
         let v = merged(
             Some("serial=Q&user=alice"),
             "application/json",
             r#"{"serial": "J", "otplen": 8, "genkey": true, "tokens[]": ["a", "b"]}"#,
-        );
+        )
+        .await;
         assert_eq!(
             v,
             json!({"serial": "J", "user": "alice", "otplen": 8, "genkey": true, "tokens[]": ["a", "b"]})
         );
         assert_eq!(
-            merged(None, "application/vnd.api+json", r#"{"a": "b"}"#),
+            merged(None, "application/vnd.api+json", r#"{"a": "b"}"#).await,
             json!({"a": "b"})
         );
     }
 
-    #[test]
-    fn bad_bodies_are_errors() {
-        let err = |q: Option<&str>, ct: &str, body: &[u8]| merge(q, &headers(ct), body).is_err();
-        assert!(err(None, "application/json", b"[1, 2]"));
-        assert!(err(None, "application/json", b"\"x\""));
-        assert!(err(None, "application/json", b"{\"a\": "));
-        assert!(err(None, "application/json", b"{\"a\": \"\xff\"}"));
-        assert!(err(None, "application/x-www-form-urlencoded", b"a=%FF"));
-        assert!(err(None, "application/x-www-form-urlencoded", b"a=\xfe"));
-        assert!(err(None, "text/plain", b"a=b"));
-        assert!(err(None, "", b"a=b"));
-        assert!(err(None, "multipart/form-data", b"--x--"));
-        assert!(err(Some("a=%C3"), "application/json", b""));
+    #[tokio::test]
+    async fn bad_bodies_are_errors() {
+        assert!(is_err(None, "application/json", b"[1, 2]").await);
+        assert!(is_err(None, "application/json", b"\"x\"").await);
+        assert!(is_err(None, "application/json", b"{\"a\": ").await);
+        assert!(is_err(None, "application/json", b"{\"a\": \"\xff\"}").await);
+        assert!(is_err(None, "application/x-www-form-urlencoded", b"a=%FF").await);
+        assert!(is_err(None, "application/x-www-form-urlencoded", b"a=\xfe").await);
+        assert!(is_err(None, "text/plain", b"a=b").await);
+        assert!(is_err(None, "", b"a=b").await);
+        assert!(is_err(None, "multipart/form-data", b"--x--").await);
+        assert!(is_err(Some("a=%C3"), "application/json", b"").await);
         // An empty body is ignored whatever it claims to be.
-        assert!(!err(Some("a=b"), "text/plain", b""));
-        assert!(merge(Some("a=b"), &HeaderMap::new(), b"").is_ok());
+        assert!(!is_err(Some("a=b"), "text/plain", b"").await);
+        assert!(
+            merge(Some("a=b"), &HeaderMap::new(), Bytes::new())
+                .await
+                .is_ok()
+        );
     }
 
-    #[test]
-    fn multipart_fields_and_files_are_parameters() {
+    #[tokio::test]
+    async fn multipart_fields_and_files_are_parameters() {
         let body = "preamble\r\n--XyZ\r\n\
                     Content-Disposition: form-data; name=\"type\"\r\n\r\n\
                     oathcsv\r\n\
@@ -395,7 +352,8 @@ mod tests {
             Some("realm=r1"),
             "multipart/form-data; boundary=\"XyZ\"",
             body,
-        );
+        )
+        .await;
         assert_eq!(
             v,
             json!({
@@ -406,9 +364,95 @@ mod tests {
             })
         );
         let truncated = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb";
-        assert!(parse_multipart(truncated.as_bytes(), "XyZ").is_err());
+        assert!(
+            parse_multipart(Bytes::from(truncated), "XyZ")
+                .await
+                .is_err()
+        );
         let binary = b"--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n\xff\r\n--b--";
-        assert!(parse_multipart(binary, "b").is_err());
+        assert!(
+            parse_multipart(Bytes::from_static(binary), "b")
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn multipart_needs_a_boundary_of_1_to_70_characters() {
+        let part = |b: &str| {
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--{b}--")
+        };
+        let parse = |ct: String, body: String| async move {
+            merge(None, &headers(&ct), Bytes::from(body)).await
+        };
+        let needs = Err("multipart/form-data needs a boundary".to_string());
+        assert_eq!(parse("multipart/form-data".into(), part("b")).await, needs);
+        assert_eq!(
+            parse("multipart/form-data; charset=utf-8".into(), part("b")).await,
+            needs
+        );
+        assert_eq!(
+            parse("multipart/form-data; boundary=".into(), part("")).await,
+            needs
+        );
+        assert_eq!(
+            parse("multipart/form-data; boundary=\"\"".into(), part("")).await,
+            needs
+        );
+        let b71 = "b".repeat(71);
+        assert_eq!(
+            parse(format!("multipart/form-data; boundary={b71}"), part(&b71)).await,
+            needs
+        );
+        let b70 = "b".repeat(70);
+        let ok = parse(format!("multipart/form-data; boundary={b70}"), part(&b70)).await;
+        assert_eq!(ok.map(Value::Object), Ok(json!({"a": "1"})));
+        // Type, subtype and parameter names are case-insensitive; other parameters may follow.
+        let ok = parse(
+            "Multipart/Form-Data;Boundary=b;charset=utf-8".into(),
+            part("b"),
+        )
+        .await;
+        assert_eq!(ok.map(Value::Object), Ok(json!({"a": "1"})));
+    }
+
+    #[tokio::test]
+    async fn multipart_parts_without_a_name_are_skipped_and_quoted_names_kept_whole() {
+        let body = "--b\r\nContent-Type: text/plain\r\n\r\nno name\r\n\
+                    --b\r\nContent-Disposition: form-data; name=\"\"\r\n\r\nempty name\r\n\
+                    --b\r\nContent-Disposition: form-data; name=\"a;x\"; filename=\"t;1.csv\"\r\n\r\n\
+                    1\r\n2\r\n\
+                    --b\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n\r\n\
+                    --b--\r\nepilogue";
+        assert_eq!(
+            merged(None, "multipart/form-data; boundary=b", body).await,
+            json!({"a;x": "1\r\n2", "e": ""})
+        );
+        assert_eq!(
+            merged(Some("q=1"), "multipart/form-data; boundary=b", "--b--").await,
+            json!({"q": "1"})
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_multipart_bodies_are_errors() {
+        let malformed = json!({"error": "malformed multipart/form-data body"});
+        for body in [
+            "no delimiter at all",
+            "--bX\r\n",
+            // Bare LF line ends.
+            "--b\nContent-Disposition: form-data; name=\"a\"\n\n1\n--b--",
+            // A part without any header.
+            "--b\r\n\r\nheaderless\r\n--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--",
+            // Headers never end.
+            "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n",
+        ] {
+            assert_eq!(
+                merged(None, "multipart/form-data; boundary=b", body).await,
+                malformed,
+                "{body:?}"
+            );
+        }
     }
 
     #[test]
