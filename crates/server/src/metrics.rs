@@ -68,6 +68,9 @@ impl AuthOutcome {
     }
 }
 
+/// How often buffered latency samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The node's metric registry.
 pub struct Metrics {
     recorder: PrometheusRecorder,
@@ -135,6 +138,33 @@ impl Metrics {
             ],
         );
         self.recorder.register_counter(&key, &METADATA).increment(1);
+    }
+
+    /// Folds the latency samples recorded since the last call into their histogram buckets.
+    /// The exporter buffers every sample until then, so this runs periodically (see
+    /// [`Metrics::keep_up`]) as well as at each scrape: memory stays bounded without scrapes.
+    pub fn upkeep(&self) {
+        self.recorder.handle().run_upkeep();
+    }
+
+    /// Starts the periodic upkeep on the current runtime (when there is one); it ends with the
+    /// last holder of the metrics.
+    pub fn keep_up(metrics: &std::sync::Arc<Metrics>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = std::sync::Arc::downgrade(metrics);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(UPKEEP_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(m) => m.upkeep(),
+                    None => return,
+                }
+            }
+        });
     }
 
     /// The Prometheus text exposition of every metric.

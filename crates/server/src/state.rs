@@ -32,6 +32,8 @@ impl AppState {
             tracing::error!(error = %e, "trusted_proxies ignored");
             TrustedProxies::default()
         });
+        let metrics = Arc::new(Metrics::default());
+        Metrics::keep_up(&metrics);
         AppState {
             shared,
             registry,
@@ -39,7 +41,7 @@ impl AppState {
             management_throttle: Arc::new(Backoff::default()),
             audit_coalescer: Arc::new(AuditCoalescer::default()),
             proxies: Arc::new(proxies),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
         }
     }
 
