@@ -79,14 +79,6 @@ impl Principal {
             Principal::Anonymous => None,
         }
     }
-
-    /// The account name, for accounts.
-    pub fn username(&self) -> Option<&str> {
-        match self {
-            Principal::Account { username, .. } => Some(username),
-            _ => None,
-        }
-    }
 }
 
 /// Which principals may run a command (superuser-level principals always may, except where the

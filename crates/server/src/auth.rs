@@ -39,10 +39,6 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(Role::Superuser) || self.roles.contains(role)
-    }
-
     /// A command context acting as this caller: the registry checks its roles and targets.
     pub fn ctx(&self, state: &AppState, client: &ClientAddr) -> keyward_commands::Ctx {
         keyward_commands::Ctx::new(state.shared.clone(), self.actor.clone(), client.text())
