@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::api_types::{AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
+use keyward_proto::{AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
 use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::ApiError;
 

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use keyward_commands::CommandError;
 use serde::de::DeserializeOwned;
 
-use crate::api_types::StatusMessage;
+use keyward_proto::StatusMessage;
 
 /// Everything a REST handler can answer besides success.
 #[derive(Debug, thiserror::Error)]

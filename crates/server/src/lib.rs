@@ -3,7 +3,6 @@
 //! `keyward-commands`. `run` wires settings, store, keys and the router together.
 
 mod api;
-pub mod api_types;
 pub mod audit_coalesce;
 pub mod auth;
 mod body_timeout;

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::api_types::{LoginBody, LoginResponse, RegisterBody, StatusMessage, UserInfo};
+use keyward_proto::{LoginBody, LoginResponse, RegisterBody, StatusMessage, UserInfo};
 use crate::audit_coalesce::{Row, audit_failure};
 use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::{ApiError, ApiJson};

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use keyward_commands::access::Principal;
 
 use crate::AppState;
-use crate::api_types::{
+use keyward_proto::{
     ManagementDenied, ManagementRejected, ManagementRequest, ManagementResponse, StatusMessage,
 };
 use crate::audit_coalesce::{Row, audit_failure};

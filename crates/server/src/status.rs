@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::api_types::{Health, StatusMessage, VersionInfo};
+use keyward_proto::{Health, StatusMessage, VersionInfo};
 use crate::error::error_body;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

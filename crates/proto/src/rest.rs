@@ -1,5 +1,5 @@
-//! Request and response bodies of the REST routes, with their OpenAPI schemas. (They can move to
-//! `keyward-proto` once the `keyward api` client needs them.)
+//! Request and response bodies of the REST routes (`/auth/*`, `/api/v1/*`, the management
+//! endpoint), with their OpenAPI schemas; the server serves them and the clients read them.
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -1,0 +1,7 @@
+//! keyward's wire types: what the server sends and receives over HTTP and what its clients
+//! (`keyward manage --remote`, `keyward api`) read. Depends on nothing of keyward's, so a client
+//! can use it without the server, the store or the commands.
+
+pub mod rest;
+
+pub use rest::*;
