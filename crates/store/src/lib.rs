@@ -7,6 +7,7 @@ pub mod audit;
 pub mod audit_heads;
 pub mod challenges;
 mod columns;
+pub mod instance;
 mod migrations;
 mod native_read;
 pub mod runtime_config;
@@ -224,7 +225,15 @@ impl Store {
         self.audit_heads.set_dir(dir);
     }
 
+    /// The connection pool. Other crates see it only with the `test-support` feature, for tests
+    /// that must reach under the store's API (e.g. to fake a row no command would write).
+    #[cfg(feature = "test-support")]
     pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    #[cfg(not(feature = "test-support"))]
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 

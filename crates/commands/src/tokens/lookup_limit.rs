@@ -4,12 +4,14 @@
 //! Each acting caller (`ctx.actor`: a user, an API key, a remote management address) has a
 //! bucket of [`BURST`] lookups that refills by one every [`REFILL`]; beyond, the command fails
 //! with [`CommandError::Throttled`] (HTTP 429) whatever the transport. Lookups are counted per
-//! caller on this node; the local console (`cli:local`) is not limited.
+//! caller on this node; the local console (`Principal::Console`) is not limited.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::access::Principal;
+use crate::context::Ctx;
 use crate::output::CommandError;
 
 /// Lookups a caller may make at once.
@@ -35,11 +37,22 @@ fn buckets() -> std::sync::MutexGuard<'static, HashMap<String, Bucket>> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
-/// Charges one lookup to `actor`, or refuses with the seconds to wait.
-pub fn charge(actor: &str) -> Result<(), CommandError> {
-    if actor == "cli:local" {
+/// Charges one lookup to the caller of `ctx` (the console goes free), or refuses with the
+/// seconds to wait.
+pub fn charge_caller(ctx: &Ctx) -> Result<(), CommandError> {
+    if exempt(&ctx.principal) {
         return Ok(());
     }
+    charge(&ctx.actor)
+}
+
+/// Whether `principal` looks up without limit: only the operator at the local console.
+fn exempt(principal: &Principal) -> bool {
+    principal.is_local()
+}
+
+/// Charges one lookup to `actor`, or refuses with the seconds to wait.
+fn charge(actor: &str) -> Result<(), CommandError> {
     let now = Instant::now();
     let mut map = buckets();
     let full_after = REFILL * BURST;
@@ -86,8 +99,7 @@ mod tests {
             "{refused:?}"
         );
         assert!(charge("user:item12-other").is_ok());
-        for _ in 0..BURST * 2 {
-            assert!(charge("cli:local").is_ok());
-        }
+        assert!(exempt(&Principal::Console));
+        assert!(!exempt(&Principal::Anonymous));
     }
 }

@@ -173,9 +173,7 @@ impl BenchEnv {
                 }
                 let name = format!("kw_bench_{}", keyward_core::random::hex(6)?);
                 let admin = Store::connect(url, &one_connection()).await?;
-                let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(admin.pool())
-                    .await;
+                let created = admin.create_database(&name).await;
                 admin.close().await;
                 created.with_context(|| format!("cannot create database {name}"))?;
                 settings.database_url = Some(with_database(url, &name)?);
@@ -201,14 +199,9 @@ impl BenchEnv {
         if let Some(pg) = &self.pg {
             let dropped = async {
                 let admin = Store::connect(&pg.admin_url, &one_connection()).await?;
-                let r = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    pg.name
-                )))
-                .execute(admin.pool())
-                .await;
+                let r = admin.drop_database(&pg.name).await;
                 admin.close().await;
-                r.map(|_| ()).map_err(anyhow::Error::from)
+                r.map_err(anyhow::Error::from)
             }
             .await;
             if let Err(e) = dropped {

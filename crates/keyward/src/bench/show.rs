@@ -2,13 +2,12 @@
 //! database's query plan as evidence that paging happens in the database.
 
 use super::*;
-use sqlx::Row;
+use keyward_store::instance::{BulkToken, BulkUser};
 
 /// The column list and join of `Store::list_tokens`, for EXPLAIN.
 use keyward_store::tokens::SELECT as LIST_SELECT;
 
-/// Rows per INSERT statement and per transaction when filling the table.
-const ROWS_PER_INSERT: u64 = 1000;
+/// Token rows per transaction when filling the table.
 const ROWS_PER_TX: u64 = 20_000;
 
 pub(super) async fn show(a: ShowArgs) -> anyhow::Result<Report> {
@@ -39,100 +38,42 @@ pub(super) fn bench_token(i: u64) -> (&'static str, String) {
     }
 }
 
+/// Fills the tables: `users` users, then `tokens` tokens (every tenth owned by a user and in
+/// realm `benchrealm`), `ROWS_PER_TX` rows per transaction. Returns how many tokens are owned.
 pub(super) async fn populate(store: &Store, tokens: u64, users: u64) -> anyhow::Result<u64> {
     let now = keyward_store::now_secs();
-    let mut tx = store.write_tx().await?;
-    let mut user_no = 0;
-    while user_no < users {
-        let end = (user_no + ROWS_PER_INSERT).min(users);
-        let rows: Vec<String> = (user_no..end)
-            .map(|u| {
-                format!(
-                    "('bench-user-{u:06}', 'benchuser{u:06}', 'benchuser{u:06}', '', \
-                     'benchuser{u:06}@example.invalid', {now}, {now})"
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO users (id, username, username_key, password_hash, email, created_at, \
-             updated_at) VALUES {}",
-            rows.join(", ")
-        );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut *tx)
-            .await?;
-        user_no = end;
-    }
-    tx.commit().await?;
-
+    let all_users: Vec<BulkUser> = (0..users)
+        .map(|u| BulkUser {
+            id: format!("bench-user-{u:06}"),
+            username: format!("benchuser{u:06}"),
+            email: format!("benchuser{u:06}@example.invalid"),
+        })
+        .collect();
+    store.bulk_insert_users(&all_users, now).await?;
     let mut owned = 0;
     let mut start = 0;
     while start < tokens {
-        let tx_end = (start + ROWS_PER_TX).min(tokens);
-        let mut tx = store.write_tx().await?;
-        while start < tx_end {
-            let end = (start + ROWS_PER_INSERT).min(tx_end);
-            let mut rows = Vec::with_capacity((end - start) as usize);
-            let mut realms = Vec::new();
-            for i in start..end {
+        let end = (start + ROWS_PER_TX).min(tokens);
+        let batch: Vec<BulkToken> = (start..end)
+            .map(|i| {
                 let (kind, serial) = bench_token(i);
-                let owner = if users > 0 && i % 10 == 0 {
-                    owned += 1;
-                    realms.push(format!("('bench-token-{i:08}', 'benchrealm')"));
-                    format!("'bench-user-{:06}'", (i / 10) % users)
-                } else {
-                    "NULL".to_string()
-                };
-                rows.push(format!(
-                    "('bench-token-{i:08}', '{serial}', '{kind}', 'bench token {i}', {owner}, '', \
-                     {now}, {now})"
-                ));
-            }
-            let sql = format!(
-                "INSERT INTO tokens (id, serial, token_type, description, owner_id, seed_sealed, \
-                 created_at, updated_at) VALUES {}",
-                rows.join(", ")
-            );
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&mut *tx)
-                .await?;
-            if !realms.is_empty() {
-                let sql = format!(
-                    "INSERT INTO token_realms (token_id, realm) VALUES {}",
-                    realms.join(", ")
-                );
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            start = end;
-        }
-        tx.commit().await?;
+                let owner = (users > 0 && i % 10 == 0)
+                    .then(|| format!("bench-user-{:06}", (i / 10) % users));
+                owned += u64::from(owner.is_some());
+                BulkToken {
+                    id: format!("bench-token-{i:08}"),
+                    serial,
+                    token_type: kind,
+                    description: format!("bench token {i}"),
+                    realm: owner.as_ref().map(|_| "benchrealm".to_string()),
+                    owner_id: owner,
+                }
+            })
+            .collect();
+        store.bulk_insert_tokens(&batch, now).await?;
+        start = end;
     }
     Ok(owned)
-}
-
-async fn query_plan(store: &Store, sql: &str) -> anyhow::Result<Vec<String>> {
-    let mut lines = Vec::new();
-    match store.backend() {
-        Backend::Sqlite => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                .fetch_all(store.pool())
-                .await?;
-            for row in rows {
-                lines.push(row.try_get::<String, _>("detail")?);
-            }
-        }
-        Backend::Postgres => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
-                .fetch_all(store.pool())
-                .await?;
-            for row in rows {
-                lines.push(row.try_get::<String, _>(0)?);
-            }
-        }
-    }
-    Ok(lines)
 }
 
 struct Variant {
@@ -158,7 +99,7 @@ async fn show_measure(
     let analyzed = store.backend() == Backend::Postgres;
     if analyzed {
         // What autovacuum would have done by the time a real table has this many rows.
-        sqlx::raw_sql("ANALYZE").execute(store.pool()).await?;
+        store.analyze().await?;
     }
 
     let registry = Registry::standard();
@@ -283,7 +224,7 @@ async fn show_measure(
         ("page_filtered_sorted_by_type", filtered_sql.as_str()),
         ("count", count_sql),
     ] {
-        let plan = query_plan(store, sql).await?;
+        let plan = store.query_plan(sql).await?;
         let shown_sql = sql.replacen(
             LIST_SELECT,
             "SELECT t.…, u.username … FROM tokens t LEFT JOIN users u ON u.id = t.owner_id ",

@@ -98,36 +98,6 @@ async fn enroll(
     Ok(all.into_iter().map(|(_, u)| u).collect())
 }
 
-/// The durability settings in force, read back from the database.
-async fn durability(store: &Store) -> anyhow::Result<String> {
-    let pool = store.pool();
-    Ok(match store.backend() {
-        Backend::Sqlite => {
-            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-                .fetch_one(pool)
-                .await?;
-            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                .fetch_one(pool)
-                .await?;
-            let sync = match sync {
-                0 => "OFF",
-                1 => "NORMAL",
-                2 => "FULL",
-                3 => "EXTRA",
-                _ => "?",
-            };
-            format!("SQLite journal_mode={mode}, synchronous={sync}")
-        }
-        Backend::Postgres => {
-            let commit: String = sqlx::query_scalar("SHOW synchronous_commit")
-                .fetch_one(pool)
-                .await?;
-            let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(pool).await?;
-            format!("PostgreSQL synchronous_commit={commit}, fsync={fsync}")
-        }
-    })
-}
-
 #[derive(Default)]
 struct WorkerResult {
     accepted: u64,
@@ -254,14 +224,8 @@ async fn validate_measure(
     server.await??;
 
     // Cross-checks in the database: every accepted OTP moved one counter and wrote one audit row.
-    let counter_sum: i64 =
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(counter), 0) AS BIGINT) FROM tokens")
-            .fetch_one(shared.store.pool())
-            .await?;
-    let audit_rows: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'validate'")
-            .fetch_one(shared.store.pool())
-            .await?;
+    let counter_sum = shared.store.token_counter_sum().await?;
+    let audit_rows = shared.store.count_audit_action("validate").await?;
 
     let mut lat = std::mem::take(&mut total.latencies);
     lat.sort();
@@ -276,7 +240,7 @@ async fn validate_measure(
     );
     let max = lat.last().copied().unwrap_or_default();
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
-    let durability = durability(&shared.store).await?;
+    let durability = shared.store.durability().await?;
     let mut text = format!(
         "keyward bench validate ({backend}): {users} users, one HOTP token each (enrolled in {enroll:.1} s)\n\
          server: keyward_server::router in-process on {addr}; {durability}; request logging off\n\
