@@ -12,6 +12,7 @@ mod hardening_tx;
 mod harness;
 mod manage_setup;
 mod manage_tokens;
+mod manage_user_flags;
 mod manage_users;
 mod oath;
 mod readme_tour;

@@ -2,8 +2,8 @@
 //! add / update / get / list / delete with its field values, paging in the database, a 400
 //! naming the field for every kind of bad input (and nothing changed), 404 for unknown ids,
 //! HTTP Basic for operators, `disconnect=1` and password changes ending sessions, the role rule,
-//! one audit row per change, and the password never in an answer. Also `update-user` at the
-//! console with the seed's flags.
+//! one audit row per change, and the password never in an answer. (`update-user` at the console
+//! with the seed's flags: `manage_user_flags`.)
 
 use serde_json::{Value, json};
 
@@ -51,7 +51,7 @@ fn seed_add_body() -> Value {
 }
 
 /// The seed's add-user answer, without its id and sealed secret.
-fn seed_add_answer() -> Value {
+pub(crate) fn seed_add_answer() -> Value {
     json!({
         "download_bandwidth": 60,
         "expiration_date": 1546297200000i64,
@@ -107,7 +107,7 @@ fn seed_update_body(id: i64) -> Value {
 }
 
 /// The seed's get-user-by-id answer after the update, without its id.
-fn seed_get_answer() -> Value {
+pub(crate) fn seed_get_answer() -> Value {
     json!({
         "download_bandwidth": 80, "expiration_date": 0,
         "filesystem": {"gcsconfig": {}, "provider": 0, "s3config": {}},
@@ -126,7 +126,7 @@ fn seed_get_answer() -> Value {
 
 /// Asserts every field of `want` has its value in `got` (keyward's own fields may be extra;
 /// the sealed secret is checked apart).
-fn assert_fields(got: &Value, want: &Value) {
+pub(crate) fn assert_fields(got: &Value, want: &Value) {
     let mut got = got.clone();
     if let Some(s3) = got["filesystem"]["s3config"].as_object_mut() {
         s3.remove("access_secret");
@@ -565,158 +565,3 @@ both_backends!(the_role_rule_applies_to_user_editing, |env: &TestEnv| {
         ) >= 4
     );
 });
-
-both_backends!(
-    update_user_at_the_console_takes_the_seed_flags,
-    |env: &TestEnv| {
-        env.manage_ok(&["createuser", "root", "pw-root-1", "root@example.com"]);
-        let add: Vec<&str> = vec![
-            "add-user",
-            "test_username",
-            "--password",
-            "test_pwd",
-            "--home-dir=/tmp/test_home_dir",
-            "--uid",
-            "33",
-            "--gid",
-            "1000",
-            "--max-sessions",
-            "2",
-            "--quota-size",
-            "0",
-            "--quota-files",
-            "3",
-            "--permissions",
-            "list",
-            "download",
-            "upload",
-            "delete",
-            "rename",
-            "create_dirs",
-            "overwrite",
-            "--subdirs-permissions",
-            "/dir1::list,download",
-            "/dir2::*",
-            "--upload-bandwidth",
-            "100",
-            "--download-bandwidth",
-            "60",
-            "--status",
-            "0",
-            "--expiration-date",
-            "2019-01-01",
-            "--allowed-ip",
-            "192.168.1.1/32",
-            "--fs",
-            "S3",
-            "--s3-bucket",
-            "test",
-            "--s3-region",
-            "eu-west-1",
-            "--s3-access-key",
-            "accesskey",
-            "--s3-access-secret",
-            "secret",
-            "--s3-endpoint",
-            "http://127.0.0.1:9000",
-            "--s3-storage-class",
-            "Standard",
-            "--s3-key-prefix",
-            "vfolder/",
-            "--s3-upload-part-size",
-            "10",
-            "--s3-upload-concurrency",
-            "4",
-            "--denied-login-methods",
-            "password",
-            "keyboard-interactive",
-            "--allowed-extensions",
-            "/dir1::.jpg,.png",
-            "/dir2::.rar,.png",
-            "--denied-extensions",
-            "/dir3::.zip,.rar",
-            "--json",
-        ];
-        let added: Value = serde_json::from_str(&env.manage_ok(&add)).unwrap();
-        let mut want = seed_add_answer();
-        // 2019-01-01 at 00:00 UTC here; the seed's author was at UTC+1.
-        want["expiration_date"] = json!(1546300800000i64);
-        assert_fields(&added, &want);
-        let update: Vec<&str> = vec![
-            "update-user",
-            "test_username",
-            "--password",
-            "test_pwd",
-            "--home-dir=/tmp/test_home_dir",
-            "--uid",
-            "0",
-            "--gid",
-            "33",
-            "--max-sessions",
-            "3",
-            "--quota-size",
-            "0",
-            "--quota-files",
-            "4",
-            "--permissions",
-            "*",
-            "--subdirs-permissions",
-            "/dir1::list,download,create_symlinks",
-            "--upload-bandwidth",
-            "90",
-            "--download-bandwidth",
-            "80",
-            "--status",
-            "1",
-            "--expiration-date",
-            "",
-            "--allowed-ip",
-            "",
-            "--denied-ip",
-            "192.168.1.0/24",
-            "--denied-login-methods",
-            "",
-            "--fs",
-            "local",
-            "--virtual-folders",
-            "/vdir1::/tmp/mapped1",
-            "/vdir2::/tmp/mapped2",
-            "--allowed-extensions",
-            "",
-            "--denied-extensions",
-            "",
-        ];
-        assert_eq!(env.manage_ok(&update), "User updated\n");
-        let id = added["id"].to_string();
-        let got: Value =
-            serde_json::from_str(&env.manage_ok(&["get-user", &id, "--json"])).unwrap();
-        assert_fields(&got, &seed_get_answer());
-        // Only the flags given change.
-        env.manage_ok(&["update-user", &id, "--quota-files", "9"]);
-        let got: Value =
-            serde_json::from_str(&env.manage_ok(&["get-user", &id, "--json"])).unwrap();
-        assert_eq!(got["quota_files"], 9);
-        assert_eq!(got["filters"], seed_get_answer()["filters"]);
-        // Bad flags name themselves and change nothing.
-        for (flag, value) in [
-            ("--allowed-ip", "10.0.0.1"),
-            ("--subdirs-permissions", "/dir1:list"),
-            ("--expiration-date", "2019-13-01"),
-            ("--fs", "FTP"),
-            ("--quota-size", "-1"),
-            ("--permissions", "fly"),
-        ] {
-            let (code, err) = env.manage_err(&["update-user", &id, flag, value]);
-            assert_ne!(code, 0);
-            let name = flag.trim_start_matches("--").replace('-', "_");
-            assert!(
-                err.contains(flag) || err.contains(&name) || err.contains("permissions"),
-                "{flag}: {err}"
-            );
-        }
-        let again: Value =
-            serde_json::from_str(&env.manage_ok(&["get-user", &id, "--json"])).unwrap();
-        assert_eq!(again, got);
-        assert_eq!(env.manage_ok(&["delete-user", &id]), "User deleted\n");
-    }
-);
