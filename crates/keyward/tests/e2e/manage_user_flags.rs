@@ -1,0 +1,164 @@
+//! `add-user` and `update-user` at the console with seed 004's flags (SFTPGo's client spellings:
+//! `--subdirs-permissions /dir1::list`, `--allowed-extensions /dir1::.jpg`, `--fs S3`, `""` to
+//! clear), on both backends: the same object as over REST, only the flags given change, and a bad
+//! flag names itself and changes nothing.
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::server_users_rest::{assert_fields, seed_add_answer, seed_get_answer};
+
+both_backends!(
+    update_user_at_the_console_takes_the_seed_flags,
+    |env: &TestEnv| {
+        env.manage_ok(&["createuser", "root", "pw-root-1", "root@example.com"]);
+        let add: Vec<&str> = vec![
+            "add-user",
+            "test_username",
+            "--password",
+            "test_pwd",
+            "--home-dir=/tmp/test_home_dir",
+            "--uid",
+            "33",
+            "--gid",
+            "1000",
+            "--max-sessions",
+            "2",
+            "--quota-size",
+            "0",
+            "--quota-files",
+            "3",
+            "--permissions",
+            "list",
+            "download",
+            "upload",
+            "delete",
+            "rename",
+            "create_dirs",
+            "overwrite",
+            "--subdirs-permissions",
+            "/dir1::list,download",
+            "/dir2::*",
+            "--upload-bandwidth",
+            "100",
+            "--download-bandwidth",
+            "60",
+            "--status",
+            "0",
+            "--expiration-date",
+            "2019-01-01",
+            "--allowed-ip",
+            "192.168.1.1/32",
+            "--fs",
+            "S3",
+            "--s3-bucket",
+            "test",
+            "--s3-region",
+            "eu-west-1",
+            "--s3-access-key",
+            "accesskey",
+            "--s3-access-secret",
+            "secret",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000",
+            "--s3-storage-class",
+            "Standard",
+            "--s3-key-prefix",
+            "vfolder/",
+            "--s3-upload-part-size",
+            "10",
+            "--s3-upload-concurrency",
+            "4",
+            "--denied-login-methods",
+            "password",
+            "keyboard-interactive",
+            "--allowed-extensions",
+            "/dir1::.jpg,.png",
+            "/dir2::.rar,.png",
+            "--denied-extensions",
+            "/dir3::.zip,.rar",
+            "--json",
+        ];
+        let added: Value = serde_json::from_str(&env.manage_ok(&add)).unwrap();
+        let mut want = seed_add_answer();
+        // 2019-01-01 at 00:00 UTC here; the seed's author was at UTC+1.
+        want["expiration_date"] = json!(1546300800000i64);
+        assert_fields(&added, &want);
+        let update: Vec<&str> = vec![
+            "update-user",
+            "test_username",
+            "--password",
+            "test_pwd",
+            "--home-dir=/tmp/test_home_dir",
+            "--uid",
+            "0",
+            "--gid",
+            "33",
+            "--max-sessions",
+            "3",
+            "--quota-size",
+            "0",
+            "--quota-files",
+            "4",
+            "--permissions",
+            "*",
+            "--subdirs-permissions",
+            "/dir1::list,download,create_symlinks",
+            "--upload-bandwidth",
+            "90",
+            "--download-bandwidth",
+            "80",
+            "--status",
+            "1",
+            "--expiration-date",
+            "",
+            "--allowed-ip",
+            "",
+            "--denied-ip",
+            "192.168.1.0/24",
+            "--denied-login-methods",
+            "",
+            "--fs",
+            "local",
+            "--virtual-folders",
+            "/vdir1::/tmp/mapped1",
+            "/vdir2::/tmp/mapped2",
+            "--allowed-extensions",
+            "",
+            "--denied-extensions",
+            "",
+        ];
+        assert_eq!(env.manage_ok(&update), "User updated\n");
+        let id = added["id"].to_string();
+        let got: Value =
+            serde_json::from_str(&env.manage_ok(&["get-user", &id, "--json"])).unwrap();
+        assert_fields(&got, &seed_get_answer());
+        // Only the flags given change.
+        env.manage_ok(&["update-user", &id, "--quota-files", "9"]);
+        let got: Value =
+            serde_json::from_str(&env.manage_ok(&["get-user", &id, "--json"])).unwrap();
+        assert_eq!(got["quota_files"], 9);
+        assert_eq!(got["filters"], seed_get_answer()["filters"]);
+        // Bad flags name themselves and change nothing.
+        for (flag, value) in [
+            ("--allowed-ip", "10.0.0.1"),
+            ("--subdirs-permissions", "/dir1:list"),
+            ("--expiration-date", "2019-13-01"),
+            ("--fs", "FTP"),
+            ("--quota-size", "-1"),
+            ("--permissions", "fly"),
+        ] {
+            let (code, err) = env.manage_err(&["update-user", &id, flag, value]);
+            assert_ne!(code, 0);
+            let name = flag.trim_start_matches("--").replace('-', "_");
+            assert!(
+                err.contains(flag) || err.contains(&name) || err.contains("permissions"),
+                "{flag}: {err}"
+            );
+        }
+        let again: Value =
+            serde_json::from_str(&env.manage_ok(&["get-user", &id, "--json"])).unwrap();
+        assert_eq!(again, got);
+        assert_eq!(env.manage_ok(&["delete-user", &id]), "User deleted\n");
+    }
+);
