@@ -138,6 +138,9 @@ impl Access {
 pub enum Target {
     /// A user account by name (`user@realm` accepted).
     User(String),
+    /// A user account by its integer id or, failing that, by name (the REST `{id}`; see
+    /// `user_edit::find_user_ref`).
+    UserRef(String),
     /// A token by serial: acts on its owner.
     Token(String),
     /// A login session by id: acts on its user.
@@ -155,6 +158,7 @@ impl Target {
     pub fn audit_text(&self) -> String {
         match self {
             Target::User(u) => u.clone(),
+            Target::UserRef(r) => r.clone(),
             Target::Token(s) => s.clone(),
             Target::Session(id) => id.clone(),
             Target::ApiKey(id) => id.clone(),
@@ -246,6 +250,12 @@ pub async fn check_targets(ctx: &Ctx, targets: &[Target]) -> Result<(), CommandE
         let (what, rank) = match target {
             Target::Role(role) => ("the role", Some(role_rank(*role))),
             Target::User(name) => ("the user", user_rank(ctx, name).await?),
+            Target::UserRef(r) => (
+                "the user",
+                crate::user_edit::find_user_ref(ctx, r)
+                    .await?
+                    .map(|u| roles_rank(&u.roles)),
+            ),
             Target::Token(serial) => ("the token's owner", token_owner_rank(ctx, serial).await?),
             Target::Session(id) => ("the session's user", session_rank(ctx, id).await?),
             Target::ApiKey(id) => ("the API key", api_key_rank(ctx, id).await?),

@@ -9,6 +9,7 @@ impl Registry {
     pub fn standard() -> Self {
         let mut all = Vec::new();
         all.extend(crate::users::commands());
+        all.extend(crate::user_edit::commands());
         all.extend(crate::runtime_config::commands());
         all.extend(crate::setup::commands());
         all.extend(crate::sessions::commands());

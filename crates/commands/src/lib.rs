@@ -25,6 +25,9 @@ pub mod setup;
 mod table;
 pub mod timefmt;
 pub mod tokens;
+pub mod user_edit;
+pub mod user_flags;
+pub mod user_object;
 pub mod users;
 pub mod validate;
 

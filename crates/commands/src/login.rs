@@ -133,7 +133,38 @@ pub async fn password_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSu
     result
 }
 
-async fn try_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, LoginError> {
+/// HTTP Basic authentication of an operator on the REST API: the same password check and access
+/// rules as a login (through the bounded hashing), no session. An account with an active token
+/// is refused: Basic carries no second factor. Not audited on success (a bearer request is not
+/// either); the transport audits and throttles failures.
+pub async fn basic_check(
+    ctx: &Ctx,
+    username: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<User, LoginError> {
+    let req = LoginRequest {
+        username,
+        password,
+        otp: None,
+        client,
+        user_agent: "",
+        protocol: "basic",
+    };
+    let user = check_password(ctx, &req).await?;
+    let tokens = ctx
+        .store()
+        .tokens_of_owner(&user.id)
+        .await
+        .map_err(CommandError::from)?;
+    if tokens.iter().any(|t| t.active) {
+        return Err(LoginError::Refused(LoginRefusal::OtpRequired));
+    }
+    Ok(user)
+}
+
+/// The user, when the password is right and the access rules let them in now.
+async fn check_password(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<User, LoginError> {
     let params = ctx.settings().argon2_params();
     let user = ctx
         .store()
@@ -166,9 +197,15 @@ async fn try_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, Lo
             return Err(LoginError::Refused(LoginRefusal::UnusableHash));
         }
     }
-    let now = ctx.now();
-    check_user_access(&user, now, req.client, LoginMethod::Password)
+    check_user_access(&user, ctx.now(), req.client, LoginMethod::Password)
         .map_err(|d| LoginError::Refused(LoginRefusal::Access(d)))?;
+    Ok(user)
+}
+
+async fn try_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, LoginError> {
+    let params = ctx.settings().argon2_params();
+    let user = check_password(ctx, req).await?;
+    let now = ctx.now();
     if user.max_sessions > 0 {
         let open = ctx
             .store()

@@ -3,5 +3,9 @@
 //! can use it without the server, the store or the commands.
 
 pub mod rest;
+pub mod user;
+pub mod user_check;
+pub mod user_flags;
 
 pub use rest::*;
+pub use user::*;

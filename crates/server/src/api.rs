@@ -7,9 +7,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use keyward_proto::{AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
 use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::ApiError;
+use keyward_proto::{AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -42,6 +42,7 @@ async fn me(Authenticated(caller): Authenticated) -> Json<MeResponse> {
         auth: match caller.via {
             AuthVia::Session(_) => "session",
             AuthVia::ApiKey { .. } => "api_key",
+            AuthVia::Basic => "basic",
         }
         .to_string(),
     })
@@ -59,7 +60,7 @@ async fn me(Authenticated(caller): Authenticated) -> Json<MeResponse> {
         (status = 403, description = "Not an admin", body = StatusMessage),
     )
 )]
-async fn connections(
+pub(crate) async fn connections(
     State(state): State<AppState>,
     client: ClientAddr,
     Authenticated(caller): Authenticated,
@@ -90,7 +91,7 @@ async fn connections(
         (status = 404, description = "No such connection", body = StatusMessage),
     )
 )]
-async fn close_connection(
+pub(crate) async fn close_connection(
     State(state): State<AppState>,
     client: ClientAddr,
     Authenticated(caller): Authenticated,

@@ -1,5 +1,6 @@
 //! Who is calling: resolves `Authorization: Bearer TOKEN` (or a raw `Authorization: TOKEN`, the
-//! pi-manage style) to a login session or an API key, and re-checks the user's access rules on
+//! pi-manage style) to a login session or an API key (or, on the REST API, `Basic` credentials of
+//! an operator account, see [`crate::basic_auth`]), and re-checks the user's access rules on
 //! every request, so disabling a user or re-issuing their token takes effect at once.
 
 use std::net::IpAddr;
@@ -26,6 +27,8 @@ pub enum AuthVia {
     Session(String),
     /// An API key (its id) with its role: `admin` or `validate`.
     ApiKey { id: String, role: String },
+    /// HTTP Basic credentials of an operator account (see [`crate::basic_auth`]).
+    Basic,
 }
 
 /// An authenticated caller.
@@ -52,7 +55,7 @@ impl Caller {
             roles: self.roles.clone(),
             session: match &self.via {
                 AuthVia::Session(id) => Some(id.clone()),
-                AuthVia::ApiKey { .. } => None,
+                AuthVia::ApiKey { .. } | AuthVia::Basic => None,
             },
         }
     }
@@ -174,11 +177,18 @@ impl FromRequestParts<AppState> for Authenticated {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let client = client_ip(parts);
+        if let Some(basic) = crate::basic_auth::basic_credentials(&parts.headers) {
+            let (user, password) = basic?;
+            return crate::basic_auth::authenticate_basic(state, &user, &password, client)
+                .await
+                .map(Authenticated);
+        }
         match authenticate(state, &parts.headers, client).await {
             Ok(caller) => {
                 let kind = match caller.via {
                     AuthVia::Session(_) => AuthKind::Session,
                     AuthVia::ApiKey { .. } => AuthKind::ApiKey,
+                    AuthVia::Basic => AuthKind::Password,
                 };
                 if let AuthVia::ApiKey { role, .. } = &caller.via
                     && role != "admin"

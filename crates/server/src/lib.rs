@@ -3,8 +3,10 @@
 //! `keyward-commands`. `run` wires settings, store, keys and the router together.
 
 mod api;
+mod api_users;
 pub mod audit_coalesce;
 pub mod auth;
+mod basic_auth;
 mod body_timeout;
 pub mod client_addr;
 pub mod error;
@@ -65,6 +67,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(status::routes())
         .merge(login::routes())
         .merge(api::routes())
+        .merge(api_users::routes())
         .merge(management::routes())
         .merge(linotp::routes())
         .routes(routes!(metrics::metrics))

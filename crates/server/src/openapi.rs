@@ -24,6 +24,8 @@ pub struct OpenApiJson(pub Arc<String>);
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Login sessions and self-registration"),
+        (name = "users", description = "Users as SFTPGo v0.9's REST API has them (/api/v1/user); \
+                                        every time in the user object is in epoch milliseconds"),
         (name = "connections", description = "Active sessions (SFTPGo connections)"),
         (name = "audit", description = "Tamper-evident audit log"),
         (name = "management", description = "Psono-style remote management commands"),
@@ -49,6 +51,18 @@ impl Modify for SecuritySchemes {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "A session token from /auth/login or an admin API key (kw_…)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "Username and password of an operator account (any role); throttled \
+                         like /auth/login",
                     ))
                     .build(),
             ),

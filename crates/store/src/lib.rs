@@ -13,6 +13,7 @@ pub mod runtime_config;
 pub mod sessions;
 mod token_writes;
 pub mod tokens;
+pub mod user_edit;
 pub mod users;
 pub mod write_tx;
 pub mod writer;

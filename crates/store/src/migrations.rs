@@ -43,10 +43,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_key_owners.sql"),
         postgres: include_str!("../migrations/postgres/0005_key_owners.sql"),
     },
+    Migration {
+        version: 6,
+        name: "user number",
+        sqlite: include_str!("../migrations/sqlite/0006_user_number.sql"),
+        postgres: include_str!("../migrations/postgres/0006_user_number.sql"),
+    },
 ];
 
 /// How many migrations this build knows; a test pins it so none is lost or renumbered.
-pub const MIGRATION_COUNT: usize = 5;
+pub const MIGRATION_COUNT: usize = 6;
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS keyward_migrations (\
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

@@ -11,6 +11,8 @@ use crate::{Store, StoreError, flag, json_list};
 #[derive(Clone, Debug, Serialize)]
 pub struct User {
     pub id: String,
+    /// The stable integer id (SFTPGo's `id`), assigned at creation and never reused.
+    pub num: i64,
     pub username: String,
     #[serde(skip)]
     pub password_hash: String,
@@ -42,10 +44,11 @@ pub struct NewUser<'a> {
     pub may_be_first: bool,
 }
 
-fn from_row(row: &impl Columns) -> Result<User, StoreError> {
+pub(crate) fn from_row(row: &impl Columns) -> Result<User, StoreError> {
     let profile = row.text("resource_profile")?;
     Ok(User {
         id: row.text("id")?,
+        num: row.int("num")?,
         username: row.text("username")?,
         password_hash: row.text("password_hash")?,
         email: row.text("email")?,
@@ -77,13 +80,15 @@ fn lookalike(username: &str) -> StoreError {
 macro_rules! select_users {
     ($tail:literal) => {
         concat!(
-            "SELECT id, username, password_hash, email, email_verified, active, roles, created_at, \
+            "SELECT id, num, username, password_hash, email, email_verified, active, roles, created_at, \
              updated_at, last_login, expires_at, allowed_networks, denied_networks, denied_login_methods, \
              max_sessions, description, resource_profile FROM users ",
             $tail
         )
     };
 }
+
+pub(crate) use select_users;
 
 impl Store {
     /// Looks a user up by name, case-insensitively.
@@ -231,13 +236,13 @@ async fn active_superusers(conn: &mut AnyConnection) -> Result<i64, StoreError> 
 }
 
 /// Takes the superuser lock (PostgreSQL) and counts the active superusers before a change.
-async fn superusers_before(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+pub(crate) async fn superusers_before(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     lock_superusers(conn).await?;
     active_superusers(conn).await
 }
 
 /// Refuses (before commit) a change that took the number of active superusers to zero.
-async fn ensure_a_superuser_remains(
+pub(crate) async fn ensure_a_superuser_remains(
     conn: &mut AnyConnection,
     before: i64,
     who: &str,

@@ -132,6 +132,13 @@ write_ops! {
     /// Disables exactly the given users and ends their sessions.
     fn disable_users(ids: &[String], now: i64) -> u64 = crate::users::disable_users;
 
+    /// Writes every editable column of a user record (by its UUID); whether it exists.
+    fn update_user_record(user: &User, now: i64) -> bool = crate::user_edit::update_user_record;
+
+    /// Sets a password hash and ends the user's sessions but `keep`; how many ended.
+    fn set_password(user_id: &str, hash: &str, keep: Option<&str>, now: i64) -> u64
+        = crate::user_edit::set_password;
+
     fn create_api_key(new: &NewApiKey<'_>) -> () = crate::api_keys::create_api_key;
     /// Revokes one key; false when no unrevoked key has that id.
     fn revoke_api_key(id: &str, now: i64) -> bool = crate::api_keys::revoke_api_key;
