@@ -75,9 +75,8 @@ fn read_certificates(file: &Path, origin: &str) -> Result<Vec<reqwest::Certifica
 
 /// Checks a base URL before any request: http(s) with a host.
 pub fn parse_base_url(raw: &str, flag: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(raw).map_err(|e| {
-        format!("{flag}: {raw:?} is not a URL ({e}); e.g. http://127.0.0.1:8080")
-    })?;
+    let url = reqwest::Url::parse(raw)
+        .map_err(|e| format!("{flag}: {raw:?} is not a URL ({e}); e.g. http://127.0.0.1:8080"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!(
             "{flag}: {raw:?} must be an http:// or https:// URL with a host"
@@ -148,51 +147,30 @@ fn io_cause(err: &reqwest::Error) -> Option<&std::io::Error> {
     None
 }
 
-/// A TLS failure in the chain, explained; rustls errors travel inside an `io::Error`.
+/// A TLS verification failure, explained from rustls's words in the error chain (reqwest wraps
+/// them in types that cannot be downcast from here).
 fn tls_cause(err: &reqwest::Error) -> Option<String> {
-    let mut source = err.source();
-    while let Some(e) = source {
-        let inner = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|i| i.downcast_ref::<rustls::Error>())
-            .or_else(|| e.downcast_ref::<rustls::Error>());
-        if let Some(tls) = inner {
-            return Some(explain_tls(tls));
-        }
-        source = e.source();
-    }
     let text = chain(err);
-    text.contains("certificate")
-        .then(|| format!("TLS verification failed: {text}"))
+    let at = text.find("invalid peer certificate")?;
+    let detail = &text[at..];
+    let why = if detail.contains("UnknownIssuer") {
+        UNKNOWN_ISSUER.to_string()
+    } else if detail.contains("NotValidForName") {
+        NOT_FOR_NAME.to_string()
+    } else if detail.contains("Expired") {
+        "the server's certificate has expired".to_string()
+    } else if detail.contains("CaUsedAsEndEntity") {
+        "the server presents a CA certificate as its own; give it a certificate signed by that CA"
+            .to_string()
+    } else {
+        format!("the server's certificate was rejected ({detail})")
+    };
+    Some(format!("TLS verification failed: {why}"))
 }
 
-fn explain_tls(e: &rustls::Error) -> String {
-    use rustls::CertificateError as C;
-    let why = match e {
-        rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
-            "the server's certificate is not signed by a CA this client trusts; pass --cacert FILE \
-             (or SSL_CERT_FILE) with the CA that signed it"
-                .to_string()
-        }
-        rustls::Error::InvalidCertificate(C::NotValidForName)
-        | rustls::Error::InvalidCertificate(C::NotValidForNameContext { .. }) => {
-            "the server's certificate is not valid for this host name".to_string()
-        }
-        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
-            "the server's certificate has expired".to_string()
-        }
-        rustls::Error::InvalidCertificate(other) => {
-            format!("the server's certificate was rejected ({other:?})")
-        }
-        rustls::Error::InvalidMessage(_) => {
-            "the server did not answer with TLS (an https:// URL for a plain http server?)"
-                .to_string()
-        }
-        other => format!("{other}"),
-    };
-    format!("TLS verification failed: {why}")
-}
+const UNKNOWN_ISSUER: &str = "the server's certificate is not signed by a CA this client trusts; \
+pass --cacert FILE (or SSL_CERT_FILE) with the CA that signed it";
+const NOT_FOR_NAME: &str = "the server's certificate is not valid for this host name";
 
 /// An error and its causes, joined with ": " (without reqwest's bare "builder error").
 pub fn chain(err: &dyn std::error::Error) -> String {
@@ -205,9 +183,12 @@ pub fn chain(err: &dyn std::error::Error) -> String {
         }
         source = e.source();
     }
-    parts
+    let kept: Vec<String> = parts
         .into_iter()
         .filter(|p| p != "builder error" && !p.starts_with("error sending request"))
-        .collect::<Vec<_>>()
-        .join(": ")
+        .collect();
+    if kept.is_empty() {
+        return "no further detail".to_string();
+    }
+    kept.join(": ")
 }

@@ -93,7 +93,13 @@ mod tests {
         assert_eq!(date_ms(""), Ok(0));
         assert!(date_ms("01/01/2019").is_err() && date_ms("2019-13-01").is_err());
         assert!(subdir_permissions("/dir1::list,download").is_ok());
-        for bad in ["/dir1:list", "dir1::list", "/dir1::", "/dir1::fly", "/::list"] {
+        for bad in [
+            "/dir1:list",
+            "dir1::list",
+            "/dir1::",
+            "/dir1::fly",
+            "/::list",
+        ] {
             assert!(subdir_permissions(bad).is_err(), "{bad}");
         }
         assert!(extensions("/dir1::.jpg,.png").is_ok() && extensions("/d::jpg").is_err());

@@ -64,7 +64,7 @@ enum ApiCommand {
     #[command(
         after_help = "Example:\n  keyward api add-user test_username --password \"test_pwd\" --home-dir=/tmp/test_home_dir --permissions list download --subdirs-permissions \"/dir1::list,download\" --allowed-ip 192.168.1.1/32"
     )]
-    AddUser(user::UserFlags),
+    AddUser(Box<user::UserFlags>),
     /// Replace a user's settings (PUT /api/v1/user/ID); every flag not given takes its default.
     #[command(
         after_help = "Example:\n  keyward api update-user 9576 test_username --max-sessions 3 --permissions \"*\" --status 1 --disconnect"
@@ -73,7 +73,7 @@ enum ApiCommand {
         /// The user's integer id (or name).
         id: String,
         #[command(flatten)]
-        user: user::UserFlags,
+        user: Box<user::UserFlags>,
         /// 1: also end the user's sessions.
         #[arg(long, num_args = 0..=1, default_value = "0", default_missing_value = "1",
               value_parser = clap::value_parser!(u8).range(0..=1))]
@@ -338,10 +338,18 @@ fn http_error(status: reqwest::StatusCode, json: Option<&Value>, text: &str) -> 
                 .or_else(|| v.get("detail").and_then(Value::as_str))
                 .map(String::from)
         })
-        .unwrap_or_else(|| text.chars().take(200).collect::<String>().trim().to_string());
+        .unwrap_or_else(|| {
+            text.chars()
+                .take(200)
+                .collect::<String>()
+                .trim()
+                .to_string()
+        });
     let code = status.as_u16();
     let what = match code {
-        401 => "not authenticated: the server did not accept the credentials (-u/-p, -a bearer with KEYWARD_API_TOKEN)",
+        401 => {
+            "not authenticated: the server did not accept the credentials (-u/-p, -a bearer with KEYWARD_API_TOKEN)"
+        }
         403 => "forbidden: these credentials may not do this",
         404 => "not found",
         _ => "",

@@ -118,7 +118,6 @@ pub struct UserFlags {
     pub description: Option<String>,
 }
 
-
 impl UserFlags {
     /// The user object in SFTPGo's shape, as its client sends it: every field, so a `PUT`
     /// replaces the user whole. `password` is the resolved password (argv, stdin or prompt).
@@ -129,9 +128,12 @@ impl UserFlags {
         if !root.is_empty() {
             permissions.insert("/".to_string(), root);
         }
-        permissions.extend(user_flags::parse_subdirs_permissions(&self.subdirs_permissions).map_err(named)?);
-        let allowed = user_flags::parse_extensions("--allowed-extensions", &self.allowed_extensions)
-            .map_err(named)?;
+        permissions.extend(
+            user_flags::parse_subdirs_permissions(&self.subdirs_permissions).map_err(named)?,
+        );
+        let allowed =
+            user_flags::parse_extensions("--allowed-extensions", &self.allowed_extensions)
+                .map_err(named)?;
         let denied = user_flags::parse_extensions("--denied-extensions", &self.denied_extensions)
             .map_err(named)?;
         let filters = UserFilters {
@@ -191,7 +193,10 @@ impl UserFlags {
             let credentials = match &self.gcs_credentials_file {
                 Some(file) => {
                     let bytes = std::fs::read(file).map_err(|e| {
-                        format!("--gcs-credentials-file: cannot read {}: {e}", file.display())
+                        format!(
+                            "--gcs-credentials-file: cannot read {}: {e}",
+                            file.display()
+                        )
                     })?;
                     data_encoding::BASE64.encode(&bytes)
                 }
@@ -249,7 +254,10 @@ mod tests {
     fn fields_name_their_flags() {
         assert_eq!(flag_of_field("filters.allowed_ip"), "--allowed-ip");
         assert_eq!(flag_of_field("filesystem.s3config.bucket"), "--s3-bucket");
-        assert_eq!(flag_of_field("filesystem.gcsconfig.key_prefix"), "--gcs-key-prefix");
+        assert_eq!(
+            flag_of_field("filesystem.gcsconfig.key_prefix"),
+            "--gcs-key-prefix"
+        );
         assert_eq!(flag_of_field("permissions./dir1"), "--subdirs-permissions");
         assert_eq!(flag_of_field("permissions./"), "--permissions");
         assert_eq!(flag_of_field("quota_size"), "--quota-size");

@@ -37,7 +37,10 @@ fn api_json(env: &TestEnv, server: &ServerGuard, args: &[&str]) -> Value {
         "{args:?}: {}\n{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!stdout.contains('\x1b'), "colour when not on a terminal: {stdout}");
+    assert!(
+        !stdout.contains('\x1b'),
+        "colour when not on a terminal: {stdout}"
+    );
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout}"))
 }
 
@@ -151,29 +154,115 @@ fn seed_updated_user() -> Value {
 
 /// Seed 004's "Add user" command line, after `keyward api`.
 const SEED_ADD_USER: &[&str] = &[
-    "add-user", "test_username", "--password", "test_pwd", "--home-dir=/tmp/test_home_dir",
-    "--uid", "33", "--gid", "1000", "--max-sessions", "2", "--quota-size", "0", "--quota-files",
-    "3", "--permissions", "list", "download", "upload", "delete", "rename", "create_dirs",
-    "overwrite", "--subdirs-permissions", "/dir1::list,download", "/dir2::*",
-    "--upload-bandwidth", "100", "--download-bandwidth", "60", "--status", "0",
-    "--expiration-date", "2019-01-01", "--allowed-ip", "192.168.1.1/32", "--fs", "S3",
-    "--s3-bucket", "test", "--s3-region", "eu-west-1", "--s3-access-key", "accesskey",
-    "--s3-access-secret", "secret", "--s3-endpoint", "http://127.0.0.1:9000",
-    "--s3-storage-class", "Standard", "--s3-key-prefix", "vfolder/", "--s3-upload-part-size",
-    "10", "--s3-upload-concurrency", "4", "--denied-login-methods", "password",
-    "keyboard-interactive", "--allowed-extensions", "/dir1::.jpg,.png", "/dir2::.rar,.png",
-    "--denied-extensions", "/dir3::.zip,.rar",
+    "add-user",
+    "test_username",
+    "--password",
+    "test_pwd",
+    "--home-dir=/tmp/test_home_dir",
+    "--uid",
+    "33",
+    "--gid",
+    "1000",
+    "--max-sessions",
+    "2",
+    "--quota-size",
+    "0",
+    "--quota-files",
+    "3",
+    "--permissions",
+    "list",
+    "download",
+    "upload",
+    "delete",
+    "rename",
+    "create_dirs",
+    "overwrite",
+    "--subdirs-permissions",
+    "/dir1::list,download",
+    "/dir2::*",
+    "--upload-bandwidth",
+    "100",
+    "--download-bandwidth",
+    "60",
+    "--status",
+    "0",
+    "--expiration-date",
+    "2019-01-01",
+    "--allowed-ip",
+    "192.168.1.1/32",
+    "--fs",
+    "S3",
+    "--s3-bucket",
+    "test",
+    "--s3-region",
+    "eu-west-1",
+    "--s3-access-key",
+    "accesskey",
+    "--s3-access-secret",
+    "secret",
+    "--s3-endpoint",
+    "http://127.0.0.1:9000",
+    "--s3-storage-class",
+    "Standard",
+    "--s3-key-prefix",
+    "vfolder/",
+    "--s3-upload-part-size",
+    "10",
+    "--s3-upload-concurrency",
+    "4",
+    "--denied-login-methods",
+    "password",
+    "keyboard-interactive",
+    "--allowed-extensions",
+    "/dir1::.jpg,.png",
+    "/dir2::.rar,.png",
+    "--denied-extensions",
+    "/dir3::.zip,.rar",
 ];
 
 /// Seed 004's "Update user" command line after the id (the id is the one the server gave).
 const SEED_UPDATE_USER: &[&str] = &[
-    "test_username", "--password", "test_pwd", "--home-dir=/tmp/test_home_dir", "--uid", "0",
-    "--gid", "33", "--max-sessions", "3", "--quota-size", "0", "--quota-files", "4",
-    "--permissions", "*", "--subdirs-permissions", "/dir1::list,download,create_symlinks",
-    "--upload-bandwidth", "90", "--download-bandwidth", "80", "--status", "1",
-    "--expiration-date", "", "--allowed-ip", "", "--denied-ip", "192.168.1.0/24",
-    "--denied-login-methods", "", "--fs", "local", "--virtual-folders", "/vdir1::/tmp/mapped1",
-    "/vdir2::/tmp/mapped2", "--allowed-extensions", "", "--denied-extensions", "",
+    "test_username",
+    "--password",
+    "test_pwd",
+    "--home-dir=/tmp/test_home_dir",
+    "--uid",
+    "0",
+    "--gid",
+    "33",
+    "--max-sessions",
+    "3",
+    "--quota-size",
+    "0",
+    "--quota-files",
+    "4",
+    "--permissions",
+    "*",
+    "--subdirs-permissions",
+    "/dir1::list,download,create_symlinks",
+    "--upload-bandwidth",
+    "90",
+    "--download-bandwidth",
+    "80",
+    "--status",
+    "1",
+    "--expiration-date",
+    "",
+    "--allowed-ip",
+    "",
+    "--denied-ip",
+    "192.168.1.0/24",
+    "--denied-login-methods",
+    "",
+    "--fs",
+    "local",
+    "--virtual-folders",
+    "/vdir1::/tmp/mapped1",
+    "/vdir2::/tmp/mapped2",
+    "--allowed-extensions",
+    "",
+    "--denied-extensions",
+    "",
 ];
 
 fn ack(message: &str) -> Value {
@@ -191,8 +280,13 @@ both_backends!(seed_004_command_lines_in_order, |env: &TestEnv| {
         &["id", "expiration_date", "access_secret"],
         "add-user",
     );
-    let secret = added["filesystem"]["s3config"]["access_secret"].as_str().unwrap();
-    assert!(secret.starts_with("$aes$") && !secret.contains("secret"), "{secret}");
+    let secret = added["filesystem"]["s3config"]["access_secret"]
+        .as_str()
+        .unwrap();
+    assert!(
+        secret.starts_with("$aes$") && !secret.contains("secret"),
+        "{secret}"
+    );
     assert!(added["expiration_date"].as_i64().unwrap() > 0);
     assert!(added.get("password").is_none(), "{added}");
     let id = added["id"].as_i64().unwrap().to_string();
@@ -207,13 +301,26 @@ both_backends!(seed_004_command_lines_in_order, |env: &TestEnv| {
     assert_has(&got, &seed_updated_user(), &["id"], "get-user-by-id");
     assert_eq!(got["id"].as_i64().unwrap().to_string(), id);
     let filters = got["filters"].as_object().unwrap();
-    assert!(filters.get("allowed_ip").is_none_or(|v| v == &json!([])), "{got}");
+    assert!(
+        filters.get("allowed_ip").is_none_or(|v| v == &json!([])),
+        "{got}"
+    );
 
     // Get users
     let page = api_json(
         env,
         &server,
-        &["get-users", "--limit", "1", "--offset", "0", "--username", "test_username", "--order", "DESC"],
+        &[
+            "get-users",
+            "--limit",
+            "1",
+            "--offset",
+            "0",
+            "--username",
+            "test_username",
+            "--order",
+            "DESC",
+        ],
     );
     assert_has(&page, &json!([seed_updated_user()]), &["id"], "get-users");
 
@@ -277,21 +384,54 @@ both_backends!(debug_masks_every_secret, |env: &TestEnv| {
     let server = server_with_root(env);
     let out = env
         .keyward()
-        .args(["api", "-d", "-b", &server.url, "-u", "root", "-p", ROOT_PASSWORD])
         .args([
-            "add-user", "dbg_user", "--password", "pw-in-clear-0815", "--permissions", "*",
-            "--fs", "S3", "--s3-bucket", "b", "--s3-region", "r", "--s3-access-key", "k",
-            "--s3-access-secret", "s3-secret-in-clear",
+            "api",
+            "-d",
+            "-b",
+            &server.url,
+            "-u",
+            "root",
+            "-p",
+            ROOT_PASSWORD,
+        ])
+        .args([
+            "add-user",
+            "dbg_user",
+            "--password",
+            "pw-in-clear-0815",
+            "--permissions",
+            "*",
+            "--fs",
+            "S3",
+            "--s3-bucket",
+            "b",
+            "--s3-region",
+            "r",
+            "--s3-access-key",
+            "k",
+            "--s3-access-secret",
+            "s3-secret-in-clear",
         ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("> POST ") && stderr.contains("< 200"), "{stderr}");
+    assert!(
+        stderr.contains("> POST ") && stderr.contains("< 200"),
+        "{stderr}"
+    );
     assert!(stderr.contains("Authorization: Basic ******"), "{stderr}");
     let basic = data_encoding::BASE64.encode(format!("root:{ROOT_PASSWORD}").as_bytes());
-    for secret in [ROOT_PASSWORD, "pw-in-clear-0815", "s3-secret-in-clear", basic.as_str()] {
-        assert!(!stderr.contains(secret), "{secret} in --debug output: {stderr}");
+    for secret in [
+        ROOT_PASSWORD,
+        "pw-in-clear-0815",
+        "s3-secret-in-clear",
+        basic.as_str(),
+    ] {
+        assert!(
+            !stderr.contains(secret),
+            "{secret} in --debug output: {stderr}"
+        );
     }
 
     // Bearer: an admin API key from KEYWARD_API_TOKEN, masked too.
@@ -322,20 +462,53 @@ fn bad_flags_exit_2_naming_the_flag_without_a_request() {
     // Nothing listens on port 9 here: a request would fail with "connection refused" (exit 1).
     let base = "http://127.0.0.1:9";
     let cases: &[(&[&str], &str)] = &[
-        (&["add-user", "u", "--allowed-ip", "10.0.0.300/8"], "--allowed-ip"),
+        (
+            &["add-user", "u", "--allowed-ip", "10.0.0.300/8"],
+            "--allowed-ip",
+        ),
         (&["add-user", "u", "--denied-ip", "10.0.0.1"], "--denied-ip"),
-        (&["add-user", "u", "--permissions", "list", "fly"], "--permissions"),
-        (&["add-user", "u", "--expiration-date", "01/01/2019"], "--expiration-date"),
+        (
+            &["add-user", "u", "--permissions", "list", "fly"],
+            "--permissions",
+        ),
+        (
+            &["add-user", "u", "--expiration-date", "01/01/2019"],
+            "--expiration-date",
+        ),
         (&["add-user", "u", "--quota-size", "-1"], "--quota-size"),
         (&["add-user", "u", "--fs", "FTP"], "--fs"),
-        (&["add-user", "u", "--subdirs-permissions", "/dir1:list"], "--subdirs-permissions"),
-        (&["add-user", "u", "--subdirs-permissions", "/dir1::fly"], "--subdirs-permissions"),
-        (&["add-user", "u", "--virtual-folders", "vdir::/tmp"], "--virtual-folders"),
-        (&["update-user", "1", "u", "--quota-files", "-5"], "--quota-files"),
+        (
+            &["add-user", "u", "--subdirs-permissions", "/dir1:list"],
+            "--subdirs-permissions",
+        ),
+        (
+            &["add-user", "u", "--subdirs-permissions", "/dir1::fly"],
+            "--subdirs-permissions",
+        ),
+        (
+            &["add-user", "u", "--virtual-folders", "vdir::/tmp"],
+            "--virtual-folders",
+        ),
+        (
+            &["update-user", "1", "u", "--quota-files", "-5"],
+            "--quota-files",
+        ),
         (&["get-users", "--order", "UP"], "--order"),
         (&["get-users", "--limit", "0"], "--limit"),
         // Checked with the server's own rules before sending: S3 needs a bucket.
-        (&["add-user", "u", "--password", "pw-long-enough", "--permissions", "*", "--fs", "S3"], "--s3-bucket"),
+        (
+            &[
+                "add-user",
+                "u",
+                "--password",
+                "pw-long-enough",
+                "--permissions",
+                "*",
+                "--fs",
+                "S3",
+            ],
+            "--s3-bucket",
+        ),
     ];
     for (args, flag) in cases {
         let out = env
@@ -346,8 +519,14 @@ fn bad_flags_exit_2_naming_the_flag_without_a_request() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(flag), "{args:?}: {stderr} does not name {flag}");
-        assert!(!stderr.contains("refused"), "{args:?} sent a request: {stderr}");
+        assert!(
+            stderr.contains(flag),
+            "{args:?}: {stderr} does not name {flag}"
+        );
+        assert!(
+            !stderr.contains("refused"),
+            "{args:?} sent a request: {stderr}"
+        );
     }
     let out = env
         .keyward()
@@ -373,13 +552,24 @@ fn failures_are_told_in_plain_words() {
     let server = server_with_root(&env);
     let out = env
         .keyward()
-        .args(["api", "-b", &server.url, "-u", "root", "-p", "wrong-password"])
+        .args([
+            "api",
+            "-b",
+            &server.url,
+            "-u",
+            "root",
+            "-p",
+            "wrong-password",
+        ])
         .arg("get-users")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("not authenticated") && stderr.contains("401"), "{stderr}");
+    assert!(
+        stderr.contains("not authenticated") && stderr.contains("401"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("wrong-password"), "{stderr}");
     assert!(out.stdout.is_empty());
 
@@ -418,14 +608,14 @@ fn tls_cacert_ssl_cert_file_and_insecure() {
         Backend::Sqlite,
         &format!(
             "tls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n{}",
-            fixture("tls/cert.pem").display(),
-            fixture("tls/key.pem").display(),
+            fixture("tls/server-cert.pem").display(),
+            fixture("tls/server-key.pem").display(),
             crate::server_management::WITH_KEY,
         ),
     );
     let server = server_with_root(&env);
     assert!(server.url.starts_with("https://"), "{}", server.url);
-    let ca = fixture("tls/cert.pem");
+    let ca = fixture("tls/ca.pem");
     let ca = ca.to_str().unwrap();
     let run = |pre: &[&str], env_vars: &[(&str, &str)]| {
         let mut cmd = env.keyward();
@@ -439,13 +629,25 @@ fn tls_cacert_ssl_cert_file_and_insecure() {
     };
 
     let out = run(&["--cacert", ca], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v, ack("Alive"));
 
     let out = run(&[], &[("SSL_CERT_FILE", ca)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = run(&[], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -456,12 +658,18 @@ fn tls_cacert_ssl_cert_file_and_insecure() {
     let out = run(&["-i"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("WARNING") && stderr.contains("--insecure"), "{stderr}");
+    assert!(
+        stderr.contains("WARNING") && stderr.contains("--insecure"),
+        "{stderr}"
+    );
 
     let out = run(&["--cacert", "/nonexistent/ca.pem"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--cacert") && stderr.contains("/nonexistent/ca.pem"), "{stderr}");
+    assert!(
+        stderr.contains("--cacert") && stderr.contains("/nonexistent/ca.pem"),
+        "{stderr}"
+    );
 
     // `manage --remote` shares the client and its TLS options.
     let remote = |pre: &[&str]| {
@@ -475,7 +683,11 @@ fn tls_cacert_ssl_cert_file_and_insecure() {
             .unwrap()
     };
     let out = remote(&["--cacert", ca]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("root"));
     let out = remote(&[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
