@@ -454,6 +454,28 @@ both_backends!(debug_masks_every_secret, |env: &TestEnv| {
     assert!(!stderr.contains(&key), "{stderr}");
     let users: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(users.to_string().contains("dbg_user"), "{users}");
+
+    // --password-stdin: the password from standard input, never in the answer.
+    let out = env
+        .keyward()
+        .args(["api", "-b", &server.url, "-u", "root", "-p", ROOT_PASSWORD])
+        .args([
+            "add-user",
+            "stdin_user",
+            "--password-stdin",
+            "--permissions",
+            "*",
+        ])
+        .write_stdin("pw-from-stdin-77\n")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("pw-from-stdin-77"));
+    crate::server_client::Http::new(&server).login_ok("stdin_user", "pw-from-stdin-77");
 });
 
 #[test]
@@ -528,6 +550,25 @@ fn bad_flags_exit_2_naming_the_flag_without_a_request() {
             "{args:?} sent a request: {stderr}"
         );
     }
+    // Help needs no server, configuration or data directory, and creates no file.
+    let empty = tempfile::tempdir().unwrap();
+    for args in [
+        &["api", "--help"][..],
+        &["api", "add-user", "--help"],
+        &["api", "get-users", "-h"],
+    ] {
+        let out = env
+            .keyward()
+            .current_dir(empty.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Example:"), "{args:?}: {help}");
+    }
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+
     let out = env
         .keyward()
         .args(["api", "-b", "not a url", "get-version"])
