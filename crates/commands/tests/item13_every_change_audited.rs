@@ -132,6 +132,30 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
         ("disableinactiveusers", run("disableinactiveusers 1")),
         ("config challenge cleanup", run("config challenge cleanup")),
         ("audit rotate", run("audit rotate --dryrun")),
+        (
+            "add-user",
+            run("add-user carol --password carol-pass-1 --quota-files 3"),
+        ),
+        (
+            "update-user",
+            run("update-user carol --quota-files 4 --password carol-pass-2"),
+        ),
+        (
+            "resetpassword",
+            run("resetpassword carol --password carol-pass-3"),
+        ),
+        (
+            "changepassword",
+            Invocation {
+                principal: Some(Principal::Account {
+                    username: "carol".into(),
+                    roles: Roles::default(),
+                    session: None,
+                }),
+                ..run("changepassword --current-password carol-pass-3 --new-password carol-pass-4")
+            },
+        ),
+        ("delete-user", run("delete-user carol")),
         ("deleteuser", run("deleteuser bob")),
     ]
 }

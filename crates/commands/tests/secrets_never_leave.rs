@@ -29,6 +29,10 @@ fn is_secret(id: &str) -> bool {
         "pskc_preshared",
         "enckey_b64",
         "secret",
+        "current_password",
+        "new_password",
+        "s3_access_secret",
+        "gcs_credentials",
     ]
     .contains(&id)
 }

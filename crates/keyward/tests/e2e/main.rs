@@ -28,4 +28,5 @@ mod server_sessions;
 mod server_status;
 mod server_throttles;
 mod server_tracing;
+mod server_users_rest;
 mod server_validate;
