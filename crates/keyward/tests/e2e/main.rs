@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod api_client;
+mod api_client_errors;
 mod hardening_audit;
 mod hardening_small;
 mod hardening_tx;
