@@ -182,7 +182,7 @@ pub async fn apply_input(
         user.active = s == 1;
     }
     if let Some(ms) = input.expiration_date {
-        user.expires_at = (ms > 0).then(|| ms / 1000);
+        user.expires_at = (ms > 0).then_some(ms / 1000);
     }
     if let Some(email) = &input.email {
         let email = email.trim();
