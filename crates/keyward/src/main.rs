@@ -1,4 +1,5 @@
-//! The `keyward` binary: clap wiring for `serve`, `manage` (local or `--remote`) and `bench`.
+//! The `keyward` binary: clap wiring for `serve`, `manage` (local or `--remote`), `api` (the REST
+//! client) and `bench`.
 //! All work happens in the library crates; this file only parses arguments, loads settings and
 //! prints.
 
@@ -7,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod api;
 mod bench;
+mod http_client;
 mod manage;
 
 #[derive(Parser)]
@@ -30,6 +33,8 @@ enum Command {
     Serve,
     /// Run an operator command locally on the database, or remotely with --remote.
     Manage(manage::ManageArgs),
+    /// Call the REST API of a running server (SFTPGo's API client commands).
+    Api(api::ApiArgs),
     /// Measure performance on a throwaway installation (`bench show`, `bench validate`).
     Bench(bench::BenchArgs),
 }
@@ -37,6 +42,11 @@ enum Command {
 fn main() -> ExitCode {
     restrict_new_files();
     let cli = Cli::parse();
+    // The REST client needs no configuration, database or data directory.
+    let cli = match cli.command {
+        Command::Api(args) => return run_client(args),
+        command => Cli { command, ..cli },
+    };
     let settings = match keyward_commands::Settings::load(cli.config.as_deref(), std::env::vars()) {
         Ok(s) => s,
         Err(e) => {
@@ -70,6 +80,21 @@ fn main() -> ExitCode {
         }
         Command::Manage(args) => runtime.block_on(manage::run(settings, args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Api(args) => runtime.block_on(api::run(args)),
+    }
+}
+
+/// `keyward api`: a small single-threaded runtime is enough for one request.
+fn run_client(args: api::ApiArgs) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(api::run(args)),
+        Err(e) => {
+            eprintln!("keyward: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `keyward manage`: runs one registry command, locally on the database or — with `--remote URL`
 //! — through the server's management endpoint, printing the same text either way. Errors are one
-//! line on stderr and a non-zero exit code.
+//! line on stderr and a non-zero exit code. `--remote` shares `keyward api`'s HTTP client (TLS
+//! options, connection failures in plain words).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,12 +10,16 @@ use std::sync::Arc;
 use clap::Args;
 use keyward_commands::{Ctx, Registry, Settings, Shared};
 
+use crate::http_client::{self, TlsArgs};
+
 #[derive(Args)]
 #[command(trailing_var_arg = true)]
 pub struct ManageArgs {
     /// Send the command to a running server (its management endpoint); key from KEYWARD_ACCESS_KEY.
     #[arg(long, value_name = "URL")]
     remote: Option<String>,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// The command and its arguments (`help` lists commands; `--json` for JSON output).
     #[arg(allow_hyphen_values = true, value_name = "COMMAND")]
     words: Vec<String>,
@@ -27,10 +32,14 @@ pub async fn run(settings: Settings, args: ManageArgs) -> ExitCode {
         args.words
     };
     match args.remote {
-        Some(url) => run_remote(&url, &words).await,
+        Some(url) => run_remote(&url, &args.tls, &words).await,
         None => run_local(settings, &words).await,
     }
 }
+
+/// Header the server adds to its 403 when the management endpoint is disabled (mirrors
+/// `keyward_server`'s constant; the body stays Psono's `{"detail": "Invalid access key"}`).
+const MANAGEMENT_OFF_HEADER: &str = "keyward-management-endpoint";
 
 fn finish(text: &str, code: i32) -> ExitCode {
     let mut out = std::io::stdout().lock();
@@ -68,20 +77,26 @@ async fn run_local(settings: Settings, words: &[String]) -> ExitCode {
     }
 }
 
-async fn run_remote(url: &str, words: &[String]) -> ExitCode {
+async fn run_remote(url: &str, tls: &TlsArgs, words: &[String]) -> ExitCode {
     let Ok(key) = std::env::var("KEYWARD_ACCESS_KEY") else {
         return fail(
             "--remote needs the management access key in KEYWARD_ACCESS_KEY",
             2,
         );
     };
+    if let Err(e) = http_client::parse_base_url(url, "--remote") {
+        return fail(&e, 2);
+    }
     let endpoint = format!("{}/server/management-command/", url.trim_end_matches('/'));
     let (name, rest) = match words.split_first() {
         Some((n, r)) => (n.clone(), r.to_vec()),
         None => return fail("no command given", 2),
     };
     let body = serde_json::json!({ "command_name": name, "command_args": rest });
-    let client = reqwest::Client::new();
+    let client = match http_client::build(tls) {
+        Ok(c) => c,
+        Err(e) => return fail(&e, 2),
+    };
     let resp = match client
         .post(&endpoint)
         .header("Authorization", format!("Token {key}"))
@@ -90,9 +105,17 @@ async fn run_remote(url: &str, words: &[String]) -> ExitCode {
         .await
     {
         Ok(r) => r,
-        Err(e) => return fail(&format!("cannot reach {endpoint}: {e}"), 1),
+        Err(e) => return fail(&http_client::explain(&e, &endpoint), 1),
     };
     let status = resp.status();
+    if resp.headers().contains_key(MANAGEMENT_OFF_HEADER) {
+        return fail(
+            &format!(
+                "the management endpoint is off on {url} (the server has no management_command_access_key)"
+            ),
+            1,
+        );
+    }
     let value: serde_json::Value = match resp.json().await {
         Ok(v) => v,
         Err(_) => {

@@ -51,14 +51,25 @@ fn key_matches(configured: Option<&str>, headers: &HeaderMap) -> bool {
     !presented.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-fn denied() -> Response {
-    (
+/// Header on the 403 of a disabled endpoint, so `keyward manage --remote` can say the endpoint
+/// is off rather than that the key is wrong (the body stays Psono's).
+pub const MANAGEMENT_OFF_HEADER: &str = "keyward-management-endpoint";
+
+fn denied(endpoint_off: bool) -> Response {
+    let mut resp = (
         StatusCode::FORBIDDEN,
         Json(ManagementDenied {
             detail: "Invalid access key".into(),
         }),
     )
-        .into_response()
+        .into_response();
+    if endpoint_off {
+        resp.headers_mut().insert(
+            MANAGEMENT_OFF_HEADER,
+            axum::http::HeaderValue::from_static("off"),
+        );
+    }
+    resp
 }
 
 fn rejected(non_field: Option<&str>, command_name: Option<String>) -> Response {
@@ -82,7 +93,7 @@ fn rejected(non_field: Option<&str>, command_name: Option<String>) -> Response {
     responses(
         (status = 200, description = "The command ran; `output` is what it printed, or its error when `exit_code` ≠ 0", body = ManagementResponse),
         (status = 400, description = "Command not allowed (MANAGEMENT_COMMAND_NOT_ALLOWED), unknown, or malformed request", body = ManagementRejected),
-        (status = 403, description = "Endpoint disabled, or missing/wrong access key", body = ManagementDenied),
+        (status = 403, description = "Endpoint disabled (then with the header `keyward-management-endpoint: off`), or missing/wrong access key", body = ManagementDenied),
         (status = 413, description = "Body too large", body = StatusMessage),
         (status = 429, description = "Too many wrong keys from this address; see Retry-After", body = StatusMessage,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -127,13 +138,14 @@ async fn management_command(
         state
             .metrics
             .record_auth(AuthKind::ManagementKey, AuthOutcome::Failure);
-        let why = if configured.is_some() {
+        let off = configured.is_none_or(str::is_empty);
+        let why = if !off {
             "invalid access key"
         } else {
             "endpoint disabled (no management_command_access_key)"
         };
         audit_failure(&state, failure(why)).await;
-        return Ok(denied());
+        return Ok(denied(off));
     }
     state.management_throttle.clear(&limit);
     state

@@ -5,6 +5,8 @@
 // The tests drive a real process: they compare its answers with the real wall clock.
 #![allow(clippy::disallowed_methods)]
 
+mod api_client;
+mod api_client_errors;
 mod hardening_audit;
 mod hardening_small;
 mod hardening_tx;
