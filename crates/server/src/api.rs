@@ -7,9 +7,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use keyward_proto::{AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
 use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::ApiError;
+use keyward_proto::{AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

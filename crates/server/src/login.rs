@@ -12,12 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use keyward_proto::{LoginBody, LoginResponse, RegisterBody, StatusMessage, UserInfo};
 use crate::audit_coalesce::{Row, audit_failure};
 use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics::{AuthKind, AuthOutcome};
 use crate::throttle::retry_after_secs;
+use keyward_proto::{LoginBody, LoginResponse, RegisterBody, StatusMessage, UserInfo};
 
 /// The one answer to every refused login.
 const REFUSED: &str = "invalid username or password";

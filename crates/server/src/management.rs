@@ -17,14 +17,14 @@ use utoipa_axum::routes;
 use keyward_commands::access::Principal;
 
 use crate::AppState;
-use keyward_proto::{
-    ManagementDenied, ManagementRejected, ManagementRequest, ManagementResponse, StatusMessage,
-};
 use crate::audit_coalesce::{Row, audit_failure};
 use crate::auth::ClientAddr;
 use crate::error::ApiError;
 use crate::metrics::{AuthKind, AuthOutcome};
 use crate::throttle::{Limit, retry_after_secs};
+use keyward_proto::{
+    ManagementDenied, ManagementRejected, ManagementRequest, ManagementResponse, StatusMessage,
+};
 
 /// Wrong access keys tolerated per client address before waits (1 s, 2 s, 4 s, …) start.
 pub const MANAGEMENT_KEY_THRESHOLD: u32 = 10;
@@ -173,9 +173,11 @@ async fn management_command(
     }
     let result = state.registry.run(&ctx, &words).await;
     let resp = match result {
+        // A command that ran but did not do what was asked (a resync that found no OTPs)
+        // fails like an error does.
         Ok(out) => ManagementResponse {
+            exit_code: i32::from(out.failed),
             output: out.text,
-            exit_code: 0,
             result: req.json.then_some(out.json),
         },
         Err(e) => ManagementResponse {
