@@ -25,7 +25,7 @@ pub use declare::{
 };
 pub use tree::Preflight;
 pub use words::TERMINAL_WIDTH_FLAG;
-use words::{split_format, split_style};
+use words::split_style;
 
 use crate::access::{Access, check_targets};
 use crate::change::AuditDraft;
@@ -59,16 +59,6 @@ impl Registry {
             })
             .max_by_key(|(_, _, n)| *n)
             .map(|(c, rest, _)| (c, rest))
-    }
-
-    /// `help [COMMAND…]` (with `--json` anywhere) without a context: needs no database.
-    pub fn run_help(&self, words: &[String]) -> Result<Output, CommandError> {
-        let (format, words) = split_format(words);
-        let rest = match words.split_first() {
-            Some((first, rest)) if first == "help" => rest,
-            _ => &words[..],
-        };
-        self.help(rest).map(|o| words::render(o, format))
     }
 
     /// Runs the command the words name. `--json` anywhere among the arguments selects JSON
@@ -220,7 +210,7 @@ fn access_denied(spec: &CommandSpec, ctx: &Ctx) -> CommandError {
 
 #[cfg(test)]
 mod tests {
-    use super::words::{parse_words, unknown, usage_error};
+    use super::words::{parse_words, split_format, unknown, usage_error};
     use super::*;
     use crate::output::Format;
 

@@ -105,16 +105,21 @@ impl CommandSpec {
         for e in &self.examples {
             text.push_str(&format!("  keyward manage {e}\n"));
         }
-        if !self.secrets.is_empty() {
-            let names: Vec<String> = self
-                .secrets
-                .iter()
-                .map(|s| self.secret_stem(s).to_uppercase())
-                .collect();
+        for secret in &self.secrets {
+            let stem = self.secret_stem(secret);
+            let required = (self.clap)()
+                .get_arguments()
+                .any(|a| a.get_id() == secret.id && a.is_positional() && a.is_required_set());
+            let left_out = if required {
+                "; left out on a terminal, it is asked for"
+            } else {
+                ""
+            };
+            let twice = if secret.new { " (twice)" } else { "" };
             text.push_str(&format!(
-                "\nSecrets ({}) may be left out: keyward manage then prompts for them without \
-                 echo on a terminal (twice for a new one), or reads them with --<name>-stdin.\n",
-                names.join(", ")
+                "\nSecret {}: --{stem}-stdin reads it from standard input, --{stem}-prompt asks \
+                 for it without echo{twice}{left_out}; never printed.\n",
+                stem.to_uppercase()
             ));
         }
         text.push_str(&format!("\nWho may run it: {}", self.access.describe()));

@@ -5,6 +5,7 @@
 // The tests drive a real process: they compare its answers with the real wall clock.
 #![allow(clippy::disallowed_methods)]
 
+mod cli_help;
 mod hardening_audit;
 mod hardening_small;
 mod hardening_tx;
