@@ -214,9 +214,21 @@ impl Registry {
     /// lines read `keyward manage …`; the binary adds its own options (`--remote`, …).
     pub fn clap_tree(&self) -> Command {
         let root = self.node_tree();
+        // The page of `manage` lists every command by its full name, not just the first words.
+        let width = self.commands.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        let mut list = String::new();
+        for c in &self.commands {
+            list.push_str(&format!("  {:width$}  {}\n", c.name, c.about));
+        }
+        let template = format!(
+            "{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\nCommands (run locally, or \
+             remotely with --remote URL):\n{}\nOptions:\n{{options}}{{after-help}}",
+            list
+        );
         let mut cmd = Command::new("manage")
             .bin_name("keyward manage")
             .about(MANAGE_ABOUT)
+            .help_template(template)
             .disable_help_subcommand(true)
             .after_help(
                 "Run `keyward manage COMMAND --help` (or `keyward manage help COMMAND`) for one \
