@@ -215,7 +215,12 @@ impl Registry {
     pub fn clap_tree(&self) -> Command {
         let root = self.node_tree();
         // The page of `manage` lists every command by its full name, not just the first words.
-        let width = self.commands.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        let width = self
+            .commands
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(0);
         let mut list = String::new();
         for c in &self.commands {
             list.push_str(&format!("  {:width$}  {}\n", c.name, c.about));
