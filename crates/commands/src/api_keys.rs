@@ -22,11 +22,17 @@ pub fn commands() -> Vec<CommandSpec> {
             createtoken,
         )
         .mutating()
+        .example("api createtoken -r admin -u alice -d 30")
+        .example("api createtoken -r validate --description 'VPN gateway'")
         .allow(Access::Superuser),
         command("api list", "List API keys (never their secrets)", list)
+            .example("api list")
+            .example("api list --output json")
+            .lists()
             .allow(Access::Roles(AUDIT_READERS)),
         command("api revoke", "Revoke an API key by its id", revoke)
             .mutating()
+            .example("api revoke 9f86d081884c7d65")
             .allow(Access::Roles(ADMINS)),
     ]
 }
@@ -172,11 +178,11 @@ async fn list(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
             ]
         })
         .collect();
-    let text = crate::table::render(
+    let table = crate::table::Table::new(
         &[
             "ID", "ROLE", "USER", "REALM", "CREATED", "EXPIRES", "STATUS",
         ],
-        &rows,
+        rows,
     );
     let items: Vec<_> = keys
         .iter()
@@ -189,7 +195,7 @@ async fn list(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
             })
         })
         .collect();
-    Ok(Output::new(text, json!({ "api_keys": items })))
+    Ok(Output::new(table.render(None), json!({ "api_keys": items })).with_table(table))
 }
 
 #[derive(Parser)]

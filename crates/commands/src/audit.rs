@@ -26,12 +26,15 @@ pub fn commands() -> Vec<CommandSpec> {
             "Check every audit chain: hashes, links, signatures, no missing entries",
             verify,
         )
+        .example("audit verify")
+        .example("audit verify --json")
         .allow(Access::Roles(AUDIT_READERS)),
         command(
             "audit dump",
             "Write the audit log as CSV (-t 5d|3h|30m: only that recent; -f FILE)",
             dump,
         )
+        .example("audit dump -t 5d -f audit.csv")
         .allow(Access::Roles(AUDIT_READERS)),
         command(
             "audit rotate",
@@ -39,6 +42,8 @@ pub fn commands() -> Vec<CommandSpec> {
             RotateArgs::run,
         )
         .mutating()
+        .example("audit rotate --age 365 --dryrun")
+        .example("audit rotate --highwatermark 100000 --lowwatermark 50000")
         .allow(Access::Superuser),
     ]
 }

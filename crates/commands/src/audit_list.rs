@@ -23,6 +23,9 @@ pub fn commands() -> Vec<CommandSpec> {
             "Show one page of the audit log, newest first (--limit, --before-id, --since)",
             list,
         )
+        .example("audit list --limit 20")
+        .example("audit list --before-id 1200 --output csv")
+        .lists()
         .allow(Access::Roles(AUDIT_READERS)),
     ]
 }
@@ -80,12 +83,13 @@ async fn list(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
             ]
         })
         .collect();
-    let mut text = crate::table::render(
+    let table = crate::table::Table::new(
         &[
             "ID", "TIME", "ACTOR", "ACTION", "TARGET", "RESULT", "DETAILS",
         ],
-        &table,
+        table,
     );
+    let mut text = table.render(None);
     if let Some(next) = next_before_id {
         text.push_str(&format!("(more: --before-id {next})\n"));
     }
@@ -93,5 +97,6 @@ async fn list(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
     Ok(Output::new(
         text,
         json!({ "entries": entries, "next_before_id": next_before_id }),
-    ))
+    )
+    .with_table(table))
 }

@@ -18,6 +18,7 @@ pub fn commands() -> Vec<CommandSpec> {
             cleanup,
         )
         .mutating()
+        .example("config challenge cleanup --age 60 --dryrun")
         .allow(Access::Roles(ADMINS)),
     ]
 }

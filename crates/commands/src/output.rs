@@ -5,6 +5,8 @@
 use keyward_store::StoreError;
 use serde_json::Value;
 
+pub use crate::table::Table;
+
 /// A command's successful result.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output {
@@ -18,6 +20,12 @@ pub struct Output {
     pub detail: Option<Value>,
     /// Keys LinOTP puts beside `status` and `value` inside `result` (e.g. `queried`).
     pub result_keys: serde_json::Map<String, Value>,
+    /// The table of a list command (the text starts with it), for `--output csv` and for
+    /// fitting it to the caller's terminal.
+    pub table: Option<Table>,
+    /// The command ran but did not do what was asked (e.g. a resync that found no OTPs): the
+    /// CLI exits non-zero, while LinOTP's API answers `value: false` as LinOTP does.
+    pub failed: bool,
 }
 
 impl Output {
@@ -33,7 +41,21 @@ impl Output {
             audit_details: None,
             detail: None,
             result_keys: serde_json::Map::new(),
+            table: None,
+            failed: false,
         }
+    }
+
+    /// Attaches a list command's table; the text must start with `table.render(None)`.
+    pub fn with_table(mut self, table: Table) -> Self {
+        self.table = Some(table);
+        self
+    }
+
+    /// Marks the result as a failure of what was asked (see [`Output::failed`]).
+    pub fn as_failure(mut self) -> Self {
+        self.failed = true;
+        self
     }
 
     pub fn with_result_key(mut self, key: &str, value: Value) -> Self {
@@ -57,6 +79,8 @@ impl Output {
 pub enum Format {
     Text,
     Json,
+    /// The table of a list command as CSV (`--output csv`).
+    Csv,
 }
 
 /// Why a command failed. Messages are one line, clear, and never contain secrets.

@@ -77,8 +77,11 @@ pub fn commands() -> Vec<CommandSpec> {
             config_set,
         )
         .mutating()
+        .example("config set registration_enabled false")
+        .example("config set api_key_required true")
         .allow(Access::Roles(ADMINS)),
         command("config get", "Show a runtime config value", config_get)
+            .example("config get registration_enabled")
             .allow(Access::Roles(AUDIT_READERS)),
         command(
             "config unset",
@@ -86,12 +89,16 @@ pub fn commands() -> Vec<CommandSpec> {
             config_unset,
         )
         .mutating()
+        .example("config unset registration_enabled")
         .allow(Access::Roles(ADMINS)),
         command(
             "config list",
             "List runtime config keys and values",
             config_list,
         )
+        .example("config list")
+        .example("config list --output csv")
+        .lists()
         .allow(Access::Roles(AUDIT_READERS)),
     ]
 }
@@ -170,8 +177,8 @@ async fn config_list(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
             json!({ "key": key.name, "value": value, "default": key.default, "about": key.about }),
         );
     }
-    let text = crate::table::render(&["KEY", "VALUE", "ABOUT"], &rows);
-    Ok(Output::new(text, json!({ "config": items })))
+    let table = crate::table::Table::new(&["KEY", "VALUE", "ABOUT"], rows);
+    Ok(Output::new(table.render(None), json!({ "config": items })).with_table(table))
 }
 
 crate::target_field!(SetArgs => Object(key));

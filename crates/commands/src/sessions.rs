@@ -17,6 +17,7 @@ pub fn commands() -> Vec<CommandSpec> {
     vec![
         command("cleartoken", "Delete expired login sessions", cleartoken)
             .mutating()
+            .example("cleartoken")
             .allow(Access::Roles(ADMINS)),
         command(
             "reissuetoken",
@@ -24,12 +25,16 @@ pub fn commands() -> Vec<CommandSpec> {
             reissuetoken,
         )
         .mutating()
+        .example("reissuetoken alice")
         .allow(Access::Roles(ADMINS)),
         command(
             "connections",
             "List active sessions (connections)",
             connections,
         )
+        .example("connections")
+        .example("connections --output json")
+        .lists()
         .allow(Access::Roles(AUDIT_READERS)),
         command(
             "closeconnection",
@@ -37,9 +42,11 @@ pub fn commands() -> Vec<CommandSpec> {
             closeconnection,
         )
         .mutating()
+        .example("closeconnection 7d0f0c55-8a3e-4b7e-9d43-1f2a9b6c0e11")
         .allow(Access::Roles(ADMINS)),
         command("logout", "End the caller's own login session", logout)
             .mutating()
+            .example("logout")
             .allow(Access::Authenticated),
     ]
 }
@@ -169,7 +176,7 @@ async fn connections(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
             ]
         })
         .collect();
-    let text = crate::table::render(
+    let table = crate::table::Table::new(
         &[
             "ID",
             "USERNAME",
@@ -179,10 +186,10 @@ async fn connections(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
             "CONNECTED AT",
             "LAST ACTIVITY",
         ],
-        &rows,
+        rows,
     );
     let items: Vec<_> = sessions.iter().map(connection_json).collect();
-    Ok(Output::new(text, json!({ "connections": items })))
+    Ok(Output::new(table.render(None), json!({ "connections": items })).with_table(table))
 }
 
 #[derive(Parser)]

@@ -1,6 +1,8 @@
 //! The TOML configuration file. Every key is declared once below — type, default and doc — and
 //! the macro derives the struct, its defaults, and the `KEYWARD_<KEY>` environment overrides
-//! (environment wins over the file). Unknown keys in the file are an error, to catch typos.
+//! (environment wins over the file). Unknown keys in the file are an error, to catch typos, and
+//! so is a value that parses but cannot work (a log filter, an address, a CIDR): every such
+//! error names the key, and for the file its line.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,15 @@ pub enum SettingsError {
     Read { path: String, reason: String },
     #[error("invalid config file {path}: {reason}")]
     Parse { path: String, reason: String },
+    #[error("invalid config file {path}, line {line}: {key}: {reason}")]
+    Value {
+        path: String,
+        line: usize,
+        key: String,
+        reason: String,
+    },
+    #[error("invalid setting {key}: {reason}")]
+    Setting { key: String, reason: String },
     #[error("invalid value for environment variable {var}: {reason}")]
     Env { var: String, reason: String },
 }
@@ -164,6 +175,8 @@ settings! {
     log_level: String = "info".into();
     /// Log line format: `text` (readable) or `json` (one JSON object a line, for log shippers).
     log_format: String = "text".into();
+    /// Shortest accepted new password, in characters (every way a password is set).
+    password_min_length: u32 = 8;
 }
 
 impl Settings {
@@ -178,10 +191,23 @@ impl Settings {
                     path: p.display().to_string(),
                     reason: e.to_string(),
                 })?;
-                toml::from_str(&text).map_err(|e| SettingsError::Parse {
-                    path: p.display().to_string(),
-                    reason: e.message().to_string(),
-                })?
+                let parsed: Settings =
+                    toml::from_str(&text).map_err(|e| toml_error(p, &text, &e))?;
+                if let Err((key, reason)) = parsed.check() {
+                    return Err(match key_line(&text, key) {
+                        Some(line) => SettingsError::Value {
+                            path: p.display().to_string(),
+                            line,
+                            key: key.to_string(),
+                            reason,
+                        },
+                        None => SettingsError::Setting {
+                            key: key.to_string(),
+                            reason,
+                        },
+                    });
+                }
+                parsed
             }
             None => Settings::default(),
         };
@@ -196,8 +222,54 @@ impl Settings {
                     var: var.clone(),
                     reason,
                 })?;
+            if let Err((bad, reason)) = settings.check()
+                && bad == key
+            {
+                return Err(SettingsError::Env { var, reason });
+            }
         }
+        settings
+            .check()
+            .map_err(|(key, reason)| SettingsError::Setting {
+                key: key.to_string(),
+                reason,
+            })?;
         Ok(settings)
+    }
+
+    /// Checks the values that parse but could not work; names the first bad key.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        check_log_filter(&self.log_level).map_err(|r| ("log_level", r))?;
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err((
+                "log_format",
+                format!("must be \"text\" or \"json\", not {:?}", self.log_format),
+            ));
+        }
+        if self.listen.parse::<std::net::SocketAddr>().is_err()
+            && !self
+                .listen
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        {
+            return Err(("listen", "expected HOST:PORT, e.g. 127.0.0.1:8080".into()));
+        }
+        keyward_core::user::parse_networks(&self.trusted_proxies)
+            .map_err(|e| ("trusted_proxies", e.to_string()))?;
+        for (key, value) in [
+            ("argon2_memory_kib", self.argon2_memory_kib),
+            ("argon2_iterations", self.argon2_iterations),
+            ("argon2_parallelism", self.argon2_parallelism),
+            ("db_max_connections", self.db_max_connections),
+        ] {
+            if value == 0 {
+                return Err((key, "must be at least 1".into()));
+            }
+        }
+        if !(1..=1024).contains(&self.password_min_length) {
+            return Err(("password_min_length", "must be between 1 and 1024".into()));
+        }
+        Ok(())
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -235,6 +307,69 @@ impl Settings {
             p_cost: self.argon2_parallelism,
         }
     }
+}
+
+/// A TOML error with its line and key, without echoing the line (it may hold a secret).
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> SettingsError {
+    let path = path.display().to_string();
+    let Some(span) = e.span() else {
+        return SettingsError::Parse {
+            path,
+            reason: e.message().to_string(),
+        };
+    };
+    let start = span.start.min(text.len());
+    let line = text[..start].matches('\n').count() + 1;
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('#'));
+    match key {
+        Some(key) => SettingsError::Value {
+            path,
+            line,
+            key,
+            reason: e.message().to_string(),
+        },
+        None => SettingsError::Parse {
+            path,
+            reason: format!("line {line}: {}", e.message()),
+        },
+    }
+}
+
+/// The line where `key` is set in a TOML text (top-level `key = …`).
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+/// Checks a tracing filter (`info`, `keyward=debug,sqlx=warn`): every directive is a level, or
+/// `TARGET=LEVEL`. tracing would read a misspelt level as a target name and log nothing.
+fn check_log_filter(filter: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let is_level = |s: &str| LEVELS.contains(&s.trim().to_ascii_lowercase().as_str());
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = match directive.rsplit_once('=') {
+            Some((target, level)) if !target.trim().is_empty() => level,
+            Some(_) => "",
+            None => directive,
+        };
+        if !is_level(level) {
+            return Err(format!(
+                "{directive:?} is not a log filter directive: use a level ({}) or TARGET=LEVEL",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -281,12 +416,38 @@ mod tests {
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
         assert!(matches!(
             Settings::load(Some(&path), env(&[])),
-            Err(SettingsError::Parse { .. })
+            Err(SettingsError::Value { line: 1, ref key, .. }) if key == "lisen"
         ));
         assert!(matches!(
             Settings::load(None, env(&[("KEYWARD_SESSION_TTL", "soon")])),
             Err(SettingsError::Env { .. })
         ));
+    }
+
+    #[test]
+    fn bad_values_name_their_key_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\nlog_level = \"loud\"\n").unwrap();
+        let e = Settings::load(Some(&path), env(&[]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("line 2: log_level"), "{e}");
+        std::fs::write(&path, "\nsession_ttl = \"soon\"\n").unwrap();
+        let e = Settings::load(Some(&path), env(&[]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("line 2: session_ttl"), "{e}");
+        let e = Settings::load(None, env(&[("KEYWARD_LOG_LEVEL", "verbose")]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("KEYWARD_LOG_LEVEL"), "{e}");
+        for ok in ["info", "keyward=debug,sqlx=warn", "WARN", ""] {
+            assert!(check_log_filter(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]

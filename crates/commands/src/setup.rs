@@ -22,6 +22,7 @@ pub fn commands() -> Vec<CommandSpec> {
             create_enckey,
         )
         .mutating_files()
+        .example("setup create_enckey")
         .allow(Access::Local),
         command(
             "setup encrypt_enckey",
@@ -29,18 +30,21 @@ pub fn commands() -> Vec<CommandSpec> {
             encrypt_enckey,
         )
         .mutating_files()
+        .example("setup encrypt_enckey keyward-data/enckey -o enckey.protected")
         .allow(Access::Local),
         command(
             "setup verify_enckey",
             "Load the enckey (unlocking it if protected) and print its key ids",
             verify_enckey,
         )
+        .example("setup verify_enckey")
         .allow(Access::Local),
         command(
             "generateserverkeys",
             "Print fresh server keys as a config snippet",
             generateserverkeys,
         )
+        .example("generateserverkeys")
         .allow(Access::Local),
         command(
             "presetup",
@@ -48,6 +52,7 @@ pub fn commands() -> Vec<CommandSpec> {
             presetup,
         )
         .mutating_files()
+        .example("presetup")
         .allow(Access::Local),
         command(
             "migrate",
@@ -55,6 +60,7 @@ pub fn commands() -> Vec<CommandSpec> {
             migrate,
         )
         .mutating_files()
+        .example("migrate")
         .allow(Access::Local),
     ]
 }

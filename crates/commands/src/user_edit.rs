@@ -29,6 +29,9 @@ pub fn commands() -> Vec<CommandSpec> {
             adduser,
         )
         .mutating()
+        .example("add-user test_username --password test_pwd --home-dir /tmp/test_home_dir --uid 33 --gid 1000 --max-sessions 2 --quota-files 3 --permissions list download --status 1")
+        .example("add-user carol --email carol@example.com --password carolPassword")
+        .new_secret("password")
         .allow(Access::Roles(ADMINS)),
         command(
             "update-user",
@@ -36,17 +39,25 @@ pub fn commands() -> Vec<CommandSpec> {
             updateuser,
         )
         .mutating()
+        .example("update-user 9576 --status 1 --expiration-date 2029-12-31 --allowed-ip 192.168.1.0/24")
+        .example("update-user carol --max-sessions 3 --disconnect")
+        .new_secret("password")
         .allow(Access::Roles(ADMINS)),
         command("get-user", "Show a user object by id or name", getuser)
+            .example("get-user 9576")
+            .example("get-user carol")
             .allow(Access::Roles(TOKEN_READERS)),
         command(
             "get-users",
             "List user objects, paged in the database (--limit at most 500)",
             getusers,
         )
+        .example("get-users --limit 10 --offset 0 --order DESC")
+        .example("get-users --username carol")
         .allow(Access::Roles(TOKEN_READERS)),
         command("delete-user", "Delete a user by id or name", deleteuser)
             .mutating()
+            .example("delete-user 9576")
             .allow(Access::Roles(ADMINS)),
         command(
             "changepassword",
@@ -54,6 +65,9 @@ pub fn commands() -> Vec<CommandSpec> {
             changepassword,
         )
         .mutating()
+        .example("changepassword --current-password oldSecret1 --new-password newSecret12")
+        .secret("current_password")
+        .new_secret("new_password")
         .allow(Access::Authenticated),
         command(
             "resetpassword",
@@ -61,8 +75,15 @@ pub fn commands() -> Vec<CommandSpec> {
             resetpassword,
         )
         .mutating()
+        .example("resetpassword carol --password newSecret12")
+        .new_secret("password")
         .allow(Access::Roles(TOKEN_OPERATORS)),
     ]
+}
+
+/// The shortest password the settings allow.
+fn min_len(ctx: &Ctx) -> usize {
+    ctx.settings().password_min_length as usize
 }
 
 /// The user a REST `{id}` or a command's USER names: the integer id when it is all digits and
@@ -144,7 +165,8 @@ async fn adduser(ctx: Ctx, a: AddUserArgs) -> Result<Output, CommandError> {
     let username = normalize_username(&a.username)
         .map_err(|e| CommandError::Invalid(format!("username: {e}")))?;
     let password = input.password.clone().unwrap_or_default();
-    validate_password(&password).map_err(|e| CommandError::Invalid(format!("password: {e}")))?;
+    validate_password(&password, min_len(&ctx))
+        .map_err(|e| CommandError::Invalid(format!("password: {e}")))?;
     if ctx.store().find_user(&username).await?.is_some() {
         return Err(CommandError::Conflict(format!(
             "user \"{username}\" already exists"
@@ -232,7 +254,8 @@ async fn updateuser(ctx: Ctx, a: UpdateUserArgs) -> Result<Output, CommandError>
     validate_user_input(&input, false).map_err(invalid)?;
     let hash = match &input.password {
         Some(p) => {
-            validate_password(p).map_err(|e| CommandError::Invalid(format!("password: {e}")))?;
+            validate_password(p, min_len(&ctx))
+                .map_err(|e| CommandError::Invalid(format!("password: {e}")))?;
             Some(
                 ctx.shared
                     .hashing
@@ -375,7 +398,8 @@ async fn changepassword(ctx: Ctx, a: PasswordChangeArgs) -> Result<Output, Comma
     };
     let current = required("current_password", &a.current_password)?;
     let new = required("new_password", &a.new_password)?;
-    validate_password(new).map_err(|e| CommandError::Invalid(format!("new_password: {e}")))?;
+    validate_password(new, min_len(&ctx))
+        .map_err(|e| CommandError::Invalid(format!("new_password: {e}")))?;
     let user = ctx
         .store()
         .find_user(username)
@@ -421,7 +445,8 @@ crate::target_field!(ResetPasswordArgs => UserRef(user));
 async fn resetpassword(ctx: Ctx, a: ResetPasswordArgs) -> Result<Output, CommandError> {
     let user = load_ref(&ctx, &a.user).await?;
     let password = required("password", &a.password)?;
-    validate_password(password).map_err(|e| CommandError::Invalid(format!("password: {e}")))?;
+    validate_password(password, min_len(&ctx))
+        .map_err(|e| CommandError::Invalid(format!("password: {e}")))?;
     let hash = ctx
         .shared
         .hashing

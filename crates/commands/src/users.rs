@@ -22,9 +22,13 @@ pub fn commands() -> Vec<CommandSpec> {
             createuser,
         )
         .mutating()
+        .example("createuser alice alicePassword alice@example.com")
+        .example("createuser bob@example.com bobPassword bob@example.com --show-password")
+        .new_secret("password")
         .allow(Access::Roles(ADMINS)),
         command("deleteuser", "Delete a user", deleteuser)
             .mutating()
+            .example("deleteuser alice")
             .allow(Access::Roles(ADMINS)),
         command(
             "disableuser",
@@ -32,9 +36,11 @@ pub fn commands() -> Vec<CommandSpec> {
             disableuser,
         )
         .mutating()
+        .example("disableuser alice")
         .allow(Access::Roles(ADMINS)),
         command("enableuser", "Enable a user again", enableuser)
             .mutating()
+            .example("enableuser alice")
             .allow(Access::Roles(ADMINS)),
         command(
             "verifyuseremail",
@@ -42,6 +48,7 @@ pub fn commands() -> Vec<CommandSpec> {
             verifyuseremail,
         )
         .mutating()
+        .example("verifyuseremail alice")
         .allow(Access::Roles(ADMINS)),
         command(
             "promoteuser",
@@ -49,9 +56,11 @@ pub fn commands() -> Vec<CommandSpec> {
             promoteuser,
         )
         .mutating()
+        .example("promoteuser bob helpdesk")
         .allow(Access::Roles(ADMINS)),
         command("demoteuser", "Revoke a role", demoteuser)
             .mutating()
+            .example("demoteuser bob helpdesk")
             .allow(Access::Roles(ADMINS)),
         command(
             "disableinactiveusers",
@@ -59,9 +68,17 @@ pub fn commands() -> Vec<CommandSpec> {
             disableinactiveusers,
         )
         .mutating()
+        .example("disableinactiveusers --dry-run 2592000")
+        .example("disableinactiveusers 7776000")
         .allow(Access::Superuser),
-        command("listusers", "List users", listusers).allow(Access::Roles(TOKEN_READERS)),
-        command("showuser", "Show one user's record", showuser).allow(Access::Roles(TOKEN_READERS)),
+        command("listusers", "List users", listusers)
+            .example("listusers")
+            .example("listusers --limit 50 --after alice --output csv")
+            .lists()
+            .allow(Access::Roles(TOKEN_READERS)),
+        command("showuser", "Show one user's record", showuser)
+            .example("showuser alice --json")
+            .allow(Access::Roles(TOKEN_READERS)),
     ]
 }
 
@@ -96,8 +113,11 @@ fn user_json(u: &User) -> serde_json::Value {
 
 #[derive(Parser)]
 struct CreateUserArgs {
+    /// The new user's name (NFKC-normalised, unique case-insensitively).
     username: String,
+    /// The password (at least password_min_length characters; leave it out to be prompted).
     password: String,
+    /// The user's email address.
     email: String,
     /// Print the password in the confirmation instead of stars.
     #[arg(long)]
@@ -136,7 +156,7 @@ pub async fn create_user_account(
     // Stored in NFKC form: `ａｌｉｃｅ` is `alice`; look-alikes are refused by the store.
     let username = normalize_username(username)?;
     let username = username.as_str();
-    validate_password(password)?;
+    validate_password(password, ctx.settings().password_min_length as usize)?;
     validate_email(email)?;
     if ctx.store().find_user(username).await?.is_some() {
         return Err(CommandError::Conflict(format!(
@@ -399,7 +419,7 @@ async fn listusers(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
             ]
         })
         .collect();
-    let text = crate::table::render(
+    let table = crate::table::Table::new(
         &[
             "USERNAME",
             "EMAIL",
@@ -408,10 +428,10 @@ async fn listusers(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
             "VERIFIED",
             "LAST LOGIN",
         ],
-        &rows,
+        rows,
     );
     let list: Vec<_> = users.iter().map(user_json).collect();
-    Ok(Output::new(text, json!({ "users": list })))
+    Ok(Output::new(table.render(None), json!({ "users": list })).with_table(table))
 }
 
 async fn showuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {

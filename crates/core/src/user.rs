@@ -24,6 +24,8 @@ pub enum UserInputError {
     BadEmail(String),
     #[error("password must not be empty")]
     EmptyPassword,
+    #[error("password is too short: at least {0} characters (setting password_min_length)")]
+    PasswordTooShort(usize),
     #[error("unknown role {0:?} (roles: superuser, admin, helpdesk, auditor)")]
     UnknownRole(String),
     #[error("invalid IP network {0:?} (expected CIDR such as 192.0.2.0/24)")]
@@ -224,9 +226,14 @@ pub fn validate_email(email: &str) -> Result<(), UserInputError> {
 }
 
 /// Rejects an empty password (the only universal rule; policies may add more later).
-pub fn validate_password(password: &str) -> Result<(), UserInputError> {
+/// Checks a new password: not empty, and at least `min_chars` characters (Unicode scalar
+/// values; the `password_min_length` setting). Every way a password is set calls this.
+pub fn validate_password(password: &str, min_chars: usize) -> Result<(), UserInputError> {
     if password.is_empty() {
         return Err(UserInputError::EmptyPassword);
+    }
+    if password.chars().count() < min_chars {
+        return Err(UserInputError::PasswordTooShort(min_chars));
     }
     Ok(())
 }

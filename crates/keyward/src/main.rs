@@ -1,7 +1,7 @@
 //! The `keyward` binary: clap wiring for `serve`, `manage` (local or `--remote`), `api` (the REST
-//! client) and `bench`.
-//! All work happens in the library crates; this file only parses arguments, loads settings and
-//! prints.
+//! client), `bench`, `completions` and `manpages`. All work happens in the library crates; this
+//! file only parses arguments, loads settings and prints. Help, completions and man pages never
+//! load settings or open the data directory.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,8 +10,10 @@ use clap::{Parser, Subcommand};
 
 mod api;
 mod bench;
+mod docs;
 mod http_client;
 mod manage;
+mod secrets;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +39,18 @@ enum Command {
     Api(api::ApiArgs),
     /// Measure performance on a throwaway installation (`bench show`, `bench validate`).
     Bench(bench::BenchArgs),
+    /// Print a shell completion script (e.g. `source <(keyward completions bash)`).
+    Completions {
+        /// The shell: bash, zsh, fish, powershell or elvish.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages for keyward and every command into DIR (e.g. `keyward.1`,
+    /// `keyward-manage-token-init.1`).
+    Manpages {
+        /// The directory (created if missing).
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,13 +61,11 @@ fn main() -> ExitCode {
         Command::Api(args) => return run_client(args),
         command => Cli { command, ..cli },
     };
-    let settings = match keyward_commands::Settings::load(cli.config.as_deref(), std::env::vars()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("keyward: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    match &cli.command {
+        Command::Completions { shell } => return docs::completions(*shell),
+        Command::Manpages { dir } => return docs::manpages(dir),
+        Command::Serve | Command::Manage(_) | Command::Bench(_) | Command::Api(_) => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,6 +78,14 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve => {
+            let settings =
+                match keyward_commands::Settings::load(cli.config.as_deref(), std::env::vars()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("keyward: {e}");
+                        return ExitCode::from(1);
+                    }
+                };
             if let Err(e) = init_logging(&settings.log_level, &settings.log_format) {
                 eprintln!("keyward: {e}");
                 return ExitCode::from(1);
@@ -78,9 +98,11 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Manage(args) => runtime.block_on(manage::run(settings, args)),
+        Command::Manage(args) => runtime.block_on(manage::run(cli.config.as_deref(), args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
-        Command::Api(args) => runtime.block_on(api::run(args)),
+        Command::Api(_) | Command::Completions { .. } | Command::Manpages { .. } => {
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -112,15 +134,20 @@ fn restrict_new_files() {
 /// Logs to stderr with the level filter, as text lines or (`log_format = "json"`) one JSON
 /// object a line with the spans (request id, command, actor) as fields.
 fn init_logging(filter: &str, format: &str) -> Result<(), String> {
+    // Settings::load has checked the filter; tracing's own parser has the last word.
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .map_err(|e| format!("invalid log_level {filter:?}: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match format {
-        // Colours only for a terminal: logs written to files or journals stay plain text.
+        // Colours only for a terminal, and never with NO_COLOR set: logs written to files or
+        // journals stay plain text.
         "text" => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_ansi(
+                std::io::IsTerminal::is_terminal(&std::io::stderr())
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            )
             .try_init(),
         "json" => builder
             .json()

@@ -1,19 +1,27 @@
 //! `keyward manage`: runs one registry command, locally on the database or — with `--remote URL`
-//! — through the server's management endpoint, printing the same text either way. Errors are one
-//! line on stderr and a non-zero exit code. `--remote` shares `keyward api`'s HTTP client (TLS
-//! options, connection failures in plain words).
+//! — through the server's management endpoint, printing the same text either way. Help, group
+//! help and "did you mean" come from the registry's command tree before anything is opened;
+//! secrets left out are prompted for or read from stdin (`secrets`). Errors are one line on
+//! stderr and a non-zero exit code, and so is a command that ran but failed (`Output::failed`).
+//! `--remote` shares `keyward api`'s HTTP client (TLS options, connection failures in words).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use keyward_commands::registry::{Preflight, TERMINAL_WIDTH_FLAG};
 use keyward_commands::{Ctx, Registry, Settings, Shared};
 
 use crate::http_client::{self, TlsArgs};
 
 #[derive(Args)]
-#[command(trailing_var_arg = true)]
+#[command(
+    trailing_var_arg = true,
+    disable_help_flag = true,
+    after_help = "Run `keyward manage help` for the list of commands."
+)]
 pub struct ManageArgs {
     /// Send the command to a running server (its management endpoint); key from KEYWARD_ACCESS_KEY.
     #[arg(long, value_name = "URL")]
@@ -25,16 +33,59 @@ pub struct ManageArgs {
     words: Vec<String>,
 }
 
-pub async fn run(settings: Settings, args: ManageArgs) -> ExitCode {
-    let words = if args.words.is_empty() {
-        vec!["help".to_string()]
-    } else {
-        args.words
+pub async fn run(config: Option<&Path>, args: ManageArgs) -> ExitCode {
+    let registry = Registry::standard();
+    // Help, groups and mistakes need neither the database nor the network.
+    let spec = match registry.preflight(&args.words) {
+        Ok(Preflight::Help(out)) => return finish(&out.text, 0),
+        Ok(Preflight::Run(spec)) => spec,
+        Err(e) => return fail(&e.to_string(), e.exit_code()),
     };
+    let mut words = args.words;
+    let name_len = spec.name.split(' ').count();
+    let start = words
+        .windows(name_len)
+        .position(|w| w.join(" ") == spec.name)
+        .unwrap_or(0);
+    let rest = words.split_off((start + name_len).min(words.len()));
+    match crate::secrets::fill(spec, rest) {
+        Ok(rest) => words.extend(rest),
+        Err(e) => return fail(&e, 2),
+    }
+    if spec.lists
+        && let Some(width) = terminal_width()
+    {
+        words.insert(0, format!("{TERMINAL_WIDTH_FLAG}{width}"));
+    }
     match args.remote {
         Some(url) => run_remote(&url, &args.tls, &words).await,
-        None => run_local(settings, &words).await,
+        None => run_local(&registry, config, &words).await,
     }
+}
+
+/// The width of the terminal on stdout, if it is one (`COLUMNS` wins).
+fn terminal_width() -> Option<u16> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(n);
+    }
+    #[cfg(unix)]
+    {
+        let mut size = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass; nothing else.
+        let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+        if ok && size.ws_col > 0 {
+            return Some(size.ws_col);
+        }
+    }
+    None
 }
 
 /// Header the server adds to its 403 when the management endpoint is disabled (mirrors
@@ -53,17 +104,11 @@ fn fail(message: &str, code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-async fn run_local(settings: Settings, words: &[String]) -> ExitCode {
-    let registry = Registry::standard();
-    // Usage errors and help need no database.
-    if registry.command_name(words).is_none() || words.first().map(String::as_str) == Some("help") {
-        // An unknown command's message names its first word only: the rest may be a password.
-        return match registry.run_help(words) {
-            Ok(out) if words.first().map(String::as_str) == Some("help") => finish(&out.text, 0),
-            Ok(_) => fail("unknown command (see `keyward manage help`)", 2),
-            Err(e) => fail(&e.to_string(), 2),
-        };
-    }
+async fn run_local(registry: &Registry, config: Option<&Path>, words: &[String]) -> ExitCode {
+    let settings = match Settings::load(config, std::env::vars()) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string(), 1),
+    };
     let shared = match Shared::open(settings, "local".to_string()).await {
         Ok(s) => Arc::new(s),
         Err(e) => return fail(&e.to_string(), e.exit_code()),
@@ -72,6 +117,7 @@ async fn run_local(settings: Settings, words: &[String]) -> ExitCode {
     let result = registry.run(&ctx, words).await;
     shared.store.close().await;
     match result {
+        Ok(out) if out.failed => fail(out.text.trim_end(), 1),
         Ok(out) => finish(&out.text, 0),
         Err(e) => fail(&e.to_string(), e.exit_code()),
     }

@@ -185,9 +185,11 @@ async fn management_command(
     }
     let result = state.registry.run(&ctx, &words).await;
     let resp = match result {
+        // A command that ran but did not do what was asked (a resync that found no OTPs)
+        // fails like an error does.
         Ok(out) => ManagementResponse {
+            exit_code: i32::from(out.failed),
             output: out.text,
-            exit_code: 0,
             result: req.json.then_some(out.json),
         },
         Err(e) => ManagementResponse {

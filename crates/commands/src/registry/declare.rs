@@ -1,8 +1,11 @@
-//! Declaring a command: its name, typed arguments (clap, and serde for named parameters), the
-//! principals its arguments name ([`Targets`]), who may run it ([`Declared::allow`]) and its
-//! handler. A declaration becomes a [`CommandSpec`] only once it names its access.
+//! Declaring a command: its name, one-line description, typed arguments (clap, and serde for
+//! named parameters), the principals its arguments name ([`Targets`]), its examples
+//! ([`Declared::example`]), its secret arguments ([`Declared::secret`]), who may run it
+//! ([`Declared::allow`]) and its handler. A declaration becomes a [`CommandSpec`] only once it has
+//! at least one example and names its access: both are checked by the compiler.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -41,9 +44,32 @@ pub struct CommandSpec {
     pub access: Access,
     /// The command's clap definition (its arguments, for help and for tests).
     pub clap: fn() -> clap::Command,
+    /// Example command lines, each the words after `keyward manage` (at least one).
+    pub examples: Vec<&'static str>,
+    /// Arguments holding a password, PIN or passphrase: the CLI may prompt for them or read
+    /// them from stdin (`--<name>-stdin`); they are never echoed.
+    pub secrets: Vec<SecretArg>,
+    /// Whether the command prints a table (then `--output table|json|csv` applies).
+    pub lists: bool,
     /// Parses command-line arguments into the principals the command would act on.
     pub(super) parse_targets: TargetParser,
     pub(super) run: Runner,
+}
+
+/// A secret argument of a command (see [`Declared::secret`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretArg {
+    /// The clap id of the argument (the field name).
+    pub id: &'static str,
+    /// Whether it sets a new secret: a prompt then asks twice.
+    pub new: bool,
+}
+
+impl CommandSpec {
+    /// Whether command-line arguments parse for this command (nothing runs).
+    pub fn parses(&self, args: &[String]) -> bool {
+        super::words::parses((self.clap)(), self.name, args)
+    }
 }
 
 type TargetParser = fn(&'static str, Vec<String>) -> Result<Vec<Target>, CommandError>;
@@ -59,16 +85,26 @@ fn targets_from_words<A: clap::Parser + Targets>(
     }
 }
 
-/// A command being declared: it becomes a [`CommandSpec`] only once [`Declared::allow`] names
-/// who may run it, so no command reaches the registry without an access rule.
-pub struct Declared {
+/// Marks a declaration that has no example yet: it cannot be completed with `allow`.
+pub struct Undocumented;
+/// Marks a declaration with at least one example.
+pub struct Documented;
+
+/// A command being declared: it becomes a [`CommandSpec`] only once it has an example
+/// ([`Declared::example`]) and [`Declared::allow`] names who may run it, so no command reaches
+/// the registry without help or an access rule (`allow` exists only on `Declared<Documented>`).
+pub struct Declared<D = Undocumented> {
     name: &'static str,
     about: &'static str,
     mutates: bool,
     pub(super) files_only: bool,
     clap: fn() -> clap::Command,
+    examples: Vec<&'static str>,
+    secrets: Vec<SecretArg>,
+    lists: bool,
     pub(super) parse_targets: TargetParser,
     pub(super) run: Runner,
+    doc: PhantomData<D>,
 }
 
 /// Parses, checks the target rule, then runs the handler.
@@ -125,8 +161,12 @@ where
         mutates: false,
         files_only: false,
         clap: A::command,
+        examples: Vec::new(),
+        secrets: Vec::new(),
+        lists: false,
         parse_targets: targets_from_words::<A>,
         run,
+        doc: PhantomData,
     }
 }
 
@@ -156,7 +196,7 @@ where
     declared
 }
 
-impl Declared {
+impl<D> Declared<D> {
     /// Marks the command as changing state: every run is audited.
     pub fn mutating(mut self) -> Self {
         self.mutates = true;
@@ -171,6 +211,49 @@ impl Declared {
         self
     }
 
+    /// Adds an example: the words after `keyward manage`, e.g. `"createuser alice … a@example.com"`
+    /// (shown under "Examples:" in the command's help; the first one is required).
+    pub fn example(self, words: &'static str) -> Declared<Documented> {
+        let mut examples = self.examples;
+        examples.push(words);
+        Declared {
+            name: self.name,
+            about: self.about,
+            mutates: self.mutates,
+            files_only: self.files_only,
+            clap: self.clap,
+            examples,
+            secrets: self.secrets,
+            lists: self.lists,
+            parse_targets: self.parse_targets,
+            run: self.run,
+            doc: PhantomData,
+        }
+    }
+
+    /// Declares the argument `id` (its clap id, the field name) a password, PIN or passphrase
+    /// that is checked against a stored one: `keyward manage` prompts for it without echo when it
+    /// is a required positional left out (or with `--<name>-prompt`), or reads it with
+    /// `--<name>-stdin`.
+    pub fn secret(mut self, id: &'static str) -> Self {
+        self.secrets.push(SecretArg { id, new: false });
+        self
+    }
+
+    /// Like [`Declared::secret`], for an argument that sets a new secret: a prompt asks twice.
+    pub fn new_secret(mut self, id: &'static str) -> Self {
+        self.secrets.push(SecretArg { id, new: true });
+        self
+    }
+
+    /// Marks a list command: it prints a table, so `--output table|json|csv` applies.
+    pub fn lists(mut self) -> Self {
+        self.lists = true;
+        self
+    }
+}
+
+impl Declared<Documented> {
     /// Names who may run the command, completing its declaration.
     pub fn allow(self, access: Access) -> CommandSpec {
         CommandSpec {
@@ -180,6 +263,9 @@ impl Declared {
             files_only: self.files_only,
             access,
             clap: self.clap,
+            examples: self.examples,
+            secrets: self.secrets,
+            lists: self.lists,
             parse_targets: self.parse_targets,
             run: self.run,
         }

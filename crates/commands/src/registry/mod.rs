@@ -7,20 +7,25 @@
 //! a changing command with the target taken from the parsed arguments.
 
 //!
-//! Layout: [`declare`] holds the declaration machinery, [`words`] the command-line parsing, and
-//! this module the registry that resolves, checks, runs and audits; the catalogue of every
-//! command is `crate::catalog`.
+//! Layout: [`declare`] holds the declaration machinery, [`words`] the command-line parsing,
+//! [`tree`] the generated clap command tree (help pages, "did you mean"), and this module the
+//! registry that resolves, checks, runs and audits; the catalogue of every command is
+//! `crate::catalog`.
 
 mod declare;
+mod tree;
 mod words;
 
 use std::sync::Arc;
 
-use serde_json::json;
 use tracing::Instrument;
 
-pub use declare::{CommandSpec, Declared, Input, command, param_command};
-use words::{render, split_format, unknown};
+pub use declare::{
+    CommandSpec, Declared, Documented, Input, SecretArg, Undocumented, command, param_command,
+};
+pub use tree::Preflight;
+pub use words::TERMINAL_WIDTH_FLAG;
+use words::split_style;
 
 use crate::access::{Access, check_targets};
 use crate::change::AuditDraft;
@@ -56,59 +61,23 @@ impl Registry {
             .map(|(c, rest, _)| (c, rest))
     }
 
-    /// The text of `keyward manage help [COMMAND…]`.
-    pub fn help(&self, words: &[String]) -> Result<Output, CommandError> {
-        if !words.is_empty() {
-            let (spec, _) = self.resolve(words).ok_or_else(|| unknown(words))?;
-            let access = spec.access.describe();
-            let usage = (spec.clap)().name(spec.name).render_help().to_string();
-            let text = format!("{}\nWho may run it: {access}\n", usage.trim_end());
-            return Ok(Output::new(
-                text.clone(),
-                json!({ "command": spec.name, "help": text, "access": access }),
-            ));
-        }
-        let width = self
-            .commands
-            .iter()
-            .map(|c| c.name.len())
-            .max()
-            .unwrap_or(0);
-        let mut text = String::from("Commands (run locally, or remotely with --remote URL):\n");
-        for c in &self.commands {
-            text.push_str(&format!("  {:width$}  {}\n", c.name, c.about));
-        }
-        let list: Vec<_> = self
-            .commands
-            .iter()
-            .map(|c| json!({ "name": c.name, "about": c.about, "access": c.access.describe() }))
-            .collect();
-        Ok(Output::new(text, json!({ "commands": list })))
-    }
-
-    /// `help [COMMAND…]` (with `--json` anywhere) without a context: needs no database.
-    pub fn run_help(&self, words: &[String]) -> Result<Output, CommandError> {
-        let (format, words) = split_format(words);
-        let rest = match words.split_first() {
-            Some((first, rest)) if first == "help" => rest,
-            _ => &words[..],
-        };
-        self.help(rest).map(|o| render(o, format))
-    }
-
     /// Runs the command the words name. `--json` anywhere among the arguments selects JSON
-    /// rendering (the returned text is then the pretty JSON). Changing commands are audited.
+    /// rendering (the returned text is then the pretty JSON), `--output table|json|csv` does on
+    /// list commands; `help`, `--help` and a group alone answer their help page. Changing
+    /// commands are audited.
     pub async fn run(&self, ctx: &Ctx, words: &[String]) -> Result<Output, CommandError> {
-        let (format, words) = split_format(words);
-        if words.first().map(String::as_str) == Some("help") {
-            return self
-                .help(words.get(1..).unwrap_or_default())
-                .map(|o| render(o, format));
-        }
-        let (spec, args) = self.resolve(&words).ok_or_else(|| unknown(&words))?;
-        self.traced(ctx, spec, Input::Words(args.to_vec()))
-            .await
-            .map(|o| render(o, format))
+        let spec = match self.preflight(words)? {
+            Preflight::Help(out) => return Ok(out),
+            Preflight::Run(spec) => spec,
+        };
+        let (style, words) = split_style(words);
+        let args = words
+            .get(spec.name.split(' ').count()..)
+            .unwrap_or_default();
+        let (format, args) = Self::output_format(spec, args, style.format)?;
+        let style = words::Style { format, ..style };
+        let out = self.traced(ctx, spec, Input::Words(args)).await?;
+        words::render_styled(out, style)
     }
 
     /// Runs a command by its exact name with named parameters (the LinOTP transports). The
@@ -123,7 +92,7 @@ impl Registry {
             .commands
             .iter()
             .find(|c| c.name == name)
-            .ok_or_else(|| unknown(&[name.to_string()]))?;
+            .ok_or_else(|| self.unknown(&[name.to_string()]))?;
         self.traced(ctx, spec, Input::Params(params)).await
     }
 
@@ -131,7 +100,7 @@ impl Registry {
     /// for the principal, then (for changing commands) the target rule on the parsed
     /// arguments. The authorization tests drive every command through this.
     pub async fn authorize(&self, ctx: &Ctx, words: &[String]) -> Result<(), CommandError> {
-        let (spec, args) = self.resolve(words).ok_or_else(|| unknown(words))?;
+        let (spec, args) = self.resolve(words).ok_or_else(|| self.unknown(words))?;
         if !spec.access.allows(&ctx.principal) {
             return Err(access_denied(spec, ctx));
         }
@@ -214,7 +183,7 @@ impl Registry {
 
     /// Whether `words` name a known command (for allow-list checks before running).
     pub fn command_name(&self, words: &[String]) -> Option<&'static str> {
-        let (_, words) = split_format(words);
+        let (_, words) = split_style(words);
         if words.first().map(String::as_str) == Some("help") {
             return Some("help");
         }
@@ -241,7 +210,7 @@ fn access_denied(spec: &CommandSpec, ctx: &Ctx) -> CommandError {
 
 #[cfg(test)]
 mod tests {
-    use super::words::{parse_words, usage_error};
+    use super::words::{parse_words, split_format, unknown, usage_error};
     use super::*;
     use crate::output::Format;
 
@@ -258,6 +227,137 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), n, "duplicate command names");
         assert!(reg.iter().all(|c| !c.about.is_empty()));
+        assert!(reg.iter().all(|c| !c.examples.is_empty()));
+    }
+
+    #[test]
+    fn every_example_parses_and_names_its_command() {
+        let reg = Registry::standard();
+        for spec in reg.iter() {
+            for example in &spec.examples {
+                let w = shell_words(example);
+                let (found, args) = reg
+                    .resolve(&w)
+                    .unwrap_or_else(|| unreachable!("example {example:?} names no command"));
+                assert_eq!(found.name, spec.name, "example {example:?}");
+                let (_, args) = split_style(args);
+                let (_, args) = Registry::output_format(spec, &args, Format::Text)
+                    .unwrap_or_else(|e| unreachable!("{example:?}: {e}"));
+                assert!(spec.parses(&args), "example {example:?} does not parse");
+            }
+        }
+    }
+
+    /// Every argument whose name says password, PIN or passphrase is declared secret (so the
+    /// CLI can prompt for it and read it from stdin), and every declared secret exists.
+    #[test]
+    fn every_secret_argument_is_declared() {
+        let reg = Registry::standard();
+        for spec in reg.iter() {
+            let cmd = (spec.clap)();
+            for secret in &spec.secrets {
+                assert!(
+                    cmd.get_arguments().any(|a| a.get_id() == secret.id),
+                    "{}: no argument {}",
+                    spec.name,
+                    secret.id
+                );
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str().to_ascii_lowercase();
+                let secret_like = id.contains("password")
+                    || id.contains("passphrase")
+                    || id == "pin"
+                    || id.ends_with("pin");
+                if secret_like && arg.get_action().takes_values() {
+                    assert!(
+                        spec.secrets.iter().any(|s| s.id == arg.get_id()),
+                        "{}: argument {id} is a secret but not declared with .secret/.new_secret",
+                        spec.name
+                    );
+                }
+            }
+        }
+    }
+
+    /// Splits an example like a shell would for the simple quoting examples use.
+    fn shell_words(s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut quote: Option<char> = None;
+        let mut any = false;
+        for ch in s.chars() {
+            match (quote, ch) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => cur.push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(ch);
+                    any = true;
+                }
+                (None, c) if c.is_whitespace() => {
+                    if any || !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    any = false;
+                }
+                (None, c) => cur.push(c),
+            }
+        }
+        if any || !cur.is_empty() {
+            out.push(cur);
+        }
+        out
+    }
+
+    #[test]
+    fn typos_get_suggestions_without_echo() {
+        let reg = Registry::standard();
+        let CommandError::Usage(m) = reg.unknown(&words("createusr bob s3cretpw b@example.com"))
+        else {
+            unreachable!()
+        };
+        assert!(m.contains("did you mean \"createuser\""), "{m}");
+        assert!(!m.contains("s3cretpw") && !m.contains("bob"), "{m}");
+        let CommandError::Usage(m) = reg.unknown(&words("token initt --pin 9876")) else {
+            unreachable!()
+        };
+        assert!(m.contains("\"token init\""), "{m}");
+        assert!(!m.contains("9876"), "{m}");
+    }
+
+    #[test]
+    fn groups_have_help_and_commands_have_examples() {
+        let reg = Registry::standard();
+        for group in [
+            "token",
+            "config",
+            "config challenge",
+            "setup",
+            "audit",
+            "api",
+        ] {
+            let w = words(group);
+            let Ok(Preflight::Help(out)) = reg.preflight(&[w.clone(), words("--help")].concat())
+            else {
+                unreachable!("{group} --help")
+            };
+            assert!(
+                out.text.contains(&format!("keyward manage {group}")),
+                "{}",
+                out.text
+            );
+            assert!(reg.preflight(&w).is_err(), "{group} alone is a usage error");
+        }
+        let Ok(Preflight::Help(out)) = reg.preflight(&words("createuser --help")) else {
+            unreachable!()
+        };
+        assert!(
+            out.text.contains("Usage: keyward manage createuser"),
+            "{}",
+            out.text
+        );
+        assert!(out.text.contains("Examples:"), "{}", out.text);
+        assert!(out.text.contains("--password-stdin"), "{}", out.text);
     }
 
     #[derive(clap::Parser, Debug)]

@@ -37,6 +37,24 @@ pub(super) fn parse_words<A: clap::Parser>(
     }
 }
 
+/// Whether `args` parse as the arguments of `cmd`, leniently as [`parse_words`] does (the CLI
+/// asks this to tell a left-out secret from other mistakes; no value is kept).
+pub(super) fn parses(cmd: clap::Command, name: &'static str, args: &[String]) -> bool {
+    let words = || std::iter::once(name.to_string()).chain(args.iter().cloned());
+    if cmd.clone().try_get_matches_from(words()).is_ok() {
+        return true;
+    }
+    cmd.mut_args(|arg| {
+        if arg.is_positional() {
+            arg.allow_hyphen_values(true)
+        } else {
+            arg
+        }
+    })
+    .try_get_matches_from(words())
+    .is_ok()
+}
+
 /// Turns a clap error into either help text (success) or a one-line usage error. The message is
 /// built from the error's kind and the names of the arguments involved, never from clap's
 /// rendering: that quotes what was typed, and what was typed may be a password.
@@ -108,20 +126,68 @@ pub(super) fn unknown(words: &[String]) -> CommandError {
     ))
 }
 
-/// Separates the global `--json` flag from the words.
-pub(super) fn split_format(words: &[String]) -> (Format, Vec<String>) {
-    let mut format = Format::Text;
+/// The word a CLI adds to tell the registry the width of its terminal (tables are fitted to
+/// it); not for people, so not in any help page.
+pub const TERMINAL_WIDTH_FLAG: &str = "--terminal-width=";
+
+/// How the caller wants the result: text, JSON or CSV, and the terminal width for tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Style {
+    pub format: Format,
+    pub width: Option<u16>,
+}
+
+/// Separates the global `--json` flag and the CLI's `--terminal-width=N` from the words.
+pub(super) fn split_style(words: &[String]) -> (Style, Vec<String>) {
+    let mut style = Style {
+        format: Format::Text,
+        width: None,
+    };
     let mut rest = Vec::with_capacity(words.len());
     let mut after_dashes = false;
     for w in words {
-        if !after_dashes && w == "--json" {
-            format = Format::Json;
+        if after_dashes {
+            rest.push(w.clone());
+        } else if w == "--json" {
+            style.format = Format::Json;
+        } else if let Some(n) = w.strip_prefix(TERMINAL_WIDTH_FLAG) {
+            style.width = n.parse().ok().filter(|n| *n >= 20);
         } else {
-            after_dashes |= w == "--";
+            after_dashes = w == "--";
             rest.push(w.clone());
         }
     }
-    (format, rest)
+    (style, rest)
+}
+
+/// Separates the global `--json` flag (and the terminal width) from the words.
+pub(super) fn split_format(words: &[String]) -> (Format, Vec<String>) {
+    let (style, rest) = split_style(words);
+    (style.format, rest)
+}
+
+/// Renders a result as asked: the JSON value (pretty), CSV of its table, or its text with the
+/// table fitted to the terminal width.
+pub(super) fn render_styled(mut out: Output, style: Style) -> Result<Output, CommandError> {
+    match (style.format, &out.table) {
+        (Format::Json, _) => return Ok(render(out, Format::Json)),
+        (Format::Csv, Some(table)) => out.text = table.csv(),
+        (Format::Csv, None) => {
+            return Err(CommandError::Usage(
+                "this result has no table to write as CSV".to_string(),
+            ));
+        }
+        (Format::Text, Some(table)) => {
+            if let Some(width) = style.width {
+                let plain = table.render(None);
+                if let Some(footer) = out.text.strip_prefix(&plain) {
+                    out.text = table.render(Some(width)) + footer;
+                }
+            }
+        }
+        (Format::Text, None) => {}
+    }
+    Ok(out)
 }
 
 pub(super) fn render(mut out: Output, format: Format) -> Output {

@@ -22,9 +22,12 @@ pub fn commands() -> Vec<CommandSpec> {
     vec![
         param_command("token assign", "Assign a token to a user", assign)
             .mutating()
+            .example("token assign OATH0001 alice --pin 1234")
+            .new_secret("pin")
             .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command("token unassign", "Remove a token's owner", unassign)
             .mutating()
+            .example("token unassign OATH0001")
             .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token enable",
@@ -32,6 +35,8 @@ pub fn commands() -> Vec<CommandSpec> {
             enable,
         )
         .mutating()
+        .example("token enable OATH0001")
+        .example("token enable --user alice")
         .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token disable",
@@ -39,6 +44,8 @@ pub fn commands() -> Vec<CommandSpec> {
             disable,
         )
         .mutating()
+        .example("token disable OATH0001")
+        .example("token disable --user alice")
         .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token remove",
@@ -46,6 +53,7 @@ pub fn commands() -> Vec<CommandSpec> {
             remove,
         )
         .mutating()
+        .example("token remove OATH0001")
         .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token reset",
@@ -53,6 +61,7 @@ pub fn commands() -> Vec<CommandSpec> {
             reset,
         )
         .mutating()
+        .example("token reset OATH0001")
         .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token setpin",
@@ -60,6 +69,9 @@ pub fn commands() -> Vec<CommandSpec> {
             setpin,
         )
         .mutating()
+        .example("token setpin OATH0001 --userpin 1234 --sopin 5678")
+        .new_secret("userpin")
+        .new_secret("sopin")
         .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token setvalidity",
@@ -67,9 +79,11 @@ pub fn commands() -> Vec<CommandSpec> {
             setvalidity,
         )
         .mutating()
+        .example("token setvalidity --tokens OATH0001,OATH0002 --count-auth-max 100")
         .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command("token tokenrealm", "Set the realms of a token", tokenrealm)
             .mutating()
+            .example("token tokenrealm OATH0001 keyward")
             .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token copypin",
@@ -77,6 +91,7 @@ pub fn commands() -> Vec<CommandSpec> {
             copypin,
         )
         .mutating()
+        .example("token copypin OATH0001 OATH0002")
         .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token copyuser",
@@ -84,6 +99,7 @@ pub fn commands() -> Vec<CommandSpec> {
             copyuser,
         )
         .mutating()
+        .example("token copyuser OATH0001 OATH0002")
         .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token unpair",
@@ -91,6 +107,7 @@ pub fn commands() -> Vec<CommandSpec> {
             unpair,
         )
         .mutating()
+        .example("token unpair OATH0001")
         .allow(Access::Roles(TOKEN_OPERATORS)),
         command(
             "reset2fa",
@@ -98,6 +115,7 @@ pub fn commands() -> Vec<CommandSpec> {
             reset2fa,
         )
         .mutating()
+        .example("reset2fa alice")
         .allow(Access::Roles(TOKEN_OPERATORS)),
     ]
 }

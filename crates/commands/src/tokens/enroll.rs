@@ -29,20 +29,25 @@ pub fn commands() -> Vec<CommandSpec> {
     vec![
         param_command("token init", "Enroll a token (hotp, totp, pw)", init)
             .mutating()
-            .allow(Access::Roles(TOKEN_OPERATORS)),
+            .example("token init --type totp --genkey --user alice --pin 1234 --qr")
+.example("token init --type hotp --otpkey 3132333435363738393031323334353637383930 --serial OATH0001 --user alice")
+.new_secret("pin")
+.allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token losttoken",
             "Replace a lost token by a temporary password token",
             losttoken,
         )
         .mutating()
-        .allow(Access::Roles(TOKEN_OPERATORS)),
+        .example("token losttoken OATH0001")
+.allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token check_serial",
             "Check that a serial is unused; suggest a free one",
             check_serial,
         )
-        .allow(Access::Roles(TOKEN_READERS)),
+        .example("token check_serial OATH0001")
+.allow(Access::Roles(TOKEN_READERS)),
     ]
 }
 

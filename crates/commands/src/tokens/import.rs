@@ -44,7 +44,10 @@ pub fn commands() -> Vec<CommandSpec> {
             loadtokens,
         )
         .mutating()
-        .allow(Access::Roles(ADMINS)),
+        .example("token loadtokens --file-path tokens.csv --type oathcsv")
+.example("token loadtokens --file-path tokens.xml --type pskc --pskc-type password --pskc-password 'PSKC passphrase'")
+.secret("pskc_password")
+.allow(Access::Roles(ADMINS)),
     ]
 }
 

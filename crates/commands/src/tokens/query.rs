@@ -29,26 +29,34 @@ pub fn commands() -> Vec<CommandSpec> {
             "List tokens (filter, sort, page; --outform csv)",
             show,
         )
+        .example("token show --user alice --page 1 --pagesize 50")
+        .example("token show --serial OATH0001 --outform csv")
+        .lists()
         .allow(Access::Roles(TOKEN_READERS)),
         param_command("token owner", "Show the owner of a token", owner)
+            .example("token owner OATH0001")
             .allow(Access::Roles(TOKEN_READERS)),
         param_command(
             "token getserial",
             "Find the token that generates an OTP value",
             getserial,
         )
+        .example("token getserial 287922 --type hotp")
         .allow(Access::Roles(ADMINS)),
         param_command(
             "token totp_lookup",
             "When was a past OTP of a TOTP token valid",
             totp_lookup,
         )
+        .example("token totp_lookup TOTP0001 123456")
         .allow(Access::Roles(ADMINS)),
         param_command(
             "token checkstatus",
             "Show challenges by transaction id, serial or user",
             checkstatus,
         )
+        .example("token checkstatus --user alice")
+        .lists()
         .allow(Access::Roles(TOKEN_READERS)),
     ]
 }
@@ -163,12 +171,11 @@ async fn show(ctx: Ctx, a: ShowArgs) -> Result<Output, CommandError> {
             "page": page,
         },
     });
-    let text = if csv {
-        csv_text(&data)
-    } else {
-        table_text(&result.tokens, page, pages, result.total)
-    };
-    Ok(Output::new(text, value))
+    if csv {
+        return Ok(Output::new(csv_text(&data), value));
+    }
+    let (table, footer) = token_table(&result.tokens, page, pages, result.total);
+    Ok(Output::new(table.render(None) + &footer, value).with_table(table))
 }
 
 /// LinOTP's CSV: a header row, then a row per token, each cell `'value'; ` (see `crate::csv`).
@@ -209,7 +216,12 @@ fn csv_text(rows: &[Value]) -> String {
     out
 }
 
-fn table_text(tokens: &[Token], page: i64, pages: i64, total: i64) -> String {
+fn token_table(
+    tokens: &[Token],
+    page: i64,
+    pages: i64,
+    total: i64,
+) -> (crate::table::Table, String) {
     let rows: Vec<Vec<String>> = tokens
         .iter()
         .map(|t| {
@@ -225,7 +237,7 @@ fn table_text(tokens: &[Token], page: i64, pages: i64, total: i64) -> String {
             ]
         })
         .collect();
-    let mut text = crate::table::render(
+    let table = crate::table::Table::new(
         &[
             "SERIAL",
             "TYPE",
@@ -236,10 +248,9 @@ fn table_text(tokens: &[Token], page: i64, pages: i64, total: i64) -> String {
             "REALMS",
             "DESCRIPTION",
         ],
-        &rows,
+        rows,
     );
-    text.push_str(&format!("page {page} of {pages} ({total} tokens)\n"));
-    text
+    (table, format!("page {page} of {pages} ({total} tokens)\n"))
 }
 
 #[derive(Parser, Deserialize, Default)]
@@ -505,11 +516,11 @@ async fn checkstatus(ctx: Ctx, a: CheckStatusArgs) -> Result<Output, CommandErro
             rfc3339(c.expires_at),
         ]);
     }
-    let text = crate::table::render(
+    let table = crate::table::Table::new(
         &["TRANSACTION", "SERIAL", "STATUS", "CREATED", "EXPIRES"],
-        &rows,
+        rows,
     );
-    Ok(Output::new(text, json!({ "values": values })))
+    Ok(Output::new(table.render(None), json!({ "values": values })).with_table(table))
 }
 
 // Reads act on nobody: the target rule is for changes.

@@ -20,8 +20,11 @@ pub fn commands() -> Vec<CommandSpec> {
             "List users of the internal user store",
             userlist,
         )
+        .example("token userlist --username 'a*'")
+        .lists()
         .allow(Access::Roles(TOKEN_READERS)),
         param_command("token testresolver", "Test a user resolver", testresolver)
+            .example("token testresolver internal")
             .allow(Access::Roles(TOKEN_READERS)),
     ]
 }
@@ -103,10 +106,12 @@ async fn userlist(ctx: Ctx, a: UserListArgs) -> Result<Output, CommandError> {
         .iter()
         .map(|u| vec![u.username.clone(), u.email.clone()])
         .collect();
-    let mut text = crate::table::render(&["USERNAME", "EMAIL"], &rows);
+    let table = crate::table::Table::new(&["USERNAME", "EMAIL"], rows);
+    let mut text = table.render(None);
     text.push_str(&format!("queried: {}\n", list.len()));
     let queried = list.len();
     Ok(Output::new(text, json!(list))
+        .with_table(table)
         .with_result_key("queried", json!(queried))
         .with_detail(json!({ "page": page, "rp": rp })))
 }

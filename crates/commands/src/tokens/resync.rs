@@ -25,6 +25,7 @@ pub fn commands() -> Vec<CommandSpec> {
             resync,
         )
         .mutating()
+        .example("token resync OATH0001 254676 287922")
         .allow(Access::Roles(TOKEN_OPERATORS)),
     ]
 }
@@ -91,7 +92,8 @@ async fn resync(ctx: Ctx, a: ResyncArgs) -> Result<Output, CommandError> {
         "Resynchronisation failed: OTPs not found in the sync window",
         json!(false),
     )
-    .with_audit("not resynced: OTPs not found");
+    .with_audit("not resynced: OTPs not found")
+    .as_failure();
     ctx.commit_output(ctx.begin_change().await?, out).await
 }
 

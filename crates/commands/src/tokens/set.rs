@@ -25,6 +25,9 @@ pub fn commands() -> Vec<CommandSpec> {
             set,
         )
         .mutating()
+        .example("token set OATH0001 --max-fail-count 5 --count-auth-success-max 100")
+        .example("token set OATH0001 --pin 4321")
+        .new_secret("pin")
         .allow(Access::Roles(TOKEN_OPERATORS)),
     ]
 }

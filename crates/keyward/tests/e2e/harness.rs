@@ -119,9 +119,11 @@ impl TestEnv {
             }
         };
         let config_path = dir.path().join("keyward.toml");
+        // Cheap hashing, and short throwaway passwords allowed (`cli_help` tests the
+        // password_min_length default with KEYWARD_PASSWORD_MIN_LENGTH, which wins over this).
         let config = format!(
             "data_dir = \"{}\"\ndatabase_url = \"{}\"\nargon2_memory_kib = 1024\nargon2_iterations = 1\n\
-             node_id = \"test-node\"\n{}\n",
+             node_id = \"test-node\"\npassword_min_length = 1\n{}\n",
             dir.path().join("data").display(),
             database_url,
             extra_toml

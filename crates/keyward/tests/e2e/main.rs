@@ -7,6 +7,7 @@
 
 mod api_client;
 mod api_client_errors;
+mod cli_help;
 mod hardening_audit;
 mod hardening_small;
 mod hardening_tx;
