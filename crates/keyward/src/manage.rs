@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use keyward_commands::{Ctx, Registry, Settings, Shared};
+use keyward_commands::{Ctx, ErrorKind, Registry, Settings, Shared};
 
 #[derive(Args)]
 #[command(trailing_var_arg = true)]
@@ -39,7 +39,13 @@ fn finish(text: &str, code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-fn fail(message: &str, code: i32) -> ExitCode {
+/// One error line on stderr; the exit code is the kind's ([`ErrorKind::exit_code`]).
+fn fail(message: &str, kind: ErrorKind) -> ExitCode {
+    fail_with(message, kind.exit_code())
+}
+
+/// One error line on stderr and an exit code the server chose (from the kind, on its side).
+fn fail_with(message: &str, code: i32) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -51,20 +57,23 @@ async fn run_local(settings: Settings, words: &[String]) -> ExitCode {
         // An unknown command's message names its first word only: the rest may be a password.
         return match registry.run_help(words) {
             Ok(out) if words.first().map(String::as_str) == Some("help") => finish(&out.text, 0),
-            Ok(_) => fail("unknown command (see `keyward manage help`)", 2),
-            Err(e) => fail(&e.to_string(), 2),
+            Ok(_) => fail(
+                "unknown command (see `keyward manage help`)",
+                ErrorKind::Usage,
+            ),
+            Err(e) => fail(&e.to_string(), ErrorKind::Usage),
         };
     }
     let shared = match Shared::open(settings, "local".to_string()).await {
         Ok(s) => Arc::new(s),
-        Err(e) => return fail(&e.to_string(), e.exit_code()),
+        Err(e) => return fail(&e.to_string(), e.kind()),
     };
     let ctx = Ctx::console(shared.clone());
     let result = registry.run(&ctx, words).await;
     shared.store.close().await;
     match result {
         Ok(out) => finish(&out.text, 0),
-        Err(e) => fail(&e.to_string(), e.exit_code()),
+        Err(e) => fail(&e.to_string(), e.kind()),
     }
 }
 
@@ -72,13 +81,13 @@ async fn run_remote(url: &str, words: &[String]) -> ExitCode {
     let Ok(key) = std::env::var("KEYWARD_ACCESS_KEY") else {
         return fail(
             "--remote needs the management access key in KEYWARD_ACCESS_KEY",
-            2,
+            ErrorKind::Usage,
         );
     };
     let endpoint = format!("{}/server/management-command/", url.trim_end_matches('/'));
     let (name, rest) = match words.split_first() {
         Some((n, r)) => (n.clone(), r.to_vec()),
-        None => return fail("no command given", 2),
+        None => return fail("no command given", ErrorKind::Usage),
     };
     let body = serde_json::json!({ "command_name": name, "command_args": rest });
     let client = reqwest::Client::new();
@@ -90,7 +99,12 @@ async fn run_remote(url: &str, words: &[String]) -> ExitCode {
         .await
     {
         Ok(r) => r,
-        Err(e) => return fail(&format!("cannot reach {endpoint}: {e}"), 1),
+        Err(e) => {
+            return fail(
+                &format!("cannot reach {endpoint}: {e}"),
+                ErrorKind::Unavailable,
+            );
+        }
     };
     let status = resp.status();
     let value: serde_json::Value = match resp.json().await {
@@ -98,18 +112,22 @@ async fn run_remote(url: &str, words: &[String]) -> ExitCode {
         Err(_) => {
             return fail(
                 &format!("{endpoint} answered {status} without a JSON body"),
-                1,
+                ErrorKind::Internal,
             );
         }
     };
     if !status.is_success() {
+        // The endpoint refused the request (key, allow-list, unknown command, size).
         let detail = value
             .get("detail")
             .and_then(|d| d.as_str())
             .map(String::from)
             .or_else(|| value.get("non_field_errors").map(|v| v.to_string()))
             .unwrap_or_else(|| value.to_string());
-        return fail(&format!("{endpoint} answered {status}: {detail}"), 1);
+        return fail(
+            &format!("{endpoint} answered {status}: {detail}"),
+            ErrorKind::Forbidden,
+        );
     }
     let output = value
         .get("output")
@@ -119,6 +137,6 @@ async fn run_remote(url: &str, words: &[String]) -> ExitCode {
     if code == 0 {
         finish(output, 0)
     } else {
-        fail(output.trim_end(), code)
+        fail_with(output.trim_end(), code)
     }
 }

@@ -2,6 +2,8 @@
 //! (`keyward manage --remote`, `keyward api`) read. Depends on nothing of keyward's, so a client
 //! can use it without the server, the store or the commands.
 
+pub mod error;
 pub mod rest;
 
+pub use error::ErrorKind;
 pub use rest::*;

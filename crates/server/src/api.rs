@@ -7,9 +7,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use keyward_proto::{AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
 use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::ApiError;
+use keyward_proto::{AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -139,7 +139,7 @@ async fn audit(
         }
     }
     let out = state.registry.run(&ctx, &words).await?;
-    let page: AuditPage = serde_json::from_value(out.json)
-        .map_err(|e| ApiError::from(keyward_commands::CommandError::Internal(e.to_string())))?;
+    let page: AuditPage =
+        serde_json::from_value(out.json).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(page))
 }

@@ -184,8 +184,8 @@ impl FromRequestParts<AppState> for Authenticated {
                     && role != "admin"
                 {
                     state.metrics.record_auth(kind, AuthOutcome::Failure);
-                    return Err(ApiError::Forbidden(
-                        "validate API keys only open /validate/*".into(),
+                    return Err(ApiError::forbidden(
+                        "validate API keys only open /validate/*",
                     ));
                 }
                 state.metrics.record_auth(kind, AuthOutcome::Success);

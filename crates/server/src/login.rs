@@ -12,12 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use keyward_proto::{LoginBody, LoginResponse, RegisterBody, StatusMessage, UserInfo};
 use crate::audit_coalesce::{Row, audit_failure};
 use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics::{AuthKind, AuthOutcome};
 use crate::throttle::retry_after_secs;
+use keyward_proto::{LoginBody, LoginResponse, RegisterBody, StatusMessage, UserInfo};
 
 /// The one answer to every refused login.
 const REFUSED: &str = "invalid username or password";
@@ -82,9 +82,7 @@ async fn login(
                 },
             )
             .await;
-            return Err(ApiError::TooManyRequests {
-                retry_after: retry_after_secs(wait),
-            });
+            return Err(ApiError::throttled(retry_after_secs(wait)));
         }
     };
     let agent = user_agent(&headers);
@@ -115,7 +113,7 @@ async fn login(
             state
                 .metrics
                 .record_auth(AuthKind::Password, AuthOutcome::Failure);
-            Err(ApiError::Unauthorized(REFUSED.into()))
+            Err(ApiError::unauthorized(REFUSED))
         }
         Err(LoginError::Failed(e)) => {
             attempt.not_a_guess();
@@ -141,10 +139,10 @@ async fn logout(
     auth: Result<Authenticated, ApiError>,
 ) -> Result<Json<StatusMessage>, ApiError> {
     let Ok(Authenticated(caller)) = auth else {
-        return Err(ApiError::Unauthorized("invalid token".into()));
+        return Err(ApiError::unauthorized("invalid token"));
     };
     if !matches!(caller.via, AuthVia::Session(_)) {
-        return Err(ApiError::Unauthorized("no login session presented".into()));
+        return Err(ApiError::unauthorized("no login session presented"));
     }
     let ctx = caller.ctx(&state, &client);
     state.registry.run(&ctx, &["logout".to_string()]).await?;

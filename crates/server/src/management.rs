@@ -17,14 +17,14 @@ use utoipa_axum::routes;
 use keyward_commands::access::Principal;
 
 use crate::AppState;
-use keyward_proto::{
-    ManagementDenied, ManagementRejected, ManagementRequest, ManagementResponse, StatusMessage,
-};
 use crate::audit_coalesce::{Row, audit_failure};
 use crate::auth::ClientAddr;
 use crate::error::ApiError;
 use crate::metrics::{AuthKind, AuthOutcome};
 use crate::throttle::{Limit, retry_after_secs};
+use keyward_proto::{
+    ManagementDenied, ManagementRejected, ManagementRequest, ManagementResponse, StatusMessage,
+};
 
 /// Wrong access keys tolerated per client address before waits (1 s, 2 s, 4 s, …) start.
 pub const MANAGEMENT_KEY_THRESHOLD: u32 = 10;
@@ -113,9 +113,7 @@ async fn management_command(
             .metrics
             .record_auth(AuthKind::ManagementKey, AuthOutcome::Throttled);
         audit_failure(&state, failure("throttled after repeated failures")).await;
-        return Err(ApiError::TooManyRequests {
-            retry_after: retry_after_secs(wait),
-        });
+        return Err(ApiError::throttled(retry_after_secs(wait)));
     }
     let configured = state
         .shared

@@ -9,8 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use keyward_proto::{Health, StatusMessage, VersionInfo};
 use crate::error::error_body;
+use keyward_proto::{Health, StatusMessage, VersionInfo};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const COMMIT_HASH: &str = env!("KEYWARD_COMMIT_HASH");
