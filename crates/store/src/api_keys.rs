@@ -1,13 +1,12 @@
 //! The `api_keys` table: long-lived keys for automation (pi-manage `api createtoken`), stored as
 //! SHA-256 hashes, listable and revocable.
 
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::{Store, StoreError, sha256_hex};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ApiKey {
     pub id: String,
     pub role: String,

@@ -10,13 +10,12 @@ use crate::writer::batch_tx::{BatchTx, Param};
 use crate::{Store, StoreError};
 
 /// One challenge as stored.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug)]
 pub struct Challenge {
     pub transaction_id: String,
     pub token_id: String,
     pub serial: String,
     pub message: String,
-    #[serde(skip)]
     pub data_sealed: String,
     /// `open`, `answered` or `closed`.
     pub state: String,

@@ -1,14 +1,13 @@
 //! The `sessions` table: login sessions (bearer tokens stored as SHA-256 hashes) which double as
 //! the list of connections an operator can see and close.
 
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::{Store, StoreError, sha256_hex};
 
 /// One session joined with its user's name.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Session {
     pub id: String,
     pub user_id: String,
