@@ -179,9 +179,9 @@ async fn list(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
         .iter()
         .map(|k| {
             vec![
-                k.id.clone(),
+                k.id.to_string(),
                 k.role.clone(),
-                k.username.clone(),
+                k.username.to_string(),
                 k.realm.clone(),
                 rfc3339(k.created_at),
                 rfc3339(k.expires_at),

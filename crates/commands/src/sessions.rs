@@ -160,8 +160,8 @@ async fn connections(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
         .iter()
         .map(|s| {
             vec![
-                s.id.clone(),
-                s.username.clone(),
+                s.id.to_string(),
+                s.username.to_string(),
                 s.protocol.clone(),
                 dash(&s.remote_addr),
                 dash(&s.user_agent),

@@ -3,7 +3,9 @@
 //! can use it without the server, the store or the commands.
 
 pub mod error;
+pub mod ids;
 pub mod rest;
 
 pub use error::ErrorKind;
+pub use ids::{ApiKeyId, Serial, SessionId, Username};
 pub use rest::*;

@@ -2,6 +2,8 @@
 //! endpoint), with their OpenAPI schemas; the server serves them and the clients read them.
 
 use serde::{Deserialize, Serialize};
+
+use crate::ids::{ApiKeyId, SessionId, Username};
 use utoipa::{IntoParams, ToSchema};
 
 /// Every error, and SFTPGo-style acknowledgements: `{"error": "", "message": "Alive", "status": 200}`.
@@ -72,8 +74,8 @@ pub struct MeResponse {
 /// One active session, in SFTPGo's `get-connections` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Connection {
-    pub connection_id: String,
-    pub username: String,
+    pub connection_id: SessionId,
+    pub username: Username,
     /// `http`, `radius` or `api`.
     pub protocol: String,
     pub remote_address: String,
@@ -97,10 +99,10 @@ pub struct ConnectionList {
 /// One API key as `api list` shows it (never its secret).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ApiKeyInfo {
-    pub id: String,
+    pub id: ApiKeyId,
     /// `admin` or `validate`.
     pub role: String,
-    pub username: String,
+    pub username: Username,
     pub realm: String,
     pub description: String,
     /// Epoch seconds.
