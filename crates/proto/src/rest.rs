@@ -74,7 +74,9 @@ pub struct MeResponse {
 /// One active session, in SFTPGo's `get-connections` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Connection {
+    #[schema(value_type = String)]
     pub connection_id: SessionId,
+    #[schema(value_type = String)]
     pub username: Username,
     /// `http`, `radius` or `api`.
     pub protocol: String,
@@ -99,9 +101,11 @@ pub struct ConnectionList {
 /// One API key as `api list` shows it (never its secret).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ApiKeyInfo {
+    #[schema(value_type = String)]
     pub id: ApiKeyId,
     /// `admin` or `validate`.
     pub role: String,
+    #[schema(value_type = String)]
     pub username: Username,
     pub realm: String,
     pub description: String,
