@@ -5,6 +5,7 @@
 //! it. `validate` keys only open `/validate/*`.
 
 use clap::Parser;
+use keyward_proto::ApiKeyInfo;
 use keyward_store::api_keys::{ApiKey, NewApiKey};
 use serde_json::json;
 
@@ -158,6 +159,22 @@ fn status(k: &ApiKey, now: i64) -> &'static str {
     }
 }
 
+/// A key as `api list --json` shows it.
+fn key_info(k: &ApiKey, now: i64) -> ApiKeyInfo {
+    ApiKeyInfo {
+        id: k.id.clone(),
+        role: k.role.clone(),
+        username: k.username.clone(),
+        realm: k.realm.clone(),
+        description: k.description.clone(),
+        created_at: k.created_at,
+        expires_at: k.expires_at,
+        revoked_at: k.revoked_at,
+        revoked: rfc3339_opt(k.revoked_at),
+        status: status(k, now).to_string(),
+    }
+}
+
 #[derive(Parser)]
 struct NoArgs {}
 
@@ -168,9 +185,9 @@ async fn list(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
         .iter()
         .map(|k| {
             vec![
-                k.id.clone(),
+                k.id.to_string(),
                 k.role.clone(),
-                k.username.clone(),
+                k.username.to_string(),
                 k.realm.clone(),
                 rfc3339(k.created_at),
                 rfc3339(k.expires_at),
@@ -184,17 +201,7 @@ async fn list(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
         ],
         rows,
     );
-    let items: Vec<_> = keys
-        .iter()
-        .map(|k| {
-            json!({
-                "id": k.id, "role": k.role, "username": k.username, "realm": k.realm,
-                "description": k.description, "created_at": k.created_at,
-                "expires_at": k.expires_at, "revoked_at": k.revoked_at,
-                "revoked": rfc3339_opt(k.revoked_at), "status": status(k, now),
-            })
-        })
-        .collect();
+    let items: Vec<ApiKeyInfo> = keys.iter().map(|k| key_info(k, now)).collect();
     Ok(Output::new(table.render(None), json!({ "api_keys": items })).with_table(table))
 }
 
@@ -237,5 +244,28 @@ mod tests {
         assert_eq!(parse_days("365"), Ok(365));
         assert!(parse_days("0").is_err());
         assert!(parse_days("x").is_err());
+    }
+
+    #[test]
+    fn the_listed_key_has_the_json_shape_of_before() {
+        let key = ApiKey {
+            id: "k1".into(),
+            role: "admin".into(),
+            username: "ops".into(),
+            realm: "r".into(),
+            description: "d".into(),
+            created_at: 10,
+            expires_at: 20,
+            revoked_at: None,
+            owner_id: None,
+        };
+        assert_eq!(
+            json!(key_info(&key, 30)),
+            json!({
+                "id": "k1", "role": "admin", "username": "ops", "realm": "r",
+                "description": "d", "created_at": 10, "expires_at": 20, "revoked_at": null,
+                "revoked": "never", "status": "expired",
+            })
+        );
     }
 }

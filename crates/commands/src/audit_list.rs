@@ -3,6 +3,7 @@
 //! its role rule (superuser, admin, auditor) is the registry's.
 
 use clap::Parser;
+use keyward_proto::{AuditEntry, AuditPage};
 use keyward_store::audit::AuditRecord;
 use serde_json::json;
 
@@ -46,13 +47,22 @@ struct ListArgs {
 crate::no_targets!(ListArgs);
 
 /// One entry as the REST API and `--json` show it.
-fn entry_json(r: &AuditRecord) -> serde_json::Value {
-    json!({
-        "id": r.id, "chain": r.chain, "seq": r.seq, "ts_ms": r.ts_ms,
-        "actor": r.event.actor, "action": r.event.action, "target": r.event.target,
-        "success": r.event.success, "client": r.event.client, "details": r.event.details,
-        "prev_hash": r.prev_hash, "hash": r.hash, "signature": r.signature,
-    })
+fn entry(r: &AuditRecord) -> AuditEntry {
+    AuditEntry {
+        id: r.id,
+        chain: r.chain.clone(),
+        seq: r.seq,
+        ts_ms: r.ts_ms,
+        actor: r.event.actor.clone(),
+        action: r.event.action.clone(),
+        target: r.event.target.clone(),
+        success: r.event.success,
+        client: r.event.client.clone(),
+        details: r.event.details.clone(),
+        prev_hash: r.prev_hash.clone(),
+        hash: r.hash.clone(),
+        signature: r.signature.clone(),
+    }
 }
 
 async fn list(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
@@ -93,10 +103,49 @@ async fn list(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
     if let Some(next) = next_before_id {
         text.push_str(&format!("(more: --before-id {next})\n"));
     }
-    let entries: Vec<_> = rows.iter().map(entry_json).collect();
-    Ok(Output::new(
-        text,
-        json!({ "entries": entries, "next_before_id": next_before_id }),
-    )
-    .with_table(table))
+    let page = AuditPage {
+        entries: rows.iter().map(entry).collect(),
+        next_before_id,
+    };
+    Ok(Output::new(text, json!(page)).with_table(table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_store::audit::AuditEvent;
+
+    #[test]
+    fn an_entry_has_the_json_shape_of_before() {
+        let r = AuditRecord {
+            id: 7,
+            chain: "local".into(),
+            seq: 3,
+            ts_ms: 1000,
+            event: AuditEvent {
+                actor: "root".into(),
+                action: "createuser".into(),
+                target: "user:bob".into(),
+                success: true,
+                client: "console".into(),
+                details: "".into(),
+            },
+            prev_hash: "p".into(),
+            hash: "h".into(),
+            signature: "".into(),
+        };
+        let page = AuditPage {
+            entries: vec![entry(&r)],
+            next_before_id: None,
+        };
+        assert_eq!(
+            json!(page),
+            json!({ "entries": [{
+                "id": 7, "chain": "local", "seq": 3, "ts_ms": 1000, "actor": "root",
+                "action": "createuser", "target": "user:bob", "success": true,
+                "client": "console", "details": "", "prev_hash": "p", "hash": "h",
+                "signature": "",
+            }], "next_before_id": null })
+        );
+    }
 }

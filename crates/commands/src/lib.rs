@@ -32,6 +32,6 @@ pub mod users;
 pub mod validate;
 
 pub use context::{Ctx, Shared};
-pub use output::{CommandError, Format, Output};
+pub use output::{CommandError, ErrorKind, Format, Output};
 pub use registry::Registry;
 pub use settings::Settings;

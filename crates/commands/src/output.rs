@@ -2,6 +2,7 @@
 //! the error type every command shares. Transports print or send these unchanged, so local and
 //! remote output are byte-for-byte the same.
 
+pub use keyward_proto::ErrorKind;
 use keyward_store::StoreError;
 use serde_json::Value;
 
@@ -89,6 +90,8 @@ pub enum CommandError {
     /// The arguments do not fit the command (exit code 2).
     #[error("{0}")]
     Usage(String),
+    /// An argument's value is refused ([`ErrorKind::InvalidArgument`]); the message names the
+    /// argument where it is known.
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -111,26 +114,32 @@ pub enum CommandError {
 }
 
 impl CommandError {
-    /// Process exit code for this error.
-    pub fn exit_code(&self) -> i32 {
+    /// The stable kind: how every transport answers this error (HTTP status, LinOTP code,
+    /// exit code — see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            CommandError::Usage(_) => 2,
-            _ => 1,
+            CommandError::Usage(_) => ErrorKind::Usage,
+            CommandError::Invalid(_) => ErrorKind::InvalidArgument,
+            CommandError::NotFound(_) => ErrorKind::NotFound,
+            CommandError::Conflict(_) => ErrorKind::Conflict,
+            CommandError::Forbidden(_) => ErrorKind::Forbidden,
+            CommandError::Unavailable(_) => ErrorKind::Unavailable,
+            CommandError::Overloaded(_) => ErrorKind::Overloaded,
+            CommandError::Internal(_) => ErrorKind::Internal,
+            CommandError::Throttled { .. } => ErrorKind::Throttled,
         }
     }
 
-    /// Stable machine-readable kind (JSON output, HTTP mapping).
-    pub fn kind(&self) -> &'static str {
+    /// Process exit code for this error (from its kind).
+    pub fn exit_code(&self) -> i32 {
+        self.kind().exit_code()
+    }
+
+    /// Seconds the caller should wait before retrying (throttled errors only).
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
-            CommandError::Usage(_) => "usage",
-            CommandError::Invalid(_) => "invalid",
-            CommandError::NotFound(_) => "not_found",
-            CommandError::Conflict(_) => "conflict",
-            CommandError::Forbidden(_) => "forbidden",
-            CommandError::Unavailable(_) => "unavailable",
-            CommandError::Overloaded(_) => "overloaded",
-            CommandError::Internal(_) => "internal",
-            CommandError::Throttled { .. } => "throttled",
+            CommandError::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -176,7 +185,7 @@ mod tests {
         let e = CommandError::from(StoreError::Unavailable(
             "the database writer has stopped".into(),
         ));
-        assert_eq!(e.kind(), "unavailable");
+        assert_eq!(e.kind(), ErrorKind::Unavailable);
         assert_eq!(
             e.to_string(),
             "database unavailable: the database writer has stopped"

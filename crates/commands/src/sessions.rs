@@ -3,6 +3,7 @@
 //! 401), `connections` lists live sessions in SFTPGo's shape, `closeconnection ID` ends one.
 
 use clap::Parser;
+use keyward_proto::{Connection, ConnectionList};
 use keyward_store::sessions::Session;
 use serde_json::json;
 
@@ -139,18 +140,18 @@ pub async fn live_sessions(ctx: &Ctx) -> Result<Vec<Session>, CommandError> {
 }
 
 /// One session in SFTPGo's `get-connections` shape (times in ms).
-pub fn connection_json(s: &Session) -> serde_json::Value {
-    json!({
-        "connection_id": s.id,
-        "username": s.username,
-        "protocol": s.protocol,
-        "remote_address": s.remote_addr,
-        "client_version": s.user_agent,
-        "connection_time": s.created_at.saturating_mul(1000),
-        "last_activity": s.last_activity.saturating_mul(1000),
-        "expires_at": s.expires_at,
-        "active_transfers": [],
-    })
+pub fn connection(s: &Session) -> Connection {
+    Connection {
+        connection_id: s.id.clone(),
+        username: s.username.clone(),
+        protocol: s.protocol.clone(),
+        remote_address: s.remote_addr.clone(),
+        client_version: s.user_agent.clone(),
+        connection_time: s.created_at.saturating_mul(1000),
+        last_activity: s.last_activity.saturating_mul(1000),
+        expires_at: s.expires_at,
+        active_transfers: Vec::new(),
+    }
 }
 
 async fn connections(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
@@ -166,8 +167,8 @@ async fn connections(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
         .iter()
         .map(|s| {
             vec![
-                s.id.clone(),
-                s.username.clone(),
+                s.id.to_string(),
+                s.username.to_string(),
                 s.protocol.clone(),
                 dash(&s.remote_addr),
                 dash(&s.user_agent),
@@ -188,8 +189,10 @@ async fn connections(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
         ],
         rows,
     );
-    let items: Vec<_> = sessions.iter().map(connection_json).collect();
-    Ok(Output::new(table.render(None), json!({ "connections": items })).with_table(table))
+    let list = ConnectionList {
+        connections: sessions.iter().map(connection).collect(),
+    };
+    Ok(Output::new(table.render(None), json!(list)).with_table(table))
 }
 
 #[derive(Parser)]
@@ -211,4 +214,35 @@ async fn closeconnection(ctx: Ctx, a: IdArg) -> Result<Output, CommandError> {
         json!({ "connection_id": a.id, "closed": true }),
     );
     ctx.commit_output(tx, out).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_has_sftpgo_s_json_shape() {
+        let s = Session {
+            id: "c1".into(),
+            user_id: "u1".into(),
+            username: "alice".into(),
+            protocol: "http".into(),
+            remote_addr: "127.0.0.1".into(),
+            user_agent: "curl".into(),
+            created_at: 2,
+            last_activity: 3,
+            expires_at: 4,
+        };
+        assert_eq!(
+            json!(ConnectionList {
+                connections: vec![connection(&s)]
+            }),
+            json!({ "connections": [{
+                "connection_id": "c1", "username": "alice", "protocol": "http",
+                "remote_address": "127.0.0.1", "client_version": "curl",
+                "connection_time": 2000, "last_activity": 3000, "expires_at": 4,
+                "active_transfers": [],
+            }]})
+        );
+    }
 }

@@ -85,7 +85,7 @@ impl Decision {
     ) -> Decision {
         Decision {
             outcome: CheckOutcome::Accepted {
-                serial: t.serial.clone(),
+                serial: t.serial.to_string(),
             },
             answer_challenge,
             accept: Some(OtpAcceptance {
@@ -435,7 +435,8 @@ async fn open_challenges(
                 .iter()
                 .map(|t| t.serial.as_str())
                 .collect::<Vec<_>>()
-                .join(","),
+                .join(",")
+                .into(),
             message: message.clone(),
             data_sealed: String::new(),
             state: "open".into(),
@@ -446,7 +447,7 @@ async fn open_challenges(
     Ok(CheckOutcome::Challenge {
         transaction_id: txid,
         message,
-        serials: tokens.iter().map(|t| t.serial.clone()).collect(),
+        serials: tokens.iter().map(|t| t.serial.to_string()).collect(),
     })
 }
 

@@ -72,7 +72,7 @@ async fn seed(store: &Store) -> Vec<TargetOf> {
         store
             .create_token(&NewToken {
                 id: format!("tok{rank}"),
-                serial: serial.clone(),
+                serial: serial.clone().into(),
                 token_type: "hmac".into(),
                 description: String::new(),
                 owner_id: Some(user.id.clone()),

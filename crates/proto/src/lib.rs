@@ -2,10 +2,14 @@
 //! (`keyward manage --remote`, `keyward api`) read. Depends on nothing of keyward's, so a client
 //! can use it without the server, the store or the commands.
 
+pub mod error;
+pub mod ids;
 pub mod rest;
 pub mod user;
 pub mod user_check;
 pub mod user_flags;
 
+pub use error::ErrorKind;
+pub use ids::{ApiKeyId, Serial, SessionId, Username};
 pub use rest::*;
 pub use user::*;

@@ -2,6 +2,8 @@
 //! endpoint), with their OpenAPI schemas; the server serves them and the clients read them.
 
 use serde::{Deserialize, Serialize};
+
+use crate::ids::{ApiKeyId, SessionId, Username};
 use utoipa::{IntoParams, ToSchema};
 
 /// Every error, and SFTPGo-style acknowledgements: `{"error": "", "message": "Alive", "status": 200}`.
@@ -70,10 +72,12 @@ pub struct MeResponse {
 }
 
 /// One active session, in SFTPGo's `get-connections` shape.
-#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Connection {
-    pub connection_id: String,
-    pub username: String,
+    #[schema(value_type = String)]
+    pub connection_id: SessionId,
+    #[schema(value_type = String)]
+    pub username: Username,
     /// `http`, `radius` or `api`.
     pub protocol: String,
     pub remote_address: String,
@@ -86,6 +90,35 @@ pub struct Connection {
     /// Epoch seconds.
     pub expires_at: i64,
     pub active_transfers: Vec<serde_json::Value>,
+}
+
+/// The `connections` command's result: live sessions, oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConnectionList {
+    pub connections: Vec<Connection>,
+}
+
+/// One API key as `api list` shows it (never its secret).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyInfo {
+    #[schema(value_type = String)]
+    pub id: ApiKeyId,
+    /// `admin` or `validate`.
+    pub role: String,
+    #[schema(value_type = String)]
+    pub username: Username,
+    pub realm: String,
+    pub description: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// Epoch seconds.
+    pub expires_at: i64,
+    /// Epoch seconds, when revoked.
+    pub revoked_at: Option<i64>,
+    /// `revoked_at` as RFC 3339, or `never`.
+    pub revoked: String,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
 }
 
 /// `POST /server/management-command/` body (Psono).
@@ -143,7 +176,7 @@ pub struct Health {
 }
 
 /// One audit log entry.
-#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub chain: String,
@@ -162,7 +195,7 @@ pub struct AuditEntry {
 }
 
 /// One page of the audit log, newest first.
-#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     /// Pass as `before_id` for the next (older) page; absent on the last page.

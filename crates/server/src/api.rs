@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::ApiError;
-use keyward_proto::{AuditPage, AuditQuery, Connection, MeResponse, StatusMessage};
+use keyward_proto::{AuditPage, AuditQuery, Connection, ConnectionList, MeResponse, StatusMessage};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -64,17 +64,15 @@ pub(crate) async fn connections(
     State(state): State<AppState>,
     client: ClientAddr,
     Authenticated(caller): Authenticated,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<Connection>>, ApiError> {
     let ctx = caller.ctx(&state, &client);
     let out = state
         .registry
         .run(&ctx, &["connections".to_string()])
         .await?;
-    let list = match out.json.get("connections") {
-        Some(serde_json::Value::Array(items)) => items.clone(),
-        _ => Vec::new(),
-    };
-    Ok(Json(list))
+    let list: ConnectionList =
+        serde_json::from_value(out.json).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(list.connections))
 }
 
 /// Close one session (runs the `closeconnection` command, audited).
@@ -140,7 +138,7 @@ async fn audit(
         }
     }
     let out = state.registry.run(&ctx, &words).await?;
-    let page: AuditPage = serde_json::from_value(out.json)
-        .map_err(|e| ApiError::from(keyward_commands::CommandError::Internal(e.to_string())))?;
+    let page: AuditPage =
+        serde_json::from_value(out.json).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(page))
 }

@@ -26,7 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
+    ApiError::internal(e.to_string())
 }
 
 /// Runs a command as the caller; its JSON answer.
@@ -67,7 +67,7 @@ async fn add_user(
     ApiJson(input): ApiJson<UserInput>,
 ) -> Result<Json<User>, ApiError> {
     let Some(username) = input.username.clone().filter(|u| !u.trim().is_empty()) else {
-        return Err(ApiError::BadRequest("username: required".into()));
+        return Err(ApiError::bad_request("username: required"));
     };
     let words = vec![
         "add-user".to_string(),
@@ -252,7 +252,7 @@ async fn connection_list(
     state: State<AppState>,
     client: ClientAddr,
     caller: Authenticated,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<keyward_proto::Connection>>, ApiError> {
     crate::api::connections(state, client, caller).await
 }
 

@@ -112,7 +112,7 @@ pub async fn authenticate(
             actor: format!("user:{}", user.username),
             username: user.username,
             roles: user.roles,
-            via: AuthVia::Session(session.id),
+            via: AuthVia::Session(session.id.into()),
         });
     }
     if let Some(key) = store
@@ -152,10 +152,10 @@ pub async fn authenticate(
         }
         return Ok(Caller {
             actor: format!("apikey:{}", key.id),
-            username: key.username,
+            username: key.username.into(),
             roles,
             via: AuthVia::ApiKey {
-                id: key.id,
+                id: key.id.into(),
                 role: key.role,
             },
         });
@@ -194,8 +194,8 @@ impl FromRequestParts<AppState> for Authenticated {
                     && role != "admin"
                 {
                     state.metrics.record_auth(kind, AuthOutcome::Failure);
-                    return Err(ApiError::Forbidden(
-                        "validate API keys only open /validate/*".into(),
+                    return Err(ApiError::forbidden(
+                        "validate API keys only open /validate/*",
                     ));
                 }
                 state.metrics.record_auth(kind, AuthOutcome::Success);
@@ -236,7 +236,7 @@ pub async fn validate_key(state: &AppState, headers: &HeaderMap) -> Option<Strin
     };
     let now = state.shared.clock.now();
     let id = match state.shared.store.api_key_by_secret(token, now).await {
-        Ok(Some(key)) if key.role == "validate" => Some(key.id),
+        Ok(Some(key)) if key.role == "validate" => Some(key.id.into()),
         _ => None,
     };
     let outcome = if id.is_some() {

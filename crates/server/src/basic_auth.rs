@@ -31,7 +31,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String),
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let bad = || ApiError::Unauthorized("malformed Basic credentials".into());
+    let bad = || ApiError::unauthorized("malformed Basic credentials");
     let rest = rest.trim();
     if rest.len() > MAX_BASIC_LEN {
         return Some(Err(bad()));
@@ -68,9 +68,7 @@ pub async fn authenticate_basic(
                 .metrics
                 .record_auth(AuthKind::Password, AuthOutcome::Throttled);
             audit_failure(state, refuse("Basic: throttled after repeated failures")).await;
-            return Err(ApiError::TooManyRequests {
-                retry_after: retry_after_secs(wait),
-            });
+            return Err(ApiError::throttled(retry_after_secs(wait)));
         }
     };
     let ctx = state.ctx("anonymous", &client_text);
@@ -93,8 +91,8 @@ pub async fn authenticate_basic(
                 .metrics
                 .record_auth(AuthKind::Password, AuthOutcome::Failure);
             audit_failure(state, refuse("Basic: not an operator account")).await;
-            Err(ApiError::Forbidden(
-                "HTTP Basic authentication is for operator accounts".into(),
+            Err(ApiError::forbidden(
+                "HTTP Basic authentication is for operator accounts",
             ))
         }
         Err(LoginError::Refused(r)) => {
@@ -107,9 +105,7 @@ pub async fn authenticate_basic(
                 false => "Basic: refused by the account's rules or second factor",
             };
             audit_failure(state, refuse(details)).await;
-            Err(ApiError::Unauthorized(
-                "invalid username or password".into(),
-            ))
+            Err(ApiError::unauthorized("invalid username or password"))
         }
         Err(LoginError::Failed(e)) => {
             attempt.not_a_guess();

@@ -1,5 +1,6 @@
 //! The REST layer's one error type and the one place errors become HTTP responses: a JSON body
-//! `{"error": "...", "message": "...", "status": N}`. Framework rejections (malformed JSON, wrong
+//! `{"error": "...", "message": "...", "status": N}` whose status is the error kind's
+//! ([`keyward_proto::ErrorKind::http_status`]). Framework rejections (malformed JSON, wrong
 //! content type, oversized or non-UTF-8 bodies, bad query strings, unknown routes, wrong methods)
 //! are mapped here too, so clients never see a bare text error, and internal details stay in the
 //! server log.
@@ -10,53 +11,111 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use keyward_commands::CommandError;
+use keyward_commands::{CommandError, ErrorKind};
 use serde::de::DeserializeOwned;
 
 use keyward_proto::StatusMessage;
 
-/// Everything a REST handler can answer besides success.
+/// Everything a REST handler can answer besides success: a stable [`ErrorKind`] (which gives the
+/// HTTP status) and a message for the client.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("too many failed attempts; retry in {retry_after} s")]
-    TooManyRequests { retry_after: u64 },
-    #[error("{0}")]
-    Unavailable(String),
-    /// Too busy right now (password hashing slots and queue full): 503 with `Retry-After`.
-    #[error("{0}")]
-    Overloaded(String),
-    /// Logged in full; the client sees only that something failed.
-    #[error("{0}")]
-    Internal(String),
-    /// A rejection with its own status (from axum's extractors).
-    #[error("{message}")]
-    Status { status: StatusCode, message: String },
+#[error("{message}")]
+pub struct ApiError {
+    kind: ErrorKind,
+    message: String,
+    /// A framework rejection's own status (axum's extractors: 413, 415, …) instead of the
+    /// kind's.
+    status: Option<StatusCode>,
+    /// Seconds for `Retry-After` (throttled answers).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Status { status, .. } => *status,
+    /// An error of `kind`; `message` is shown to the client unless the kind is internal.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            message: message.into(),
+            status: None,
+            retry_after: None,
         }
     }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::Unauthorized, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::Forbidden, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::Conflict, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::Unavailable, message)
+    }
+
+    /// Logged in full; the client sees only that something failed.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::Internal, message)
+    }
+
+    /// Too many failed attempts: 429 with `Retry-After: retry_after`.
+    pub fn throttled(retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                ErrorKind::Throttled,
+                format!("too many failed attempts; retry in {retry_after} s"),
+            )
+        }
+    }
+
+    /// A framework rejection that comes with its own status (a client error keeps its message;
+    /// a server error is internal).
+    pub fn rejection(status: StatusCode, message: impl Into<String>) -> Self {
+        let kind = if status.is_server_error() {
+            ErrorKind::Internal
+        } else {
+            ErrorKind::InvalidArgument
+        };
+        ApiError {
+            status: Some(status),
+            ..ApiError::new(kind, message)
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Seconds for `Retry-After`, when the error carries them.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status.unwrap_or_else(|| kind_status(self.kind))
+    }
+}
+
+/// The HTTP status of a kind ([`ErrorKind::http_status`]) as axum's type.
+pub fn kind_status(kind: ErrorKind) -> StatusCode {
+    StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The JSON error body for a status and message.
@@ -71,18 +130,17 @@ pub fn error_body(status: StatusCode, error: &str) -> StatusMessage {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let error = match &self {
-            ApiError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error answering a request");
-                "internal server error".to_string()
-            }
-            other => other.to_string(),
+        let error = if self.kind == ErrorKind::Internal {
+            tracing::error!(error = %self.message, "internal error answering a request");
+            "internal server error".to_string()
+        } else {
+            self.message
         };
         let mut resp = (status, Json(error_body(status, &error))).into_response();
-        let retry_after = match self {
-            ApiError::TooManyRequests { retry_after } => Some(retry_after),
-            ApiError::Overloaded(_) => Some(keyward_commands::hashing::RETRY_AFTER_SECS),
-            _ => None,
+        let retry_after = match self.retry_after {
+            Some(secs) => Some(secs),
+            None if self.kind.retries() => Some(keyward_commands::hashing::RETRY_AFTER_SECS),
+            None => None,
         };
         if let Some(secs) = retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())
@@ -95,17 +153,9 @@ impl IntoResponse for ApiError {
 
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
-        match e {
-            CommandError::Usage(m) | CommandError::Invalid(m) => ApiError::BadRequest(m),
-            CommandError::NotFound(m) => ApiError::NotFound(m),
-            CommandError::Conflict(m) => ApiError::Conflict(m),
-            CommandError::Forbidden(m) => ApiError::Forbidden(m),
-            CommandError::Unavailable(m) => ApiError::Unavailable(m),
-            CommandError::Overloaded(m) => ApiError::Overloaded(m),
-            CommandError::Internal(m) => ApiError::Internal(m),
-            CommandError::Throttled { retry_after, .. } => {
-                ApiError::TooManyRequests { retry_after }
-            }
+        match e.retry_after() {
+            Some(secs) => ApiError::throttled(secs),
+            None => ApiError::new(e.kind(), e.to_string()),
         }
     }
 }
@@ -124,8 +174,8 @@ pub enum AuthError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Missing | AuthError::Invalid => ApiError::Unauthorized(e.to_string()),
-            AuthError::Unavailable => ApiError::Unavailable(e.to_string()),
+            AuthError::Missing | AuthError::Invalid => ApiError::unauthorized(e.to_string()),
+            AuthError::Unavailable => ApiError::unavailable(e.to_string()),
         }
     }
 }
@@ -137,10 +187,7 @@ impl From<JsonRejection> for ApiError {
             StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
             s => s,
         };
-        ApiError::Status {
-            status,
-            message: r.body_text(),
-        }
+        ApiError::rejection(status, r.body_text())
     }
 }
 
@@ -200,7 +247,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
 
 /// Fallback for unknown routes.
 pub async fn not_found() -> ApiError {
-    ApiError::NotFound("no such route".into())
+    ApiError::not_found("no such route")
 }
 
 #[cfg(test)]
@@ -210,6 +257,7 @@ mod tests {
     #[test]
     fn command_errors_map_to_statuses() {
         let s = |e: CommandError| ApiError::from(e).status();
+        assert_eq!(s(CommandError::Usage("x".into())), StatusCode::BAD_REQUEST);
         assert_eq!(
             s(CommandError::Invalid("x".into())),
             StatusCode::BAD_REQUEST
@@ -224,5 +272,38 @@ mod tests {
             s(CommandError::Unavailable("x".into())),
             StatusCode::SERVICE_UNAVAILABLE
         );
+        assert_eq!(
+            s(CommandError::Overloaded("x".into())),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            s(CommandError::Internal("x".into())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let throttled = ApiError::from(CommandError::Throttled {
+            message: "slow down".into(),
+            retry_after: 7,
+        });
+        assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            throttled.to_string(),
+            "too many failed attempts; retry in 7 s"
+        );
+        assert_eq!(throttled.retry_after(), Some(7));
+    }
+
+    #[test]
+    fn rejections_keep_their_status() {
+        let e = ApiError::rejection(StatusCode::UNSUPPORTED_MEDIA_TYPE, "wrong type");
+        assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.message(), "wrong type");
+    }
+
+    #[test]
+    fn every_kind_has_an_http_status() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(kind_status(kind).as_u16(), kind.http_status(), "{kind}");
+        }
     }
 }

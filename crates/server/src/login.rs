@@ -82,9 +82,7 @@ async fn login(
                 },
             )
             .await;
-            return Err(ApiError::TooManyRequests {
-                retry_after: retry_after_secs(wait),
-            });
+            return Err(ApiError::throttled(retry_after_secs(wait)));
         }
     };
     let agent = user_agent(&headers);
@@ -115,7 +113,7 @@ async fn login(
             state
                 .metrics
                 .record_auth(AuthKind::Password, AuthOutcome::Failure);
-            Err(ApiError::Unauthorized(REFUSED.into()))
+            Err(ApiError::unauthorized(REFUSED))
         }
         Err(LoginError::Failed(e)) => {
             attempt.not_a_guess();
@@ -141,10 +139,10 @@ async fn logout(
     auth: Result<Authenticated, ApiError>,
 ) -> Result<Json<StatusMessage>, ApiError> {
     let Ok(Authenticated(caller)) = auth else {
-        return Err(ApiError::Unauthorized("invalid token".into()));
+        return Err(ApiError::unauthorized("invalid token"));
     };
     if !matches!(caller.via, AuthVia::Session(_)) {
-        return Err(ApiError::Unauthorized("no login session presented".into()));
+        return Err(ApiError::unauthorized("no login session presented"));
     }
     let ctx = caller.ctx(&state, &client);
     state.registry.run(&ctx, &["logout".to_string()]).await?;

@@ -124,9 +124,7 @@ async fn management_command(
             .metrics
             .record_auth(AuthKind::ManagementKey, AuthOutcome::Throttled);
         audit_failure(&state, failure("throttled after repeated failures")).await;
-        return Err(ApiError::TooManyRequests {
-            retry_after: retry_after_secs(wait),
-        });
+        return Err(ApiError::throttled(retry_after_secs(wait)));
     }
     let configured = state
         .shared

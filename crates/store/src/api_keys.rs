@@ -1,17 +1,18 @@
 //! The `api_keys` table: long-lived keys for automation (pi-manage `api createtoken`), stored as
 //! SHA-256 hashes, listable and revocable.
 
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use keyward_proto::{ApiKeyId, Username};
+
 use crate::{Store, StoreError, sha256_hex};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ApiKey {
-    pub id: String,
+    pub id: ApiKeyId,
     pub role: String,
-    pub username: String,
+    pub username: Username,
     pub realm: String,
     pub description: String,
     pub created_at: i64,
@@ -46,9 +47,9 @@ macro_rules! select_keys {
 
 fn from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
     Ok(ApiKey {
-        id: row.try_get("id")?,
+        id: row.try_get::<String, _>("id")?.into(),
         role: row.try_get("role")?,
-        username: row.try_get("username")?,
+        username: row.try_get::<String, _>("username")?.into(),
         realm: row.try_get("realm")?,
         description: row.try_get("description")?,
         created_at: row.try_get("created_at")?,

@@ -3,7 +3,6 @@
 //! changed, inserted or deleted row breaks the chain. Signatures are filled by the caller when a
 //! signing key is configured; rotation records a checkpoint so the oldest kept row still verifies.
 
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -15,7 +14,7 @@ use crate::{Store, StoreError, sha256_hex};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What an audited event says. `details` must never contain secrets.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct AuditEvent {
     pub actor: String,
     pub action: String,
@@ -26,13 +25,12 @@ pub struct AuditEvent {
 }
 
 /// A stored audit row.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct AuditRecord {
     pub id: i64,
     pub chain: String,
     pub seq: i64,
     pub ts_ms: i64,
-    #[serde(flatten)]
     pub event: AuditEvent,
     pub prev_hash: String,
     pub hash: String,

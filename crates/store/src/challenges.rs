@@ -7,16 +7,17 @@ use sqlx::{AnyConnection, Row};
 
 use crate::writer::batch_tx::{BatchTx, Param};
 
+use keyward_proto::Serial;
+
 use crate::{Store, StoreError};
 
 /// One challenge as stored.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug)]
 pub struct Challenge {
     pub transaction_id: String,
     pub token_id: String,
-    pub serial: String,
+    pub serial: Serial,
     pub message: String,
-    #[serde(skip)]
     pub data_sealed: String,
     /// `open`, `answered` or `closed`.
     pub state: String,
@@ -28,7 +29,7 @@ fn from_row(row: &AnyRow) -> Result<Challenge, StoreError> {
     Ok(Challenge {
         transaction_id: row.try_get("transaction_id")?,
         token_id: row.try_get("token_id")?,
-        serial: row.try_get("serial")?,
+        serial: row.try_get::<String, _>("serial")?.into(),
         message: row.try_get("message")?,
         data_sealed: row.try_get("data_sealed")?,
         state: row.try_get("state")?,
@@ -48,7 +49,7 @@ impl Store {
         )
         .bind(&c.transaction_id)
         .bind(&c.token_id)
-        .bind(&c.serial)
+        .bind(c.serial.as_str())
         .bind(&c.message)
         .bind(&c.data_sealed)
         .bind(&c.state)

@@ -1,18 +1,19 @@
 //! The `sessions` table: login sessions (bearer tokens stored as SHA-256 hashes) which double as
 //! the list of connections an operator can see and close.
 
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+
+use keyward_proto::{SessionId, Username};
 
 use crate::{Store, StoreError, sha256_hex};
 
 /// One session joined with its user's name.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Session {
-    pub id: String,
+    pub id: SessionId,
     pub user_id: String,
-    pub username: String,
+    pub username: Username,
     pub protocol: String,
     pub remote_addr: String,
     pub user_agent: String,
@@ -38,9 +39,9 @@ const SELECT: &str = "SELECT s.id, s.user_id, u.username, s.protocol, s.remote_a
 
 fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
     Ok(Session {
-        id: row.try_get("id")?,
+        id: row.try_get::<String, _>("id")?.into(),
         user_id: row.try_get("user_id")?,
-        username: row.try_get("username")?,
+        username: row.try_get::<String, _>("username")?.into(),
         protocol: row.try_get("protocol")?,
         remote_addr: row.try_get("remote_addr")?,
         user_agent: row.try_get("user_agent")?,

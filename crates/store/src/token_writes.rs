@@ -47,7 +47,7 @@ pub(crate) async fn create_tokens(
     }
     let mut n = 0;
     for chunk in tokens.chunks(IMPORT_CHUNK) {
-        let serials: Vec<String> = chunk.iter().map(|t| t.serial.clone()).collect();
+        let serials: Vec<String> = chunk.iter().map(|t| t.serial.to_string()).collect();
         let marks: Vec<String> = (1..=serials.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT serial FROM tokens WHERE serial IN ({}) ORDER BY serial LIMIT 1",

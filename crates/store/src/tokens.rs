@@ -9,13 +9,15 @@ use sqlx::Row;
 use crate::columns::Columns;
 use crate::writer::batch_tx::{BatchTx, Param};
 
+use keyward_proto::Serial;
+
 use crate::{Store, StoreError, flag};
 
 /// One token as stored, with its owner's username (internal users) and realms.
 #[derive(Clone, Debug)]
 pub struct Token {
     pub id: String,
-    pub serial: String,
+    pub serial: Serial,
     pub token_type: String,
     pub description: String,
     pub owner_id: Option<String>,
@@ -53,7 +55,7 @@ pub struct Token {
 #[derive(Clone, Debug)]
 pub struct NewToken {
     pub id: String,
-    pub serial: String,
+    pub serial: Serial,
     pub token_type: String,
     pub description: String,
     pub owner_id: Option<String>,
@@ -232,7 +234,7 @@ fn from_row(row: &impl Columns) -> Result<Token, StoreError> {
     };
     Ok(Token {
         id: row.text("id")?,
-        serial: row.text("serial")?,
+        serial: row.text("serial")?.into(),
         token_type: row.text("token_type")?,
         description: row.text("description")?,
         owner_id: row.opt_text("owner_id")?,

@@ -123,7 +123,7 @@ impl Registry {
             let result = self.execute(ctx, spec, input).await;
             match &result {
                 Ok(_) => tracing::info!("command done"),
-                Err(e) => tracing::info!(error = e.kind(), "command failed"),
+                Err(e) => tracing::info!(error = e.kind().as_str(), "command failed"),
             }
             result
         }

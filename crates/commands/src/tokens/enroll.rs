@@ -307,7 +307,7 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     let mut tx = ctx.begin_change().await?;
     tx.create_token(&NewToken {
         id,
-        serial: p.serial.clone(),
+        serial: p.serial.clone().into(),
         token_type: p.kind.as_str().to_string(),
         description: given(&a.description).unwrap_or_default().to_string(),
         owner_id: owner.as_ref().map(|u| u.id.clone()),
@@ -461,7 +461,7 @@ async fn losttoken(ctx: Ctx, a: LostTokenArgs) -> Result<Output, CommandError> {
     let mut tx = ctx.begin_change().await?;
     tx.create_token(&NewToken {
         id: id.clone(),
-        serial: new_serial.clone(),
+        serial: new_serial.clone().into(),
         token_type: TokenType::Password.as_str().into(),
         description: format!("temporary replacement for {}", old.serial),
         owner_id: old.owner_id.clone(),

@@ -255,7 +255,7 @@ async fn loadtokens(ctx: Ctx, a: LoadTokensArgs) -> Result<Output, CommandError>
         let seed_sealed = seal_token_secret(&ctx, &id, "seed", &t.key).await?;
         rows.push(NewToken {
             id,
-            serial: t.serial.clone(),
+            serial: t.serial.clone().into(),
             token_type: t.token_type.as_str().to_string(),
             description: DESCRIPTION.into(),
             owner_id: None,

@@ -226,7 +226,7 @@ fn token_table(
         .iter()
         .map(|t| {
             vec![
-                t.serial.clone(),
+                t.serial.to_string(),
                 t.token_type.clone(),
                 if t.active { "yes" } else { "no" }.to_string(),
                 t.owner_name.clone().unwrap_or_default(),
@@ -329,7 +329,7 @@ async fn getserial(ctx: Ctx, a: GetSerialArgs) -> Result<Output, CommandError> {
     loop {
         let chunk = ctx.store().scan_tokens(&q, &after, SCAN_CHUNK).await?;
         let Some(last) = chunk.last() else { break };
-        after = last.serial.clone();
+        after = last.serial.to_string();
         for t in &chunk {
             if generates(&ctx, t, otp_value, now).await? {
                 let value = json!({
@@ -497,7 +497,7 @@ async fn checkstatus(ctx: Ctx, a: CheckStatusArgs) -> Result<Output, CommandErro
             c.state.as_str()
         };
         let entry = values
-            .entry(c.serial.clone())
+            .entry(c.serial.to_string())
             .or_insert_with(|| json!({ "challenges": {} }));
         entry["challenges"][c.transaction_id.as_str()] = json!({
             "transactionid": c.transaction_id,
@@ -510,7 +510,7 @@ async fn checkstatus(ctx: Ctx, a: CheckStatusArgs) -> Result<Output, CommandErro
         });
         rows.push(vec![
             c.transaction_id.clone(),
-            c.serial.clone(),
+            c.serial.to_string(),
             status.to_string(),
             rfc3339(c.created_at),
             rfc3339(c.expires_at),

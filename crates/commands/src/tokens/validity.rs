@@ -81,7 +81,7 @@ pub(super) async fn setvalidity(ctx: Ctx, a: SetValidityArgs) -> Result<Output, 
     }
     let mut tx = ctx.begin_change().await?;
     tx.update_tokens(&ids(&tokens), &fields, ctx.now()).await?;
-    let list: Vec<String> = tokens.iter().map(|t| t.serial.clone()).collect();
+    let list: Vec<String> = tokens.iter().map(|t| t.serial.to_string()).collect();
     ctx.commit_output(
         tx,
         Output::new(format!("Validity set on {}", list.join(", ")), json!(list))

@@ -15,7 +15,7 @@ use utoipa::openapi::{OpenApi, RefOr};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::envelope::{CODE_INVALID, LinotpEnvelope, LinotpError, Success};
+use super::envelope::{LinotpEnvelope, LinotpError, Success};
 use super::params::LinotpParams;
 use crate::AppState;
 use crate::auth::{Authenticated, ClientAddr};
@@ -93,8 +93,7 @@ async fn dispatch(
     let endpoint = endpoint.map(|Path(e)| e).unwrap_or_default();
     let Some(command) = command_for(&endpoint) else {
         let shown: String = endpoint.chars().take(100).collect();
-        return Err(LinotpError::fixed(
-            CODE_INVALID,
+        return Err(LinotpError::invalid_with_status(
             format!("unknown endpoint /admin/{shown}"),
             StatusCode::NOT_FOUND,
         ));

@@ -1,27 +1,17 @@
 //! The LinOTP JSON-RPC-style envelope every `/admin/*` and `/validate/*` answer is wrapped in,
-//! and the `httperror` rule that picks the HTTP status of an error (see the module doc of
-//! [`crate::linotp`] for the error codes).
+//! and the `httperror` rule that picks the HTTP status of an error. An error's code and whether
+//! its status is fixed come from its kind ([`ErrorKind::linotp_code`],
+//! [`ErrorKind::linotp_fixed_status`]); see the module doc of [`crate::linotp`] for the table.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyward_commands::CommandError;
+use keyward_commands::{CommandError, ErrorKind};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-
-/// Parameter or input error (`Usage`, `Invalid`, malformed request).
-pub const CODE_INVALID: i64 = 905;
-/// The object (token, user) does not exist.
-pub const CODE_NOT_FOUND: i64 = 1102;
-/// The object exists already / the state does not allow it.
-pub const CODE_CONFLICT: i64 = 1101;
-/// Not authenticated or not allowed.
-pub const CODE_FORBIDDEN: i64 = -311;
-/// Everything else (internal errors, unavailable backend).
-pub const CODE_INTERNAL: i64 = -1;
 
 /// The `version` field: `keyward <version>`.
 pub fn version() -> String {
@@ -158,24 +148,50 @@ impl LinotpError {
         }
     }
 
-    /// A malformed request (code 905).
-    pub fn invalid(message: impl Into<String>) -> Self {
-        LinotpError::new(CODE_INVALID, message)
+    /// An error of `kind`, with the kind's LinOTP code and status rule. Internal details go to
+    /// the log only ("internal error" is answered); the reason an unavailable backend gives is
+    /// shown (it holds no secrets).
+    pub fn from_kind(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        match kind {
+            ErrorKind::Internal => {
+                tracing::error!(error = %message, "LinOTP request: internal error");
+                message = "internal error".into();
+            }
+            ErrorKind::Unavailable => {
+                tracing::warn!(error = %message, "LinOTP request: unavailable")
+            }
+            _ => {}
+        }
+        let code = kind.linotp_code();
+        match kind
+            .linotp_fixed_status()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+        {
+            Some(status) => LinotpError::fixed(code, message, status),
+            None => LinotpError::new(code, message),
+        }
     }
 
-    /// A malformed request whose HTTP status is fixed (e.g. 413 for an oversized body).
+    /// A malformed request (code 905).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        LinotpError::from_kind(ErrorKind::InvalidArgument, message)
+    }
+
+    /// A malformed request whose HTTP status is fixed (e.g. 413 for an oversized body, 404 for
+    /// an unknown endpoint).
     pub fn invalid_with_status(message: impl Into<String>, status: StatusCode) -> Self {
-        LinotpError::fixed(CODE_INVALID, message, status)
+        LinotpError::fixed(ErrorKind::InvalidArgument.linotp_code(), message, status)
     }
 
     /// No credentials or bad credentials: -311, HTTP 401.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
-        LinotpError::fixed(CODE_FORBIDDEN, message, StatusCode::UNAUTHORIZED)
+        LinotpError::from_kind(ErrorKind::Unauthorized, message)
     }
 
     /// Authenticated, but not allowed: -311, HTTP 403.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        LinotpError::fixed(CODE_FORBIDDEN, message, StatusCode::FORBIDDEN)
+        LinotpError::from_kind(ErrorKind::Forbidden, message)
     }
 
     /// Applies the request's `httperror` (when this error allows it).
@@ -204,33 +220,9 @@ impl LinotpError {
 
 impl From<CommandError> for LinotpError {
     fn from(e: CommandError) -> Self {
-        match e {
-            CommandError::Usage(m) | CommandError::Invalid(m) => LinotpError::new(CODE_INVALID, m),
-            CommandError::NotFound(m) => LinotpError::new(CODE_NOT_FOUND, m),
-            CommandError::Conflict(m) => LinotpError::new(CODE_CONFLICT, m),
-            CommandError::Forbidden(m) => LinotpError::forbidden(m),
-            // As on the REST side: the reason (database unreachable, feature not available)
-            // is shown; it holds no secrets.
-            CommandError::Unavailable(m) => {
-                tracing::warn!(error = %m, "LinOTP request: unavailable");
-                LinotpError::new(CODE_INTERNAL, m)
-            }
-            // Not the request's fault and not an answer to it: a fixed 503 with Retry-After,
-            // so that RADIUS front ends and PAM modules retry instead of treating it as REJECT.
-            CommandError::Overloaded(m) => {
-                LinotpError::fixed(CODE_INTERNAL, m, StatusCode::SERVICE_UNAVAILABLE)
-            }
-            CommandError::Internal(m) => {
-                tracing::error!(error = %m, "LinOTP request: internal error");
-                LinotpError::new(CODE_INTERNAL, "internal error")
-            }
-            CommandError::Throttled {
-                message,
-                retry_after,
-            } => LinotpError {
-                retry_after: Some(retry_after),
-                ..LinotpError::fixed(CODE_FORBIDDEN, message, StatusCode::TOO_MANY_REQUESTS)
-            },
+        LinotpError {
+            retry_after: e.retry_after(),
+            ..LinotpError::from_kind(e.kind(), e.to_string())
         }
     }
 }
@@ -238,21 +230,9 @@ impl From<CommandError> for LinotpError {
 impl From<ApiError> for LinotpError {
     /// The REST layer's errors (from the `Authenticated` extractor) as LinOTP errors.
     fn from(e: ApiError) -> Self {
-        match e {
-            ApiError::Unauthorized(m) => LinotpError::unauthenticated(m),
-            ApiError::Forbidden(m) => LinotpError::forbidden(m),
-            ApiError::BadRequest(m) => LinotpError::invalid(m),
-            ApiError::NotFound(m) => LinotpError::new(CODE_NOT_FOUND, m),
-            ApiError::Conflict(m) => LinotpError::new(CODE_CONFLICT, m),
-            ApiError::Unavailable(m) => LinotpError::from(CommandError::Unavailable(m)),
-            ApiError::TooManyRequests { retry_after } => {
-                LinotpError::from(CommandError::Throttled {
-                    message: e.to_string(),
-                    retry_after,
-                })
-            }
-            ApiError::Overloaded(m) => LinotpError::from(CommandError::Overloaded(m)),
-            other => LinotpError::from(CommandError::Internal(other.to_string())),
+        LinotpError {
+            retry_after: e.retry_after(),
+            ..LinotpError::from_kind(e.kind(), e.message())
         }
     }
 }
@@ -333,6 +313,43 @@ mod tests {
         let internal = LinotpError::from(CommandError::Internal("db password wrong".into()));
         assert_eq!(internal.code, -1);
         assert_eq!(internal.message, "internal error");
+        let busy = LinotpError::from(CommandError::Overloaded("busy".into()));
+        assert_eq!(
+            (busy.code, busy.status),
+            (-1, StatusCode::SERVICE_UNAVAILABLE)
+        );
+        assert!(!busy.overridable);
+        let slow = LinotpError::from(CommandError::Throttled {
+            message: "slow down".into(),
+            retry_after: 9,
+        });
+        assert_eq!(
+            (slow.code, slow.status),
+            (-311, StatusCode::TOO_MANY_REQUESTS)
+        );
+        assert_eq!(
+            (slow.message.as_str(), slow.retry_after),
+            ("slow down", Some(9))
+        );
+    }
+
+    #[test]
+    fn rest_errors_map_to_linotp_errors() {
+        let e = LinotpError::from(ApiError::unauthorized("invalid token"));
+        assert_eq!((e.code, e.status), (-311, StatusCode::UNAUTHORIZED));
+        let e = LinotpError::from(ApiError::forbidden("no"));
+        assert_eq!((e.code, e.status), (-311, StatusCode::FORBIDDEN));
+        let e = LinotpError::from(ApiError::throttled(5));
+        assert_eq!(e.message, "too many failed attempts; retry in 5 s");
+        assert_eq!(
+            (e.status, e.retry_after),
+            (StatusCode::TOO_MANY_REQUESTS, Some(5))
+        );
+        let e = LinotpError::from(ApiError::bad_request("x"));
+        assert_eq!(
+            (e.code, e.status, e.overridable),
+            (905, StatusCode::OK, true)
+        );
     }
 
     #[test]

@@ -8,18 +8,20 @@
 //! {"jsonrpc": "2.0", "result": {"status": false, "error": {"code": N, "message": "…"}}, "version": "keyward X.Y.Z", "id": 1}
 //! ```
 //!
-//! Error codes:
+//! Error codes, by error kind (`keyward_proto::ErrorKind::linotp_code` and
+//! `linotp_fixed_status` are the one place they are decided):
 //!
 //! | code   | cause                                                                    | HTTP status   |
 //! |--------|--------------------------------------------------------------------------|---------------|
-//! | `905`  | bad or missing parameters, malformed body (`Usage`, `Invalid`)           | 200¹          |
-//! | `1102` | no such token / user (`NotFound`)                                        | 200¹          |
-//! | `1101` | already exists, not allowed in this state (`Conflict`)                   | 200¹          |
-//! | `-311` | a command refused the caller (`Forbidden`)                               | 200¹          |
-//! | `-311` | missing or invalid credentials                                           | 401           |
-//! | `-311` | a `validate` API key on `/admin/*`, or roles that do not allow the call  | 403           |
+//! | `905`  | bad or missing parameters, malformed body (`usage`, `invalid`)           | 200¹          |
+//! | `1102` | no such token / user (`not_found`)                                       | 200¹          |
+//! | `1101` | already exists, not allowed in this state (`conflict`)                   | 200¹          |
+//! | `-311` | missing or invalid credentials (`unauthorized`)                          | 401           |
+//! | `-311` | a `validate` API key on `/admin/*`, or roles that do not allow the call (`forbidden`) | 403 |
+//! | `-311` | too many failed attempts (`throttled`), with `Retry-After`               | 429           |
 //! | `-1`   | internal error ("internal error"; details only in the server log)        | 200¹          |
 //! | `-1`   | unavailable (database unreachable, feature not available; with reason)   | 200¹          |
+//! | `-1`   | too busy hashing passwords (`overloaded`), with `Retry-After`            | 503           |
 //! | `905`  | unknown `/admin/<endpoint>`                                              | 404           |
 //! | `905`  | request body over the size limit                                         | 413           |
 //!
