@@ -301,7 +301,7 @@ async fn getserial(ctx: Ctx, a: GetSerialArgs) -> Result<Output, CommandError> {
             "parameter 'otp' must be digits".into(),
         ));
     }
-    super::lookup_limit::charge(&ctx.actor)?;
+    super::lookup_limit::charge(&ctx.shared.lookup_limit, &ctx.actor)?;
     let mut q = TokenQuery {
         realm: given(&a.realm).map(String::from),
         active: Some(true),
@@ -390,7 +390,7 @@ async fn totp_lookup(ctx: Ctx, a: TotpLookupArgs) -> Result<Output, CommandError
     };
     // Each lookup tests an OTP against a whole window of steps: an OTP search on one token,
     // counted against the same per-caller budget as `getserial`.
-    super::lookup_limit::charge(&ctx.actor)?;
+    super::lookup_limit::charge(&ctx.shared.lookup_limit, &ctx.actor)?;
     let token = load_token(&ctx, serial).await?;
     if token_type(&token)? != TokenType::Totp {
         return Err(CommandError::Invalid(format!(

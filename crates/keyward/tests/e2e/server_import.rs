@@ -9,7 +9,8 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::{ServerGuard, TestEnv, fixture};
+use crate::harness::{TestEnv, fixture};
+use keyward_testkit::TestServer;
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::{Http, Resp};
 use crate::server_validate::{admin, admin_key, admin_ok, check};
@@ -28,7 +29,7 @@ fn read_fixture(rel: &str) -> String {
 
 /// A running server, a client and an admin API key.
 struct Importer {
-    _server: ServerGuard,
+    _server: TestServer,
     http: Http,
     key: String,
 }
@@ -36,7 +37,7 @@ struct Importer {
 impl Importer {
     fn start(env: &TestEnv) -> Importer {
         let key = admin_key(env);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         Importer {
             _server: server,

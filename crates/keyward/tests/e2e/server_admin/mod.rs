@@ -14,7 +14,8 @@ mod show;
 
 use serde_json::{Value, json};
 
-use crate::harness::{ServerGuard, TestEnv};
+use crate::harness::TestEnv;
+use keyward_testkit::TestServer;
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::{Http, Resp};
 use crate::server_validate::{admin, admin_key, user};
@@ -24,7 +25,7 @@ pub(super) const OTHER_KEY_HEX: &str = "3132333435363738393031323334353637383931
 
 /// A running server, a client for it and an admin API key.
 pub(super) struct Api {
-    pub(super) _server: ServerGuard,
+    pub(super) _server: TestServer,
     pub(super) http: Http,
     pub(super) key: String,
 }
@@ -36,7 +37,7 @@ impl Api {
             user(env, u);
         }
         let key = admin_key(env);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         Api {
             _server: server,
