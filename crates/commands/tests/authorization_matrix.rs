@@ -268,8 +268,12 @@ async fn item1_item2_role_matrix_from_the_registry_postgres() {
     if !keyward_testdb::postgres_or_skip("authorization matrix") {
         return;
     }
-    let db = keyward_testdb::PgDatabase::create("kw_matrix").await.unwrap();
-    let store = Store::open(db.url(), &OpenOptions::default()).await.unwrap();
+    let db = keyward_testdb::PgDatabase::create("kw_matrix")
+        .await
+        .unwrap();
+    let store = Store::open(db.url(), &OpenOptions::default())
+        .await
+        .unwrap();
     run_matrix(store.clone()).await;
     store.close().await;
     db.drop_now().await.unwrap();

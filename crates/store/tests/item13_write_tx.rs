@@ -142,8 +142,12 @@ async fn item13_write_tx_commits_change_and_audit_row_together_postgres() {
     if !keyward_testdb::postgres_or_skip("item13 write_tx") {
         return;
     }
-    let db = keyward_testdb::PgDatabase::create("kw_item13").await.unwrap();
-    let store = Store::open(db.url(), &OpenOptions::default()).await.unwrap();
+    let db = keyward_testdb::PgDatabase::create("kw_item13")
+        .await
+        .unwrap();
+    let store = Store::open(db.url(), &OpenOptions::default())
+        .await
+        .unwrap();
     concurrent_appends_keep_one_chain(&store).await;
     change_and_row_commit_together(store).await;
     db.drop_now().await.unwrap();

@@ -4,8 +4,8 @@
 //! else (LinOTP `/admin/*`, `/validate/*`, raw bodies).
 
 use keyward_proto::{
-    AuditPage, Connection, Health, LoginBody, LoginResponse, ManagementRequest,
-    ManagementResponse, MeResponse, RegisterBody, StatusMessage, UserInfo, VersionInfo,
+    AuditPage, Connection, Health, LoginBody, LoginResponse, ManagementRequest, ManagementResponse,
+    MeResponse, RegisterBody, StatusMessage, UserInfo, VersionInfo,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -139,7 +139,11 @@ impl Client {
 
     /// `GET /api/v1/connections`.
     pub fn connections(&self, token: &str) -> Result<Vec<Connection>, ClientError> {
-        self.call(self.http.get(self.url("/api/v1/connections")).bearer_auth(token))
+        self.call(
+            self.http
+                .get(self.url("/api/v1/connections"))
+                .bearer_auth(token),
+        )
     }
 
     /// `DELETE /api/v1/connections/{id}`.

@@ -2,6 +2,8 @@
 //! the registry, the in-process server answering the typed client, and a clean stop that frees
 //! the port and leaves the audit rows written.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use keyward_testkit::{Backend, ClientError, Installation, TestServer, postgres_or_skip};
 
 const ACCESS_KEY: &str = "testkit-management-key-0123456789";
@@ -22,7 +24,9 @@ fn installation(backend: Backend) -> Installation {
 fn serves_the_typed_client(backend: Backend) {
     let install = installation(backend);
     // The first user is the superuser; alice, below it, may be disabled.
-    install.create_user("root", "pw-root", "root@example.com").unwrap();
+    install
+        .create_user("root", "pw-root", "root@example.com")
+        .unwrap();
     install
         .create_user("alice", "pw-alice", "alice@example.com")
         .unwrap();
@@ -31,7 +35,11 @@ fn serves_the_typed_client(backend: Backend) {
     assert!(key.key.starts_with(&format!("kw_{}_", key.id)), "{key:?}");
 
     let server = install.serve().unwrap();
-    assert!(server.url().starts_with("http://127.0.0.1:"), "{}", server.url());
+    assert!(
+        server.url().starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url()
+    );
     let client = server.client();
     assert_eq!(client.health().unwrap().status, "ok");
     assert_eq!(client.version().unwrap().version, env!("CARGO_PKG_VERSION"));
@@ -40,7 +48,10 @@ fn serves_the_typed_client(backend: Backend) {
     let session = client.login("alice", "pw-alice", None).unwrap();
     assert_eq!(session.username, "alice");
     let me = client.me(&session.token).unwrap();
-    assert_eq!((me.username.as_str(), me.auth.as_str()), ("alice", "session"));
+    assert_eq!(
+        (me.username.as_str(), me.auth.as_str()),
+        ("alice", "session")
+    );
     assert_eq!(client.me(&key.key).unwrap().auth, "api_key");
     let conns = client.connections(&key.key).unwrap();
     assert_eq!(conns.len(), 1);
@@ -92,8 +103,8 @@ fn serves_the_typed_client_postgres() {
 
 #[test]
 fn a_failed_start_is_an_error_not_a_hang() {
-    let install = Installation::new(Backend::Sqlite, "tls_cert_file = \"/nonexistent.pem\"")
-        .unwrap();
+    let install =
+        Installation::new(Backend::Sqlite, "tls_cert_file = \"/nonexistent.pem\"").unwrap();
     let err = TestServer::start(install.settings(&[]).unwrap())
         .err()
         .expect("a TLS certificate without its key must not start");

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::harness::{TestEnv, fixture};
-use keyward_testkit::TestServer;
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::{Http, Resp};
 use crate::server_validate::{admin, admin_key, admin_ok, check};
+use keyward_testkit::TestServer;
 
 /// The RFC 6238 SHA-256 seed (32 bytes), hex.
 const SEED32_HEX: &str = "3132333435363738393031323334353637383930313233343536373839303132";

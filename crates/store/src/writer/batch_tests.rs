@@ -170,7 +170,9 @@ async fn postgres() -> Option<(Store, PgDatabase)> {
         return None;
     }
     let db = PgDatabase::create("kw_writer").await.unwrap();
-    let store = Store::open(db.url(), &OpenOptions::default()).await.unwrap();
+    let store = Store::open(db.url(), &OpenOptions::default())
+        .await
+        .unwrap();
     for sql in PG_TRIGGER {
         sqlx::raw_sql(sql).execute(store.pool()).await.unwrap();
     }

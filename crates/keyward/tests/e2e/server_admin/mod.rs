@@ -15,10 +15,10 @@ mod show;
 use serde_json::{Value, json};
 
 use crate::harness::TestEnv;
-use keyward_testkit::TestServer;
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::{Http, Resp};
 use crate::server_validate::{admin, admin_key, user};
+use keyward_testkit::TestServer;
 
 /// A second HOTP seed (differs from the RFC seed in its last byte).
 pub(super) const OTHER_KEY_HEX: &str = "3132333435363738393031323334353637383931";
