@@ -14,6 +14,7 @@ use crate::hashing::PasswordHashing;
 use crate::keys::{ServerKeys, ensure_private_dir, load_or_create_enckey};
 use crate::output::CommandError;
 use crate::settings::Settings;
+use crate::tokens::lookup_limit::LookupLimit;
 
 /// Source of the current time (a trait so tests can pin it).
 pub trait Clock: Send + Sync {
@@ -45,6 +46,8 @@ pub struct Shared {
     pub chain: String,
     /// The bound on concurrent password/PIN hashing (see [`crate::hashing`]).
     pub hashing: PasswordHashing,
+    /// This node's OTP look-up counts per caller (see [`LookupLimit`]).
+    pub lookup_limit: LookupLimit,
     enckey: OnceCell<EncKey>,
     server_keys: OnceCell<ServerKeys>,
     audit_signer: OnceCell<SharedSigner>,
@@ -91,6 +94,7 @@ impl Shared {
             settings,
             clock: Arc::new(SystemClock),
             chain,
+            lookup_limit: LookupLimit::default(),
             enckey: OnceCell::new(),
             server_keys: OnceCell::new(),
             audit_signer: OnceCell::new(),

@@ -265,41 +265,16 @@ async fn item1_item2_role_matrix_from_the_registry_sqlite() {
 
 #[tokio::test]
 async fn item1_item2_role_matrix_from_the_registry_postgres() {
-    let Some((admin, name)) = postgres_database().await else {
+    if !keyward_testdb::postgres_or_skip("authorization matrix") {
         return;
-    };
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    let store = Store::open(&url, &OpenOptions::default()).await.unwrap();
+    }
+    let db = keyward_testdb::PgDatabase::create("kw_matrix")
+        .await
+        .unwrap();
+    let store = Store::open(db.url(), &OpenOptions::default())
+        .await
+        .unwrap();
     run_matrix(store.clone()).await;
     store.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
-}
-
-/// A fresh PostgreSQL database on 127.0.0.1:5432, or `None` (loudly) when there is no server
-/// and `KEYWARD_REQUIRE_POSTGRES` is not set.
-async fn postgres_database() -> Option<(Store, String)> {
-    let up = std::net::TcpStream::connect("127.0.0.1:5432").is_ok();
-    if !up {
-        assert!(
-            std::env::var("KEYWARD_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "PostgreSQL at 127.0.0.1:5432 is required but does not answer"
-        );
-        eprintln!("*** SKIPPED authorization matrix on PostgreSQL: no server ***");
-        return None;
-    }
-    let name = format!("kw_matrix_{}", uuid::Uuid::new_v4().simple());
-    let admin = Store::connect(
-        "postgres://postgres@127.0.0.1:5432/postgres",
-        &OpenOptions::default(),
-    )
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
-    Some((admin, name))
+    db.drop_now().await.unwrap();
 }

@@ -28,7 +28,7 @@ impl StatusMessage {
 }
 
 /// `POST /auth/login` body.
-#[derive(Clone, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct LoginBody {
     pub username: String,
     pub password: String,
@@ -46,7 +46,7 @@ pub struct LoginResponse {
 }
 
 /// `POST /auth/register` body.
-#[derive(Clone, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct RegisterBody {
     pub username: String,
     pub password: String,
@@ -122,7 +122,7 @@ pub struct ApiKeyInfo {
 }
 
 /// `POST /server/management-command/` body (Psono).
-#[derive(Clone, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct ManagementRequest {
     /// The command, e.g. `createuser` or `api createtoken` (words separated by spaces).
     pub command_name: String,

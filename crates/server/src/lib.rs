@@ -102,9 +102,57 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Opens the store, loads (or creates) the keys and serves until SIGINT/SIGTERM.
-pub async fn run(settings: Settings) -> Result<(), ServerError> {
-    malloc::return_large_blocks_to_the_system();
+/// A node that has opened its store, loaded its keys and bound its listener: what `run` serves
+/// until a signal, and what the in-process test server (`keyward-testkit`) serves until dropped.
+pub struct Bound {
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: listen::Limits,
+    local: SocketAddr,
+}
+
+impl Bound {
+    /// The base URL clients reach the node at, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local)
+    }
+
+    /// The handlers' shared state (store, settings, registry).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, gives open connections their grace period, writes the
+    /// counted failures' summary rows and closes the store.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
+        let Bound {
+            state,
+            listener,
+            tls,
+            limits,
+            local,
+        } = self;
+        let flusher = audit_coalesce::spawn_flusher(state.clone());
+        tracing::info!(
+            %local,
+            backend = state.shared.store.backend().name(),
+            tls = tls.is_some(),
+            max_connections = limits.max_connections,
+            "keyward serving"
+        );
+        listen::serve(listener, tls, router(state.clone()), limits, shutdown).await;
+        // Counted failures get their summary rows before the store closes.
+        flusher.abort();
+        audit_coalesce::flush(&state, true).await;
+        state.shared.store.close().await;
+    }
+}
+
+/// Opens the store, loads (or creates) the keys, checks the settings and binds the listen
+/// address: everything `run` does before serving.
+pub async fn bind(settings: Settings) -> Result<Bound, ServerError> {
     let chain = node_chain(&settings);
     let shared = Shared::open(settings, chain)
         .await
@@ -121,7 +169,6 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         .map_err(ServerError::Startup)?;
     let shared = Arc::new(shared);
     let state = AppState::new(shared.clone(), Arc::new(Registry::standard()));
-    let flusher = audit_coalesce::spawn_flusher(state.clone());
     let addr: SocketAddr = shared.settings.listen.parse().map_err(|_| {
         ServerError::Startup(format!(
             "listen address {:?} is not HOST:PORT",
@@ -146,28 +193,22 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
     let local = listener
         .local_addr()
         .map_err(|e| ServerError::Serve(e.to_string()))?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    // Tests and scripts read this line to learn the ephemeral port.
-    eprintln!("keyward: listening on {scheme}://{local}");
-    tracing::info!(
-        %local,
-        backend = shared.store.backend().name(),
-        tls = tls.is_some(),
-        max_connections = limits.max_connections,
-        "keyward serving"
-    );
-    listen::serve(
+    Ok(Bound {
+        state,
         listener,
         tls,
-        router(state.clone()),
         limits,
-        shutdown_signal(),
-    )
-    .await;
-    // Counted failures get their summary rows before the store closes.
-    flusher.abort();
-    audit_coalesce::flush(&state, true).await;
-    shared.store.close().await;
+        local,
+    })
+}
+
+/// Opens the store, loads (or creates) the keys and serves until SIGINT/SIGTERM.
+pub async fn run(settings: Settings) -> Result<(), ServerError> {
+    malloc::return_large_blocks_to_the_system();
+    let bound = bind(settings).await?;
+    // Tests and scripts read this line to learn the ephemeral port.
+    eprintln!("keyward: listening on {}", bound.url());
+    bound.serve(shutdown_signal()).await;
     Ok(())
 }
 

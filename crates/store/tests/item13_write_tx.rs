@@ -139,32 +139,16 @@ async fn item13_write_tx_commits_change_and_audit_row_together_sqlite() {
 
 #[tokio::test]
 async fn item13_write_tx_commits_change_and_audit_row_together_postgres() {
-    let up = std::net::TcpStream::connect("127.0.0.1:5432").is_ok();
-    if !up {
-        assert!(
-            std::env::var("KEYWARD_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "PostgreSQL at 127.0.0.1:5432 is required but does not answer"
-        );
-        eprintln!("*** SKIPPED item13 write_tx on PostgreSQL: no server ***");
+    if !keyward_testdb::postgres_or_skip("item13 write_tx") {
         return;
     }
-    let name = format!("kw_item13_{}", uuid::Uuid::new_v4().simple());
-    let admin = Store::connect(
-        "postgres://postgres@127.0.0.1:5432/postgres",
-        &OpenOptions::default(),
-    )
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
+    let db = keyward_testdb::PgDatabase::create("kw_item13")
         .await
         .unwrap();
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    let store = Store::open(&url, &OpenOptions::default()).await.unwrap();
+    let store = Store::open(db.url(), &OpenOptions::default())
+        .await
+        .unwrap();
     concurrent_appends_keep_one_chain(&store).await;
     change_and_row_commit_together(store).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
+    db.drop_now().await.unwrap();
 }

@@ -4,10 +4,12 @@
 //! Each acting caller (`ctx.actor`: a user, an API key, a remote management address) has a
 //! bucket of [`BURST`] lookups that refills by one every [`REFILL`]; beyond, the command fails
 //! with [`CommandError::Throttled`] (HTTP 429) whatever the transport. Lookups are counted per
-//! caller on this node; the local console (`Principal::Console`) is not limited.
+//! caller on this node (the counts live in the node's [`crate::Shared`], so two nodes in one
+//! process — e.g. in-process test servers — count apart); the local console
+//! (`Principal::Console`) is not limited.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::access::Principal;
@@ -29,12 +31,16 @@ struct Bucket {
     total: u64,
 }
 
-fn buckets() -> std::sync::MutexGuard<'static, HashMap<String, Bucket>> {
-    static BUCKETS: OnceLock<Mutex<HashMap<String, Bucket>>> = OnceLock::new();
-    BUCKETS
-        .get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+/// One node's lookup counts, per acting caller.
+#[derive(Default)]
+pub struct LookupLimit {
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl LookupLimit {
+    fn buckets(&self) -> MutexGuard<'_, HashMap<String, Bucket>> {
+        self.buckets.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Charges one lookup to the caller of `ctx` (the console goes free), or refuses with the
@@ -43,7 +49,7 @@ pub fn charge_caller(ctx: &Ctx) -> Result<(), CommandError> {
     if exempt(&ctx.principal) {
         return Ok(());
     }
-    charge(&ctx.actor)
+    charge(&ctx.shared.lookup_limit, &ctx.actor)
 }
 
 /// Whether `principal` looks up without limit: only the operator at the local console.
@@ -52,9 +58,9 @@ fn exempt(principal: &Principal) -> bool {
 }
 
 /// Charges one lookup to `actor`, or refuses with the seconds to wait.
-fn charge(actor: &str) -> Result<(), CommandError> {
+fn charge(limit: &LookupLimit, actor: &str) -> Result<(), CommandError> {
     let now = Instant::now();
-    let mut map = buckets();
+    let mut map = limit.buckets();
     let full_after = REFILL * BURST;
     if map.len() >= MAX_CALLERS && !map.contains_key(actor) {
         map.retain(|_, b| now.duration_since(b.last) < full_after);
@@ -88,18 +94,21 @@ mod tests {
 
     #[test]
     fn item12_a_caller_gets_a_burst_then_waits_and_others_are_unaffected() {
+        let limit = LookupLimit::default();
         let me = "user:item12-unit";
         for _ in 0..BURST {
-            assert!(charge(me).is_ok());
+            assert!(charge(&limit, me).is_ok());
         }
-        let refused = charge(me);
+        let refused = charge(&limit, me);
         assert!(
             matches!(refused, Err(CommandError::Throttled { retry_after, .. })
                 if (1..=REFILL.as_secs()).contains(&retry_after)),
             "{refused:?}"
         );
-        assert!(charge("user:item12-other").is_ok());
+        assert!(charge(&limit, "user:item12-other").is_ok());
         assert!(exempt(&Principal::Console));
         assert!(!exempt(&Principal::Anonymous));
+        // Another node (another `Shared`) counts apart.
+        assert!(charge(&LookupLimit::default(), me).is_ok());
     }
 }

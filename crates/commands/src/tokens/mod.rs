@@ -8,7 +8,7 @@
 mod admin;
 mod enroll;
 mod import;
-mod lookup_limit;
+pub mod lookup_limit;
 mod query;
 mod resolvers;
 mod resync;

@@ -19,7 +19,7 @@ both_backends!(
     WITH_KEY,
     |env: &TestEnv| {
         env.manage_ok(&["config", "set", "registration_enabled", "true"]);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let target = env.dir.path().join("planted.sh");
         let path = target.to_str().unwrap();
@@ -34,7 +34,7 @@ both_backends!(
             .args([
                 "manage",
                 "--remote",
-                &server.url,
+                server.url(),
                 "audit",
                 "dump",
                 "--filename",
@@ -57,7 +57,7 @@ both_backends!(
     item15_formula_cells_are_escaped_in_every_csv,
     |env: &TestEnv| {
         env.manage_ok(&["createuser", "alice", "pw-alice", "alice@example.com"]);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         http.login("=cmd|' /C calc'!A0", "x");
         http.login("@SUM(1+1)", "x");

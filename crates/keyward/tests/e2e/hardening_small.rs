@@ -31,7 +31,7 @@ both_backends!(item17_lookalike_usernames_are_refused, |env: &TestEnv| {
         env.query_i64("SELECT COUNT(*) FROM users WHERE username = 'bob'"),
         1
     );
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     http.login_ok("bob", "pw-bob");
     http.login_ok("ｂｏｂ", "pw-bob");

@@ -1,9 +1,12 @@
 //! Test harness: per-test environments on SQLite and PostgreSQL, helpers to run
-//! `keyward manage …` and `keyward serve`, and direct SQL for asserting database state.
+//! `keyward manage …` and `keyward serve` as processes, the in-process server of
+//! `keyward-testkit` for HTTP tests where the process boundary is not what is tested, and direct
+//! SQL for asserting database state.
 //!
-//! PostgreSQL tests create their own database on 127.0.0.1:5432 (user postgres, trust auth) and
-//! drop it afterwards. When the server does not answer, the tests print a loud SKIPPED line —
-//! unless `KEYWARD_REQUIRE_POSTGRES=1` (set by `.ci/run`), where they fail instead.
+//! PostgreSQL tests create their own database on 127.0.0.1:5432 (user postgres, trust auth;
+//! `keyward-testdb`) and drop it afterwards. When the server does not answer, the tests print a
+//! loud SKIPPED line — unless `KEYWARD_REQUIRE_POSTGRES=1` (set by `.ci/run`), where they fail
+//! instead.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,42 +15,22 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use assert_cmd::Command;
+pub use keyward_testkit::Backend;
+use keyward_testkit::{Installation, PgDatabase, TestServer};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-pub const PG_BASE_URL: &str = "postgres://postgres@127.0.0.1:5432";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub const PG_BASE_URL: &str = keyward_testdb::PG_BASE_URL;
 
 /// Whether PostgreSQL answers on 127.0.0.1:5432 (checked once).
 pub fn postgres_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        std::net::TcpStream::connect_timeout(
-            &"127.0.0.1:5432".parse().unwrap(),
-            Duration::from_secs(2),
-        )
-        .is_ok()
-    })
+    keyward_testdb::postgres_available()
 }
 
 /// Decides whether a PostgreSQL test may run; says so loudly when it may not.
 pub fn postgres_or_skip(test: &str) -> bool {
-    if postgres_available() {
-        return true;
-    }
-    if std::env::var("KEYWARD_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-        panic!(
-            "PostgreSQL at 127.0.0.1:5432 is required (KEYWARD_REQUIRE_POSTGRES=1) but does not answer"
-        );
-    }
-    eprintln!("*** SKIPPED {test} on PostgreSQL: no server at 127.0.0.1:5432 ***");
-    false
+    keyward_testdb::postgres_or_skip(test)
 }
 
 /// One test's world: a temporary directory with a config file, and its own database.
@@ -56,22 +39,9 @@ pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub database_url: String,
     pub config_path: PathBuf,
-    pg_db: Option<String>,
+    /// Dropped (with FORCE) after the pool below is closed.
+    pg_db: Option<PgDatabase>,
     pool: OnceLock<AnyPool>,
-}
-
-fn random_suffix() -> String {
-    let mut b = [0u8; 6];
-    getrandom_fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn getrandom_fill(buf: &mut [u8]) {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .unwrap()
-        .read_exact(buf)
-        .unwrap();
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -90,51 +60,19 @@ impl TestEnv {
 
     pub fn with_config(backend: Backend, extra_toml: &str) -> Self {
         sqlx::any::install_default_drivers();
-        let dir = tempfile::tempdir().unwrap();
-        let (database_url, pg_db) = match backend {
-            Backend::Sqlite => (
-                format!("sqlite://{}", dir.path().join("test.db").display()),
-                None,
-            ),
-            Backend::Postgres => {
-                let name = format!("kw_test_{}", random_suffix());
-                let admin = name.clone();
-                std::thread::spawn(move || {
-                    block_on(async {
-                        let pool = AnyPoolOptions::new()
-                            .max_connections(1)
-                            .connect(PG_ADMIN_URL)
-                            .await
-                            .unwrap();
-                        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {admin}")))
-                            .execute(&pool)
-                            .await
-                            .unwrap();
-                        pool.close().await;
-                    })
-                })
-                .join()
-                .unwrap();
-                (format!("{PG_BASE_URL}/{name}"), Some(name))
-            }
-        };
-        let config_path = dir.path().join("keyward.toml");
-        // Cheap hashing, and short throwaway passwords allowed (`cli_help` tests the
-        // password_min_length default with KEYWARD_PASSWORD_MIN_LENGTH, which wins over this).
-        let config = format!(
-            "data_dir = \"{}\"\ndatabase_url = \"{}\"\nargon2_memory_kib = 1024\nargon2_iterations = 1\n\
-             node_id = \"test-node\"\npassword_min_length = 1\n{}\n",
-            dir.path().join("data").display(),
+        let Installation {
+            backend,
+            dir,
             database_url,
-            extra_toml
-        );
-        std::fs::write(&config_path, config).unwrap();
+            config_path,
+            pg,
+        } = Installation::new(backend, extra_toml).unwrap();
         TestEnv {
             backend,
             dir,
             database_url,
             config_path,
-            pg_db,
+            pg_db: pg,
             pool: OnceLock::new(),
         }
     }
@@ -292,6 +230,34 @@ impl TestEnv {
         }
     }
 
+    /// The settings `keyward` reads with this environment's config and these `KEYWARD_*`
+    /// variables.
+    pub fn settings(&self, env: &[(&str, &str)]) -> keyward_commands::Settings {
+        keyward_testkit::settings_at(&self.config_path, env).unwrap()
+    }
+
+    /// Starts the real server inside the test process (`keyward-testkit`) on an ephemeral port;
+    /// it stops gracefully when dropped. For HTTP tests where the process boundary (CLI output,
+    /// signals, startup messages, logs, process limits) is not what is tested.
+    pub fn serve_in_process(&self) -> TestServer {
+        self.serve_in_process_with_env(&[])
+    }
+
+    /// [`TestEnv::serve_in_process`] with `KEYWARD_*` overrides, as `serve_with_env` passes them.
+    pub fn serve_in_process_with_env(&self, env: &[(&str, &str)]) -> TestServer {
+        TestServer::start(self.settings(env)).unwrap()
+    }
+
+    /// Runs `keyward manage ARGS…`'s command through the registry inside the test process
+    /// (console principal, chain `local`, as the binary does), asserts success and returns what
+    /// the binary would print. For setup steps whose CLI output is not what is tested.
+    pub fn console_ok(&self, args: &[&str]) -> String {
+        match keyward_testkit::console(&self.settings(&[]), args) {
+            Ok(out) => out.text,
+            Err(e) => panic!("console {args:?} failed: {e}"),
+        }
+    }
+
     /// Starts `keyward serve` on an ephemeral port; the guard stops it.
     pub fn serve(&self) -> ServerGuard {
         self.serve_with_env(&[])
@@ -364,25 +330,7 @@ impl Drop for TestEnv {
             let pool = pool.clone();
             let _ = std::thread::spawn(move || block_on(pool.close())).join();
         }
-        if let Some(name) = self.pg_db.take() {
-            let _ = std::thread::spawn(move || {
-                block_on(async {
-                    if let Ok(pool) = AnyPoolOptions::new()
-                        .max_connections(1)
-                        .connect(PG_ADMIN_URL)
-                        .await
-                    {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .execute(&pool)
-                        .await;
-                        pool.close().await;
-                    }
-                })
-            })
-            .join();
-        }
+        // The database goes when `pg_db` is dropped, after this.
     }
 }
 

@@ -33,7 +33,7 @@ both_backends!(
         let (key, id) = created(&out);
         assert!(key.starts_with(&format!("kw_{id}_")), "{key}");
 
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let me = http.get("/api/v1/me", Some(&key));
         assert_eq!(me.status, 200, "{}", me.text);
@@ -74,7 +74,7 @@ both_backends!(validate_keys_do_not_open_the_rest_api, |env: &TestEnv| {
     let out = env.manage_ok(&["api", "createtoken", "-r", "validate", "-d", "30"]);
     assert!(out.contains("Validity:   30 days"), "{out}");
     let (key, _) = created(&out);
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     http.get("/api/v1/me", Some(&key)).assert_error(403);
     http.get("/api/v1/connections", Some(&key))
@@ -95,7 +95,7 @@ both_backends!(
             "-R",
             "corp",
         ]));
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let session = http.login_ok("alice", "pw-alice");
         assert_eq!(http.get("/api/v1/me", Some(&key)).status, 200);
@@ -127,7 +127,7 @@ both_backends!(a_disabled_named_user_cannot_use_its_key, |env: &TestEnv| {
     env.manage_ok(&["createuser", "root", "pw-root", "root@example.com"]);
     env.manage_ok(&["createuser", "alice", "pw-alice", "alice@example.com"]);
     let (key, _) = created(&env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", "alice"]));
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     assert_eq!(http.get("/api/v1/me", Some(&key)).status, 200);
     env.manage_ok(&["disableuser", "alice"]);

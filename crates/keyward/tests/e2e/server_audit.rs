@@ -114,7 +114,7 @@ both_backends!(
 both_backends!(rotation_by_age_across_chains, |env: &TestEnv| {
     audited_actions(env, 3);
     env.manage_ok(&["createuser", "alice", "pw-alice", "alice@example.com"]);
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     http.login_ok("alice", "pw-alice");
     http.login("alice", "wrong");
@@ -170,7 +170,7 @@ both_backends!(rest_audit_pages_by_id_for_allowed_roles, |env: &TestEnv| {
     env.manage_ok(&["createuser", "aud", "pw-aud", "aud@example.com"]);
     env.manage_ok(&["createuser", "joe", "pw-joe", "joe@example.com"]);
     env.manage_ok(&["promoteuser", "aud", "auditor"]);
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     let joe = http.login_ok("joe", "pw-joe");
     http.get("/api/v1/audit", Some(&joe)).assert_error(403);

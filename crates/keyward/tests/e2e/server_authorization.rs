@@ -20,7 +20,7 @@ use crate::server_validate::{accepted, admin, admin_key, admin_ok, key_for, user
 fn session(env: &TestEnv, http: &Http, name: &str, role: Option<&str>) -> String {
     user(env, name);
     if let Some(role) = role {
-        env.manage_ok(&["promoteuser", name, role]);
+        env.console_ok(&["promoteuser", name, role]);
     }
     http.login_ok(name, "pw-12345")
 }
@@ -59,7 +59,7 @@ both_backends!(
         user(env, "root"); // the first user: superuser
         user(env, "alice");
         let key = key_for(env, "root");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         for (serial, owner) in [("ROOT1", "root"), ("ALICE1", "alice")] {
             admin_ok(
@@ -143,7 +143,7 @@ both_backends!(
         );
         user(&env, "root");
         user(&env, "bob");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let aud = session(&env, &http, "aud", Some("auditor"));
         // REST: an auditor reads the audit log but may not close sessions.
@@ -187,7 +187,7 @@ both_backends!(item3_an_api_key_dies_with_its_owner, |env: &TestEnv| {
     user(env, "root");
     user(env, "x");
     let key = key_for(env, "x");
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     assert_eq!(http.get("/api/v1/me", Some(&key)).status, 200);
     env.manage_ok(&["deleteuser", "x"]);
@@ -219,7 +219,7 @@ both_backends!(
         user(env, "root");
         user(env, "alice");
         let key = admin_key(env);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         admin_ok(
             &http,
@@ -293,7 +293,7 @@ both_backends!(
     |env: &TestEnv| {
         let banner = serve_banner(env);
         assert!(banner.contains("keyward manage createuser"), "{banner}");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let body = json!({"username": "mallory", "password": "pw-12345", "email": "m@example.com"});
         let r = http.post("/auth/register", &body, None);
@@ -379,7 +379,7 @@ both_backends!(
         // ask about `root@ ` (an unknown realm, so nothing) while the handler enrolled for root.
         user(env, "root");
         let key = key_for(env, "root");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         admin_ok(
             &http,

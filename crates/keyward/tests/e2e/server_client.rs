@@ -5,6 +5,23 @@ use serde_json::Value;
 
 use crate::harness::ServerGuard;
 
+/// A server the client can talk to: a `keyward serve` process or an in-process test server.
+pub trait Served {
+    fn base_url(&self) -> String;
+}
+
+impl Served for ServerGuard {
+    fn base_url(&self) -> String {
+        self.url.clone()
+    }
+}
+
+impl Served for keyward_testkit::TestServer {
+    fn base_url(&self) -> String {
+        self.url().to_string()
+    }
+}
+
 /// One answer.
 #[derive(Debug)]
 pub struct Resp {
@@ -35,9 +52,9 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(server: &ServerGuard) -> Self {
+    pub fn new(server: &impl Served) -> Self {
         Http {
-            base: server.url.clone(),
+            base: server.base_url(),
             client: Client::builder()
                 .danger_accept_invalid_certs(true)
                 .build()

@@ -9,10 +9,11 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::{ServerGuard, TestEnv, fixture};
+use crate::harness::{TestEnv, fixture};
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::{Http, Resp};
 use crate::server_validate::{admin, admin_key, admin_ok, check};
+use keyward_testkit::TestServer;
 
 /// The RFC 6238 SHA-256 seed (32 bytes), hex.
 const SEED32_HEX: &str = "3132333435363738393031323334353637383930313233343536373839303132";
@@ -28,7 +29,7 @@ fn read_fixture(rel: &str) -> String {
 
 /// A running server, a client and an admin API key.
 struct Importer {
-    _server: ServerGuard,
+    _server: TestServer,
     http: Http,
     key: String,
 }
@@ -36,7 +37,7 @@ struct Importer {
 impl Importer {
     fn start(env: &TestEnv) -> Importer {
         let key = admin_key(env);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         Importer {
             _server: server,

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::{Backend, ServerGuard, TestEnv, fixture};
+use crate::harness::{Backend, TestEnv, fixture};
 use crate::oath::{self, RFC_KEY_HEX};
-use crate::server_client::Http;
+use crate::server_client::{Http, Served};
 
 /// Peak resident memory of a process in KiB (`VmHWM`).
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -25,9 +25,9 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 /// `host:port` of a server URL.
-fn authority(server: &ServerGuard) -> String {
+fn authority(server: &impl Served) -> String {
     server
-        .url
+        .base_url()
         .split("://")
         .nth(1)
         .unwrap()
@@ -223,7 +223,7 @@ fn item7_half_sent_requests_are_cut_after_the_header_and_body_timeouts() {
         Backend::Sqlite,
         "header_read_timeout_secs = 1\nbody_read_timeout_secs = 2",
     );
-    let server = env.serve();
+    let server = env.serve_in_process();
     let addr = authority(&server);
 
     // Headers never finished.
@@ -269,7 +269,7 @@ fn item7_tls_handshake_is_cut_after_the_header_timeout() {
             fixture("tls/key.pem").display()
         ),
     );
-    let server = env.serve();
+    let server = env.serve_in_process();
     let mut silent = TcpStream::connect(authority(&server)).unwrap();
     let (_, took) = wait_for_close(&mut silent, Duration::from_secs(10))
         .expect("a connection that never starts TLS must be cut");

@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::{ServerGuard, TestEnv};
-use crate::server_client::Http;
+use crate::harness::TestEnv;
+use crate::server_client::{Http, Served};
 
 pub const KEY: &str = "test-management-key-0123456789";
 pub const WITH_KEY: &str = "management_command_access_key = \"test-management-key-0123456789\"";
@@ -67,10 +67,10 @@ pub fn over_http(http: &Http, words: &[&str]) -> Run {
     }
 }
 
-fn remote_cli(env: &TestEnv, server: &ServerGuard, words: &[&str]) -> Run {
+fn remote_cli(env: &TestEnv, server: &impl Served, words: &[&str]) -> Run {
     let mut cmd = env.keyward();
     cmd.env("KEYWARD_ACCESS_KEY", KEY)
-        .args(["manage", "--remote", &server.url])
+        .args(["manage", "--remote", &server.base_url()])
         .args(words);
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -253,7 +253,7 @@ both_backends!(
     |env: &TestEnv| {
         env.manage_ok(&["createuser", "alice", "alice-pw", "alice@example.com"]);
         env.manage_ok(&["createuser", "bob", "bob-pw", "bob@example.com"]);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         http.login_ok("alice", "alice-pw");
         env.manage_ok(&[
@@ -337,7 +337,7 @@ both_backends!(
     WITH_KEY,
     |env: &TestEnv| {
         env.manage_ok(&["createuser", "alice", "alice-pw", "alice@example.com"]);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let r = http.post(
             "/server/management-command/",
@@ -353,7 +353,7 @@ both_backends!(
 );
 
 both_backends!(endpoint_is_off_without_a_configured_key, |env: &TestEnv| {
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     for auth in [Some("Token anything"), Some("Token "), None] {
         let r = http.post(
@@ -414,7 +414,7 @@ both_backends!(
     commands_outside_the_allow_list_are_400,
     "management_command_access_key = \"test-management-key-0123456789\"\nmanagement_commands = [\"listusers\", \"config get\"]",
     |env: &TestEnv| {
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let auth = format!("Token {KEY}");
         let run = |name: &str, args: Value| {
@@ -456,7 +456,7 @@ both_backends!(
         let out = env
             .keyward()
             .env("KEYWARD_ACCESS_KEY", KEY)
-            .args(["manage", "--remote", &server.url, "cleartoken"])
+            .args(["manage", "--remote", server.url(), "cleartoken"])
             .output()
             .unwrap();
         assert!(!out.status.success());
@@ -469,7 +469,7 @@ both_backends!(
     other_methods_and_malformed_bodies_are_rejected,
     WITH_KEY,
     |env: &TestEnv| {
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let url = http.url("/server/management-command/");
         for method in ["GET", "PUT", "DELETE", "PATCH"] {
@@ -501,7 +501,7 @@ both_backends!(
     remote_commands_are_audited_without_secrets,
     WITH_KEY,
     |env: &TestEnv| {
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let r = http.post(
             "/server/management-command/",

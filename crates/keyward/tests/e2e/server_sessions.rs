@@ -9,14 +9,14 @@ use crate::harness::TestEnv;
 use crate::server_client::Http;
 
 fn create(env: &TestEnv, name: &str, password: &str) {
-    env.manage_ok(&["createuser", name, password, &format!("{name}@example.com")]);
+    env.console_ok(&["createuser", name, password, &format!("{name}@example.com")]);
 }
 
 both_backends!(
     login_token_works_until_reissued_then_a_new_login_works,
     |env: &TestEnv| {
         create(env, "alice", "pw-alice");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let old = http.login_ok("alice", "pw-alice");
         let me = http.get("/api/v1/me", Some(&old));
@@ -48,7 +48,7 @@ both_backends!(
     "session_ttl = 120",
     |env: &TestEnv| {
         create(env, "alice", "pw-alice");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let before = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -82,7 +82,7 @@ both_backends!(
 
 both_backends!(logout_ends_the_session, |env: &TestEnv| {
     create(env, "alice", "pw-alice");
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     let token = http.login_ok("alice", "pw-alice");
     let auth = format!("Bearer {token}");
@@ -97,7 +97,7 @@ both_backends!(logout_ends_the_session, |env: &TestEnv| {
 
 both_backends!(cleartoken_deletes_only_expired_sessions, |env: &TestEnv| {
     create(env, "alice", "pw-alice");
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     let t1 = http.login_ok("alice", "pw-alice");
     let t2 = http.login_ok("alice", "pw-alice");
@@ -116,7 +116,7 @@ both_backends!(cleartoken_deletes_only_expired_sessions, |env: &TestEnv| {
 both_backends!(
     first_registered_user_is_superuser_and_registration_follows_the_switch,
     |env: &TestEnv| {
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let reg = |name: &str| {
             http.post(
@@ -169,7 +169,7 @@ both_backends!(
     |env: &TestEnv| {
         create(env, "root", "pw-root"); // the superuser, so alice may be disabled
         create(env, "alice", "pw-alice");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let wrong = http.login("alice", "nope");
         let generic = wrong.assert_error(401);
@@ -248,7 +248,7 @@ both_backends!(
     |env: &TestEnv| {
         create(env, "root", "pw-root"); // the superuser, so alice may be disabled
         create(env, "alice", "pw-alice");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let token = http.login_ok("alice", "pw-alice");
         env.exec("UPDATE users SET expires_at = 1000");
@@ -264,7 +264,7 @@ both_backends!(
     repeated_failures_are_throttled_with_retry_after_but_not_locked_out,
     |env: &TestEnv| {
         create(env, "alice", "pw-alice");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         for _ in 0..5 {
             http.login("alice", "wrong").assert_error(401);
@@ -294,7 +294,7 @@ both_backends!(
         env.exec(
             "UPDATE users SET password_hash = '$6$saltsalt$DiaHIZoIxZAWSvvjGRSzKqkPATlH.u6gOyL1w1eQEaQA6DQdHGMveGP5DfsodeDARAKxsysB08LM5onc8u0qi/'",
         );
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         http.login("bob", "initial-pw").assert_error(401);
         http.login_ok("bob", "imported-pw");

@@ -11,7 +11,7 @@ use crate::server_client::Http;
 both_backends!(
     version_providerstatus_and_healthz_answer,
     |env: &TestEnv| {
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let v = http.get("/api/v1/version", None);
         assert_eq!(v.status, 200);
@@ -33,7 +33,7 @@ both_backends!(
 fn metrics_count_requests_by_route_and_auth_outcomes() {
     let env = TestEnv::new(Backend::Sqlite);
     env.manage_ok(&["createuser", "alice", "pw-alice", "alice@example.com"]);
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     http.get("/healthz", None);
     http.get("/healthz", None);
@@ -82,7 +82,7 @@ const ROUTES: &[(&str, &str)] = &[
 #[test]
 fn openapi_document_lists_every_route_with_responses() {
     let env = TestEnv::new(Backend::Sqlite);
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     let r = http.get("/api/v1/openapi.json", None);
     assert_eq!(r.status, 200);
@@ -144,7 +144,7 @@ both_backends!(
     malformed_requests_get_json_4xx_never_5xx,
     "max_body_bytes = 2048",
     |env: &TestEnv| {
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let c = &http.client;
         let login = http.url("/auth/login");

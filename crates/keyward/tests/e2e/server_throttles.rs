@@ -18,7 +18,7 @@ const WITH_KEY: &str = "management_command_access_key = \"test-management-key-01
 const BEHIND_PROXY: &str = "trusted_proxies = [\"127.0.0.1/32\"]";
 
 fn create(env: &TestEnv, name: &str, password: &str) {
-    env.manage_ok(&["createuser", name, password, &format!("{name}@example.com")]);
+    env.console_ok(&["createuser", name, password, &format!("{name}@example.com")]);
 }
 
 /// A user whose logins need PIN `1234` + an HOTP of the RFC seed.
@@ -87,7 +87,7 @@ both_backends!(
     item9_concurrent_wrong_passwords_stop_at_the_limit,
     |env: &TestEnv| {
         create(env, "alice", "pw-alice");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let statuses: Vec<u16> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..100)
@@ -134,7 +134,7 @@ both_backends!(
         create_with_token(env, "alice", "pw-alice", "TA");
         create_with_token(env, "bob", "pw-bob", "TB");
         create_with_token(env, "carol", "pw-carol", "TC");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         // Right candidate (no OTP given) vs. wrong candidate: the same two answers.
         let right = oracle_probe(&http, "alice", "pw-alice");
@@ -173,7 +173,7 @@ both_backends!(
     |env: &TestEnv| {
         create(env, "alice", "pw-alice");
         create(env, "bob", "pw-bob");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let mallory = Some("198.51.100.7");
         for i in 0..5 {
@@ -218,7 +218,7 @@ both_backends!(
     item11_forwarded_headers_are_ignored_from_untrusted_peers,
     |env: &TestEnv| {
         create(env, "alice", "pw-alice");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         // A client cannot escape its count by claiming other addresses.
         for i in 0..5 {
@@ -281,7 +281,7 @@ both_backends!(
         // The summary rows are chained and signed like any other.
         env.manage_ok(&["audit", "verify"]);
         // The right key still opens the endpoint (after a restart the counts are gone).
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let r = http.post(
             "/server/management-command/",
@@ -324,7 +324,7 @@ both_backends!(
         env.manage_ok(&["token", "init", "--serial", "H1", "--otpkey", RFC_KEY_HEX]);
         let key = admin_key(env);
         let other_key = admin_key(env);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         for _ in 0..20 {
             let r = get_serial(&http, &key);

@@ -11,8 +11,9 @@ use crate::harness::TestEnv;
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::Http;
 
+/// Creates `name` (password `pw-12345`) through the registry in the test process.
 pub fn user(env: &TestEnv, name: &str) {
-    env.manage_ok(&[
+    env.console_ok(&[
         "createuser",
         name,
         "pw-12345",
@@ -24,7 +25,7 @@ pub fn user(env: &TestEnv, name: &str) {
 /// `admin` is created when there is none yet). Operators act only on principals below their own
 /// role, so a key that must reach every account belongs to a superuser.
 pub fn admin_key(env: &TestEnv) -> String {
-    env.manage_ok(&["migrate"]); // the database exists before it is read directly
+    env.console_ok(&["migrate"]); // the database exists before it is read directly
     let superuser = env
         .query_strings(
             "SELECT username FROM users WHERE roles LIKE '%superuser%' ORDER BY created_at",
@@ -33,7 +34,7 @@ pub fn admin_key(env: &TestEnv) -> String {
         .map(|r| r[0].clone());
     let superuser = superuser.unwrap_or_else(|| {
         user(env, "admin");
-        env.manage_ok(&["promoteuser", "admin", "superuser"]);
+        env.console_ok(&["promoteuser", "admin", "superuser"]);
         "admin".to_string()
     });
     key_for(env, &superuser)
@@ -41,7 +42,7 @@ pub fn admin_key(env: &TestEnv) -> String {
 
 /// An admin API key made for the account `name` (acting as that account).
 pub fn key_for(env: &TestEnv, name: &str) -> String {
-    let out = env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", name]);
+    let out = env.console_ok(&["api", "createtoken", "-r", "admin", "-u", name]);
     out.lines()
         .find_map(|l| l.strip_prefix("Auth-Token: "))
         .unwrap_or_else(|| panic!("no key in {out}"))
@@ -107,13 +108,13 @@ pub fn enroll_rfc_hotp(env: &TestEnv, serial: &str, owner: &str, pin: &str) {
     if !pin.is_empty() {
         args.extend(["--pin", pin]);
     }
-    env.manage_ok(&args);
+    env.console_ok(&args);
 }
 
 both_backends!(an_otp_is_accepted_once_with_its_pin, |env: &TestEnv| {
     user(env, "alice");
     enroll_rfc_hotp(env, "H1", "alice", "1234");
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     assert!(accepted(&http, "alice", &format!("1234{}", hotp(0))));
     assert!(
@@ -230,7 +231,7 @@ both_backends!(resync_brings_a_drifted_hotp_token_back, |env: &TestEnv| {
     user(env, "alice");
     enroll_rfc_hotp(env, "H1", "alice", "");
     let key = admin_key(env);
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     // The device was pressed 50 times: outside the counter window of 10.
     assert!(!accepted(&http, "alice", &hotp(50)));
@@ -278,7 +279,7 @@ both_backends!(max_fail_locks_the_token_until_reset, |env: &TestEnv| {
     user(env, "alice");
     enroll_rfc_hotp(env, "H1", "alice", "");
     let key = admin_key(env);
-    let server = env.serve();
+    let server = env.serve_in_process();
     let http = Http::new(&server);
     admin_ok(
         &http,
@@ -312,7 +313,7 @@ both_backends!(
         user(env, "alice");
         enroll_rfc_hotp(env, "H1", "alice", "");
         let key = admin_key(env);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let now = oath::now();
         let v = admin_ok(
@@ -395,7 +396,7 @@ both_backends!(
             "--user",
             "alice",
         ]);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let now = oath::now();
         let otp = oath::totp_at(key32, "sha256", 8, now);
@@ -437,7 +438,7 @@ both_backends!(
             .trim()
             .to_string();
         let admin = admin_key(env);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let body = json!({"user": "alice", "pass": hotp(0)});
         let r = http.post("/validate/check", &body, None);
@@ -467,7 +468,7 @@ both_backends!(
     login_asks_for_the_otp_of_a_user_with_a_token,
     |env: &TestEnv| {
         user(env, "alice");
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         http.login_ok("alice", "pw-12345");
         enroll_rfc_hotp(env, "H1", "alice", "77");
@@ -511,7 +512,7 @@ both_backends!(
             "--challenge-response",
         ]);
         let key = admin_key(env);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         let v = check(&http, json!({"user": "alice", "pass": "secret-pin"}));
         assert_eq!(v["result"]["value"], false, "{v}");

@@ -9,6 +9,7 @@ use super::batch_tx::{BatchTx, Param};
 use super::{HeadLog, Job, Mode, Writer, run_jobs};
 use crate::audit::{AuditAppend, AuditEvent, GENESIS_HASH};
 use crate::{OpenOptions, Store, StoreError};
+use keyward_testdb::PgDatabase;
 
 /// A real transaction that fails the audit insert carrying `poison` in one of its values.
 struct Flaky {
@@ -162,51 +163,25 @@ async fn sqlite() -> (Store, tempfile::TempDir) {
     (store, dir)
 }
 
-/// A throwaway PostgreSQL database, or `None` (loudly) without a server on 127.0.0.1:5432,
-/// unless `KEYWARD_REQUIRE_POSTGRES=1`.
-async fn postgres() -> Option<(Store, String)> {
-    if std::net::TcpStream::connect("127.0.0.1:5432").is_err() {
-        assert_ne!(
-            std::env::var("KEYWARD_REQUIRE_POSTGRES").as_deref(),
-            Ok("1"),
-            "PostgreSQL at 127.0.0.1:5432 is required but does not answer"
-        );
-        eprintln!("*** SKIPPED writer tests on PostgreSQL: no server ***");
+/// A store on a throwaway PostgreSQL database (with the failing trigger), or `None` (loudly)
+/// without a server on 127.0.0.1:5432, unless `KEYWARD_REQUIRE_POSTGRES=1`.
+async fn postgres() -> Option<(Store, PgDatabase)> {
+    if !keyward_testdb::postgres_or_skip("writer tests") {
         return None;
     }
-    let name = format!("kw_writer_{}", uuid::Uuid::new_v4().simple());
-    let admin = Store::connect(
-        "postgres://postgres@127.0.0.1:5432/postgres",
-        &OpenOptions::default(),
-    )
-    .await
-    .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
+    let db = PgDatabase::create("kw_writer").await.unwrap();
+    let store = Store::open(db.url(), &OpenOptions::default())
         .await
         .unwrap();
-    admin.close().await;
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    let store = Store::open(&url, &OpenOptions::default()).await.unwrap();
     for sql in PG_TRIGGER {
         sqlx::raw_sql(sql).execute(store.pool()).await.unwrap();
     }
-    Some((store, name))
+    Some((store, db))
 }
 
-async fn drop_postgres(store: Store, name: String) {
+async fn drop_postgres(store: Store, db: PgDatabase) {
     store.close().await;
-    let admin = Store::connect(
-        "postgres://postgres@127.0.0.1:5432/postgres",
-        &OpenOptions::default(),
-    )
-    .await
-    .unwrap();
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(admin.pool())
-    .await;
+    let _ = db.drop_now().await;
 }
 
 #[tokio::test]
@@ -217,9 +192,9 @@ async fn a_failed_fast_batch_reruns_isolated_sqlite() {
 
 #[tokio::test]
 async fn a_failed_fast_batch_reruns_isolated_postgres() {
-    if let Some((store, name)) = postgres().await {
+    if let Some((store, db)) = postgres().await {
         fast_failure_then_isolated_rerun(store.clone()).await;
-        drop_postgres(store, name).await;
+        drop_postgres(store, db).await;
     }
 }
 
@@ -231,8 +206,8 @@ async fn the_writer_isolates_failures_and_answers_after_commit_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_writer_isolates_failures_and_answers_after_commit_postgres() {
-    if let Some((store, name)) = postgres().await {
+    if let Some((store, db)) = postgres().await {
         writer_keeps_failures_apart_and_answers_after_commit(store.clone()).await;
-        drop_postgres(store, name).await;
+        drop_postgres(store, db).await;
     }
 }

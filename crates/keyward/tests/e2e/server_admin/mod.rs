@@ -14,17 +14,18 @@ mod show;
 
 use serde_json::{Value, json};
 
-use crate::harness::{ServerGuard, TestEnv};
+use crate::harness::TestEnv;
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::{Http, Resp};
 use crate::server_validate::{admin, admin_key, user};
+use keyward_testkit::TestServer;
 
 /// A second HOTP seed (differs from the RFC seed in its last byte).
 pub(super) const OTHER_KEY_HEX: &str = "3132333435363738393031323334353637383931";
 
 /// A running server, a client for it and an admin API key.
 pub(super) struct Api {
-    pub(super) _server: ServerGuard,
+    pub(super) _server: TestServer,
     pub(super) http: Http,
     pub(super) key: String,
 }
@@ -36,7 +37,7 @@ impl Api {
             user(env, u);
         }
         let key = admin_key(env);
-        let server = env.serve();
+        let server = env.serve_in_process();
         let http = Http::new(&server);
         Api {
             _server: server,

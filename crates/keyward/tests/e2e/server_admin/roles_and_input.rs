@@ -8,7 +8,7 @@ use crate::server_validate::admin_ok;
 /// Creates `name` with `role` and returns a session token.
 fn session_with_role(env: &TestEnv, http: &Http, name: &str, role: &str) -> String {
     user(env, name);
-    env.manage_ok(&["promoteuser", name, role]);
+    env.console_ok(&["promoteuser", name, role]);
     http.login_ok(name, "pw-12345")
 }
 
