@@ -152,7 +152,7 @@ fn seed_updated_user() -> Value {
 }
 
 /// Seed 004's "Add user" command line, after `keyward api`.
-const SEED_ADD_USER: &[&str] = &[
+pub(crate) const SEED_ADD_USER: &[&str] = &[
     "add-user",
     "test_username",
     "--password",

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::api_client::SEED_ADD_USER;
 use crate::both_backends;
 use crate::server_users_rest::{assert_fields, seed_add_answer, seed_get_answer};
 
@@ -12,73 +13,9 @@ both_backends!(
     update_user_at_the_console_takes_the_seed_flags,
     |env: &TestEnv| {
         env.manage_ok(&["createuser", "root", "pw-root-1", "root@example.com"]);
-        let add: Vec<&str> = vec![
-            "add-user",
-            "test_username",
-            "--password",
-            "test_pwd",
-            "--home-dir=/tmp/test_home_dir",
-            "--uid",
-            "33",
-            "--gid",
-            "1000",
-            "--max-sessions",
-            "2",
-            "--quota-size",
-            "0",
-            "--quota-files",
-            "3",
-            "--permissions",
-            "list",
-            "download",
-            "upload",
-            "delete",
-            "rename",
-            "create_dirs",
-            "overwrite",
-            "--subdirs-permissions",
-            "/dir1::list,download",
-            "/dir2::*",
-            "--upload-bandwidth",
-            "100",
-            "--download-bandwidth",
-            "60",
-            "--status",
-            "0",
-            "--expiration-date",
-            "2019-01-01",
-            "--allowed-ip",
-            "192.168.1.1/32",
-            "--fs",
-            "S3",
-            "--s3-bucket",
-            "test",
-            "--s3-region",
-            "eu-west-1",
-            "--s3-access-key",
-            "accesskey",
-            "--s3-access-secret",
-            "secret",
-            "--s3-endpoint",
-            "http://127.0.0.1:9000",
-            "--s3-storage-class",
-            "Standard",
-            "--s3-key-prefix",
-            "vfolder/",
-            "--s3-upload-part-size",
-            "10",
-            "--s3-upload-concurrency",
-            "4",
-            "--denied-login-methods",
-            "password",
-            "keyboard-interactive",
-            "--allowed-extensions",
-            "/dir1::.jpg,.png",
-            "/dir2::.rar,.png",
-            "--denied-extensions",
-            "/dir3::.zip,.rar",
-            "--json",
-        ];
+        // Seed 004's "Add user" line, as `keyward api` runs it, at the console.
+        let mut add: Vec<&str> = SEED_ADD_USER.to_vec();
+        add.push("--json");
         let added: Value = serde_json::from_str(&env.manage_ok(&add)).unwrap();
         let mut want = seed_add_answer();
         // 2019-01-01 at 00:00 UTC here; the seed's author was at UTC+1.
