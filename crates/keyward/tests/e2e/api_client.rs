@@ -220,7 +220,7 @@ pub(crate) const SEED_ADD_USER: &[&str] = &[
 ];
 
 /// Seed 004's "Update user" command line after the id (the id is the one the server gave).
-const SEED_UPDATE_USER: &[&str] = &[
+pub(crate) const SEED_UPDATE_USER: &[&str] = &[
     "test_username",
     "--password",
     "test_pwd",

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::api_client::SEED_ADD_USER;
+use crate::api_client::{SEED_ADD_USER, SEED_UPDATE_USER};
 use crate::both_backends;
 use crate::server_users_rest::{assert_fields, seed_add_answer, seed_get_answer};
 
@@ -21,50 +21,9 @@ both_backends!(
         // 2019-01-01 at 00:00 UTC here; the seed's author was at UTC+1.
         want["expiration_date"] = json!(1546300800000i64);
         assert_fields(&added, &want);
-        let update: Vec<&str> = vec![
-            "update-user",
-            "test_username",
-            "--password",
-            "test_pwd",
-            "--home-dir=/tmp/test_home_dir",
-            "--uid",
-            "0",
-            "--gid",
-            "33",
-            "--max-sessions",
-            "3",
-            "--quota-size",
-            "0",
-            "--quota-files",
-            "4",
-            "--permissions",
-            "*",
-            "--subdirs-permissions",
-            "/dir1::list,download,create_symlinks",
-            "--upload-bandwidth",
-            "90",
-            "--download-bandwidth",
-            "80",
-            "--status",
-            "1",
-            "--expiration-date",
-            "",
-            "--allowed-ip",
-            "",
-            "--denied-ip",
-            "192.168.1.0/24",
-            "--denied-login-methods",
-            "",
-            "--fs",
-            "local",
-            "--virtual-folders",
-            "/vdir1::/tmp/mapped1",
-            "/vdir2::/tmp/mapped2",
-            "--allowed-extensions",
-            "",
-            "--denied-extensions",
-            "",
-        ];
+        // Seed 004's "Update user" line, the console's USER standing for the client's ID USERNAME.
+        let mut update: Vec<&str> = vec!["update-user"];
+        update.extend_from_slice(SEED_UPDATE_USER);
         assert_eq!(env.manage_ok(&update), "User updated\n");
         let id = added["id"].to_string();
         let got: Value =
