@@ -14,6 +14,8 @@ use clap::Args;
 use keyward_commands::registry::{Preflight, TERMINAL_WIDTH_FLAG};
 use keyward_commands::{Ctx, Registry, Settings, Shared};
 
+use keyward_proto::MANAGEMENT_OFF_HEADER;
+
 use crate::http_client::{self, TlsArgs};
 
 #[derive(Args)]
@@ -87,10 +89,6 @@ fn terminal_width() -> Option<u16> {
     }
     None
 }
-
-/// Header the server adds to its 403 when the management endpoint is disabled (mirrors
-/// `keyward_server`'s constant; the body stays Psono's `{"detail": "Invalid access key"}`).
-const MANAGEMENT_OFF_HEADER: &str = "keyward-management-endpoint";
 
 fn finish(text: &str, code: i32) -> ExitCode {
     let mut out = std::io::stdout().lock();

@@ -213,3 +213,8 @@ pub struct AuditQuery {
     /// Only entries written at or after this time (epoch seconds).
     pub since: Option<i64>,
 }
+
+/// Header on the management endpoint's 403 when the endpoint is disabled, so `keyward manage
+/// --remote` can say the endpoint is off rather than that the key is wrong (the body stays
+/// Psono's `{"detail": "Invalid access key"}`).
+pub const MANAGEMENT_OFF_HEADER: &str = "keyward-management-endpoint";

@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use keyward_proto::MANAGEMENT_OFF_HEADER;
 use subtle::ConstantTimeEq;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -50,10 +51,6 @@ fn key_matches(configured: Option<&str>, headers: &HeaderMap) -> bool {
     let b = keyward_store::sha256_hex(presented.as_bytes());
     !presented.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
-
-/// Header on the 403 of a disabled endpoint, so `keyward manage --remote` can say the endpoint
-/// is off rather than that the key is wrong (the body stays Psono's).
-pub const MANAGEMENT_OFF_HEADER: &str = "keyward-management-endpoint";
 
 fn denied(endpoint_off: bool) -> Response {
     let mut resp = (
