@@ -33,7 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 )]
 async fn me(Authenticated(caller): Authenticated) -> Json<MeResponse> {
     Json(MeResponse {
-        username: caller.username,
+        username: caller.username.into_string(),
         roles: caller
             .roles
             .iter()
