@@ -191,7 +191,7 @@ impl FromRequestParts<AppState> for Authenticated {
                     AuthVia::Session(_) => AuthKind::Session,
                     AuthVia::ApiKey { .. } => AuthKind::ApiKey,
                     AuthVia::Basic => AuthKind::Password,
-                    AuthVia::AdminCookie => AuthKind::Session,
+                    AuthVia::AdminCookie => AuthKind::AdminSession,
                 };
                 if let AuthVia::ApiKey { role, .. } = &caller.via
                     && role != "admin"

@@ -92,15 +92,6 @@ fn ok(client: &Path, url: &str, cwd: &Path, args: &[&str]) -> String {
     text
 }
 
-fn ok_status(client: &Path, url: &str, cwd: &Path, args: &[&str]) -> String {
-    let text = ok(client, url, cwd, args);
-    assert!(
-        text.contains("'status': True"),
-        "linotpadm.py {args:?}:\n{text}"
-    );
-    text
-}
-
 /// A token's row: (owner name or "", active, description, max_fail, sync_window, counter).
 fn token(env: &TestEnv, serial: &str) -> Option<Vec<String>> {
     env.query_strings(&format!(
@@ -127,7 +118,20 @@ both_backends!(every_token_command_of_linotpadm, |env: &TestEnv| {
     let url = server.url().to_string();
     let cwd = tempfile::tempdir().unwrap();
     let cwd = cwd.path();
-    let run = |args: &[&str]| ok_status(client, &url, cwd, args);
+    // Each run of the client: one Basic-authenticated getsession, then cookie requests.
+    let runs = std::cell::Cell::new(0);
+    let ok = |client: &Path, url: &str, cwd: &Path, args: &[&str]| {
+        runs.set(runs.get() + 1);
+        ok(client, url, cwd, args)
+    };
+    let run = |args: &[&str]| {
+        let text = ok(client, &url, cwd, args);
+        assert!(
+            text.contains("'status': True"),
+            "linotpadm.py {args:?}:\n{text}"
+        );
+        text
+    };
 
     // inittoken (`--type=HMAC` is LinOTP's name for HOTP)
     run(&[
@@ -249,7 +253,19 @@ both_backends!(every_token_command_of_linotpadm, |env: &TestEnv| {
     run(&["--command=removetoken", "--serial=LADM0001"]);
     assert!(token(env, "LADM0001").is_none());
 
-    // Every change ran as the admin account (cookie-authenticated after the first call).
+    // The password was checked once per run (getsession); every other request of a run was
+    // authenticated by its cookie and `session` (importtoken made two).
+    let metrics = reqwest::blocking::get(format!("{url}/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    for (method, n) in [("password", runs.get()), ("admin_session", runs.get() + 1)] {
+        let line = format!("keyward_auth_total{{method=\"{method}\",outcome=\"success\"}} {n}\n");
+        assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+    }
+    assert!(!metrics.contains("method=\"admin_session\",outcome=\"failure\""));
+
+    // Every change ran as the admin account.
     let actors = env.query_strings(
         "SELECT DISTINCT actor FROM audit_log WHERE action LIKE 'token %' AND success = 1",
     );
@@ -454,4 +470,67 @@ both_backends!(admin_session_guard, |env: &TestEnv| {
         .send()
         .unwrap();
     assert_eq!(r.status(), 401);
+});
+
+/// An `admin_session` value computed outside keyward (Python's hmac) from the documented format
+/// `USERID.EXPIRES.NONCE.MAC` with the server's `secret_key` and the account's password hash.
+fn forge_cookie(env: &TestEnv, username: &str, expires: i64) -> String {
+    let keys = std::fs::read_to_string(env.data_dir().join("server-keys.toml")).unwrap();
+    let secret = keys
+        .lines()
+        .find_map(|l| l.strip_prefix("secret_key = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let row = &env.query_strings(&format!(
+        "SELECT id, password_hash FROM users WHERE username = '{username}'"
+    ))[0];
+    let script = r#"
+import base64, hashlib, hmac, struct, sys
+secret, uid, expires, nonce, pwhash = sys.argv[1:]
+m = hmac.new(bytes.fromhex(secret), digestmod=hashlib.sha256)
+for part in [b"keyward linotp admin_session v1", uid.encode(), expires.encode(), nonce.encode(), pwhash.encode()]:
+    m.update(struct.pack(">Q", len(part)) + part)
+print(f"{uid}.{expires}.{nonce}." + base64.urlsafe_b64encode(m.digest()).decode().rstrip("="))
+"#;
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &secret,
+            &row[0],
+            &expires.to_string(),
+            "bm9uY2U",
+            &row[1],
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+// The cookie's lifetime: a genuine value is accepted only until it expires, and one claiming a
+// longer life than keyward gives is refused too.
+both_backends!(admin_session_expires, |env: &TestEnv| {
+    setup(env);
+    let server = env.serve_in_process();
+    let http = reqwest::blocking::Client::new();
+    let show = |value: &str| {
+        http.get(format!("{}/admin/show", server.url()))
+            .header("Cookie", format!("admin_session={value}"))
+            .query(&[("session", value)])
+            .send()
+            .unwrap()
+            .status()
+    };
+    let now = crate::oath::now();
+    assert_eq!(show(&forge_cookie(env, ADMIN, now + 300)), 200);
+    assert_eq!(show(&forge_cookie(env, ADMIN, now - 1)), 401);
+    assert_eq!(show(&forge_cookie(env, ADMIN, now + 3600)), 401);
+    // A regular account (no role) gets nothing from a genuine cookie either.
+    assert_eq!(show(&forge_cookie(env, "alice", now + 300)), 401);
 });

@@ -109,13 +109,13 @@ impl FromRequestParts<AppState> for AdminAuth {
                 Some(caller) => {
                     state
                         .metrics
-                        .record_auth(AuthKind::Session, AuthOutcome::Success);
+                        .record_auth(AuthKind::AdminSession, AuthOutcome::Success);
                     Ok(AdminAuth::Cookie { caller, value })
                 }
                 None => {
                     state
                         .metrics
-                        .record_auth(AuthKind::Session, AuthOutcome::Failure);
+                        .record_auth(AuthKind::AdminSession, AuthOutcome::Failure);
                     Err(LinotpError::unauthenticated(
                         "the admin session is expired or invalid: authenticate again",
                     ))
