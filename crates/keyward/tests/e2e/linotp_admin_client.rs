@@ -133,6 +133,15 @@ both_backends!(every_token_command_of_linotpadm, |env: &TestEnv| {
         text
     };
 
+    // The client's default, Digest, finds only the Basic challenge: it stops at the 401.
+    let (success, text) = linotpadm(
+        client,
+        &url,
+        cwd,
+        &["--authtype=Digest", "--command=listtoken"],
+    );
+    assert!(!success && text.contains("401"), "{text}");
+
     // inittoken (`--type=HMAC` is LinOTP's name for HOTP)
     run(&[
         "--command=inittoken",
