@@ -43,6 +43,7 @@ async fn me(Authenticated(caller): Authenticated) -> Json<MeResponse> {
             AuthVia::Session(_) => "session",
             AuthVia::ApiKey { .. } => "api_key",
             AuthVia::Basic => "basic",
+            AuthVia::AdminCookie => "admin_session",
         }
         .to_string(),
     })

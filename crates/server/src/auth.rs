@@ -30,6 +30,8 @@ pub enum AuthVia {
     ApiKey { id: ApiKeyId, role: String },
     /// HTTP Basic credentials of an operator account (see [`crate::basic_auth`]).
     Basic,
+    /// LinOTP's `admin_session` cookie on `/admin/*` (see [`crate::linotp::admin_session`]).
+    AdminCookie,
 }
 
 /// An authenticated caller.
@@ -56,7 +58,7 @@ impl Caller {
             roles: self.roles.clone(),
             session: match &self.via {
                 AuthVia::Session(id) => Some(id.clone()),
-                AuthVia::ApiKey { .. } | AuthVia::Basic => None,
+                AuthVia::ApiKey { .. } | AuthVia::Basic | AuthVia::AdminCookie => None,
             },
         }
     }
@@ -190,6 +192,7 @@ impl FromRequestParts<AppState> for Authenticated {
                     AuthVia::Session(_) => AuthKind::Session,
                     AuthVia::ApiKey { .. } => AuthKind::ApiKey,
                     AuthVia::Basic => AuthKind::Password,
+                    AuthVia::AdminCookie => AuthKind::AdminSession,
                 };
                 if let AuthVia::ApiKey { role, .. } = &caller.via
                     && role != "admin"
