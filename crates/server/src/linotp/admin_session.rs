@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hmac::{KeyInit, Mac};
 use keyward_core::user::{AccessRules, LoginMethod, check_access};
+use keyward_proto::{UserId, Username};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
@@ -273,7 +274,7 @@ pub async fn issue(state: &AppState, username: &str) -> Result<Option<String>, L
     let keys = shared.server_keys().await.map_err(LinotpError::from)?;
     let Some(user) = shared
         .store
-        .find_user(username)
+        .find_user(&Username::from(username))
         .await
         .map_err(|e| LinotpError::from(keyward_commands::CommandError::from(e)))?
     else {
@@ -326,7 +327,12 @@ async fn verify(state: &AppState, value: &str, client: Option<std::net::IpAddr>)
         return None;
     }
     let keys = state.shared.server_keys().await.ok()?;
-    let user = state.shared.store.get_user_by_id(user_id).await.ok()??;
+    let user = state
+        .shared
+        .store
+        .get_user_by_id(&UserId::from(user_id))
+        .await
+        .ok()??;
     let expected = mac(
         &keys.secret_key,
         &user.id,
