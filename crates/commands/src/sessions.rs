@@ -151,6 +151,7 @@ pub fn connection(s: &Session) -> Connection {
         last_activity: s.last_activity.saturating_mul(1000),
         expires_at: s.expires_at,
         active_transfers: Vec::new(),
+        ssh_command: String::new(),
     }
 }
 

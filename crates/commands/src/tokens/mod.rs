@@ -12,6 +12,7 @@ pub mod lookup_limit;
 mod query;
 mod resolvers;
 mod resync;
+pub mod rest_view;
 mod set;
 mod validity;
 
@@ -39,6 +40,7 @@ pub fn commands() -> Vec<CommandSpec> {
     all.extend(resolvers::commands());
     all.extend(import::commands());
     all.extend(resync::commands());
+    all.extend(rest_view::commands());
     all
 }
 
