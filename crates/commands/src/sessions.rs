@@ -242,7 +242,7 @@ mod tests {
                 "connection_id": "c1", "username": "alice", "protocol": "http",
                 "remote_address": "127.0.0.1", "client_version": "curl",
                 "connection_time": 2000, "last_activity": 3000, "expires_at": 4,
-                "active_transfers": [],
+                "active_transfers": [], "ssh_command": "",
             }]})
         );
     }
