@@ -31,9 +31,13 @@ pub fn commands() -> Vec<CommandSpec> {
             .example("api list --output json")
             .lists()
             .allow(Access::Roles(AUDIT_READERS)),
-        command("api show", "Show one API key by its id (never its secret)", show)
-            .example("api show 9f86d081884c7d65")
-            .allow(Access::Roles(AUDIT_READERS)),
+        command(
+            "api show",
+            "Show one API key by its id (never its secret)",
+            show,
+        )
+        .example("api show 9f86d081884c7d65")
+        .allow(Access::Roles(AUDIT_READERS)),
         command("api revoke", "Revoke an API key by its id", revoke)
             .mutating()
             .example("api revoke 9f86d081884c7d65")

@@ -141,14 +141,7 @@ async fn list_tokens(
     params
         .entry("offset")
         .or_insert_with(|| Value::String("0".into()));
-    let out = run(
-        &state,
-        &client,
-        &caller,
-        "token show",
-        (params, LIST_NAMES),
-    )
-    .await?;
+    let out = run(&state, &client, &caller, "token show", (params, LIST_NAMES)).await?;
     Ok(Json(serde_json::from_value(out.json).map_err(internal)?))
 }
 
@@ -215,7 +208,14 @@ async fn get_token(
     Authenticated(caller): Authenticated,
     Path(serial): Path<String>,
 ) -> Result<Json<TokenObject>, ApiError> {
-    let out = run(&state, &client, &caller, "token get", (serial_param(serial), &[])).await?;
+    let out = run(
+        &state,
+        &client,
+        &caller,
+        "token get",
+        (serial_param(serial), &[]),
+    )
+    .await?;
     Ok(Json(serde_json::from_value(out.json).map_err(internal)?))
 }
 
@@ -316,7 +316,14 @@ async fn token_action(
             "action: no such token action (enable, disable, reset, unassign, assign, resync)",
         ));
     };
-    run(&state, &client, &caller, command, (serial_param(serial), &[])).await?;
+    run(
+        &state,
+        &client,
+        &caller,
+        command,
+        (serial_param(serial), &[]),
+    )
+    .await?;
     Ok(Json(StatusMessage::ok(*message)))
 }
 

@@ -184,9 +184,8 @@ fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
                     })?,
                     None => KeyFormat::Hex,
                 };
-                let seed = parse_otpkey(key, format).map_err(|e| {
-                    CommandError::Invalid(format!("parameter 'otpkey': {e}"))
-                })?;
+                let seed = parse_otpkey(key, format)
+                    .map_err(|e| CommandError::Invalid(format!("parameter 'otpkey': {e}")))?;
                 (seed, false)
             }
             (None, true) => {

@@ -11,8 +11,8 @@ mod import;
 pub mod lookup_limit;
 mod query;
 mod resolvers;
-mod resync;
 pub mod rest_view;
+mod resync;
 mod set;
 mod validity;
 

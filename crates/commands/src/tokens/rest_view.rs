@@ -90,7 +90,8 @@ pub(super) fn token_list(
             ]
         })
         .collect();
-    let table = crate::table::Table::new(&["SERIAL", "TYPE", "ACTIVE", "USER", "DESCRIPTION"], rows);
+    let table =
+        crate::table::Table::new(&["SERIAL", "TYPE", "ACTIVE", "USER", "DESCRIPTION"], rows);
     let text = format!(
         "{}{} of {} tokens from offset {offset}\n",
         table.render(None),

@@ -5,8 +5,7 @@
 
 use clap::{Args, Subcommand};
 use keyward_proto::{
-    ApiKeyCreate, QuotaScanRequest, QuotaUsage, TokenAssign, TokenInit, TokenResync,
-    TokenSettings,
+    ApiKeyCreate, QuotaScanRequest, QuotaUsage, TokenAssign, TokenInit, TokenResync, TokenSettings,
 };
 use reqwest::Method;
 
@@ -27,7 +26,9 @@ fn secret(value: Option<String>, stdin: bool) -> Result<Option<String>, String> 
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// List tokens, paged in the database (GET /api/v1/token).
-    #[command(after_help = "Example:\n  keyward api token list --user alice --type totp --limit 20")]
+    #[command(
+        after_help = "Example:\n  keyward api token list --user alice --type totp --limit 20"
+    )]
     List(ListFlags),
     /// Show one token (GET /api/v1/token/SERIAL).
     #[command(after_help = "Example:\n  keyward api token show OATH0001")]
@@ -70,7 +71,9 @@ pub enum TokenCommand {
         otp2: String,
     },
     /// Change a token's settings (PATCH /api/v1/token/SERIAL).
-    #[command(after_help = "Example:\n  keyward api token set OATH0001 --max-fail 5 --count-auth-success-max 100")]
+    #[command(
+        after_help = "Example:\n  keyward api token set OATH0001 --max-fail 5 --count-auth-success-max 100"
+    )]
     Set(Box<SetFlags>),
     /// Delete a token (DELETE /api/v1/token/SERIAL).
     #[command(after_help = "Example:\n  keyward api token remove OATH0001")]
@@ -265,9 +268,7 @@ pub fn plan_token(command: TokenCommand) -> Result<Call, String> {
             }
         }
         T::Enable { serial } => with_path(Method::PUT, token_path(&serial, Some("enable")), None),
-        T::Disable { serial } => {
-            with_path(Method::PUT, token_path(&serial, Some("disable")), None)
-        }
+        T::Disable { serial } => with_path(Method::PUT, token_path(&serial, Some("disable")), None),
         T::Reset { serial } => with_path(Method::PUT, token_path(&serial, Some("reset")), None),
         T::Unassign { serial } => {
             with_path(Method::PUT, token_path(&serial, Some("unassign")), None)
@@ -331,7 +332,9 @@ pub enum ApiKeyCommand {
     #[command(after_help = "Example:\n  keyward api apikey show 9f86d081884c7d65")]
     Show { id: String },
     /// Create an API key (POST /api/v1/apikey; superuser); prints the key once.
-    #[command(after_help = "Example:\n  keyward api apikey create --role admin --username alice --days 30")]
+    #[command(
+        after_help = "Example:\n  keyward api apikey create --role admin --username alice --days 30"
+    )]
     Create {
         /// admin or validate.
         #[arg(long, value_parser = ["admin", "validate"])]
@@ -415,7 +418,9 @@ pub struct QuotaUpdateFlags {
 
 pub fn plan_quota_update(f: QuotaUpdateFlags) -> Result<Call, String> {
     if f.mode == "reset" && (f.used_quota_size < 0 || f.used_quota_files < 0) {
-        return Err("--used-quota-size/--used-quota-files: must be 0 or more with --mode reset".into());
+        return Err(
+            "--used-quota-size/--used-quota-files: must be 0 or more with --mode reset".into(),
+        );
     }
     let body = QuotaUsage {
         username: f.username,

@@ -45,28 +45,84 @@ both_backends!(api_client_token_subcommands_round_trip, |env: &TestEnv| {
     let out = api_with(
         env,
         url,
-        &["-d", "token", "init", "--type", "hotp", "--otpkey", SEED_HEX, "--serial", "OATH0001", "--user", "alice", "--pin-stdin"],
+        &[
+            "-d",
+            "token",
+            "init",
+            "--type",
+            "hotp",
+            "--otpkey",
+            SEED_HEX,
+            "--serial",
+            "OATH0001",
+            "--user",
+            "alice",
+            "--pin-stdin",
+        ],
         "4711\n",
     );
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains(SEED_HEX) && !stderr.contains("4711"), "secret in --debug: {stderr}");
-    assert!(!stderr.contains("secret="), "the otpauth URI in --debug: {stderr}");
+    assert!(
+        !stderr.contains(SEED_HEX) && !stderr.contains("4711"),
+        "secret in --debug: {stderr}"
+    );
+    assert!(
+        !stderr.contains("secret="),
+        "the otpauth URI in --debug: {stderr}"
+    );
     assert!(stderr.contains("******"), "{stderr}");
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(created["serial"], "OATH0001");
-    assert_eq!(env.query_i64("SELECT COUNT(*) FROM tokens WHERE pin_hash <> ''"), 1);
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM tokens WHERE pin_hash <> ''"),
+        1
+    );
 
-    let list = ok_json(env, url, &["token", "list", "--user", "alice", "--type", "hotp", "--limit", "10"]);
-    assert_eq!((list["total"].as_i64(), list["tokens"][0]["serial"].as_str()), (Some(1), Some("OATH0001")));
+    let list = ok_json(
+        env,
+        url,
+        &[
+            "token", "list", "--user", "alice", "--type", "hotp", "--limit", "10",
+        ],
+    );
+    assert_eq!(
+        (list["total"].as_i64(), list["tokens"][0]["serial"].as_str()),
+        (Some(1), Some("OATH0001"))
+    );
     let ack = ok_json(env, url, &["token", "disable", "OATH0001"]);
-    assert_eq!(ack, json!({"error": "", "message": "Token disabled", "status": 200}));
-    assert_eq!(ok_json(env, url, &["token", "show", "OATH0001"])["active"], false);
+    assert_eq!(
+        ack,
+        json!({"error": "", "message": "Token disabled", "status": 200})
+    );
+    assert_eq!(
+        ok_json(env, url, &["token", "show", "OATH0001"])["active"],
+        false
+    );
     ok_json(env, url, &["token", "enable", "OATH0001"]);
-    ok_json(env, url, &["token", "set", "OATH0001", "--max-fail", "7", "--description", "desk"]);
+    ok_json(
+        env,
+        url,
+        &[
+            "token",
+            "set",
+            "OATH0001",
+            "--max-fail",
+            "7",
+            "--description",
+            "desk",
+        ],
+    );
     let shown = ok_json(env, url, &["token", "show", "OATH0001"]);
-    assert_eq!((shown["max_fail"].as_i64(), shown["active"].as_bool()), (Some(7), Some(true)));
-    ok_json(env, url, &["token", "resync", "OATH0001", "254676", "287922"]);
+    assert_eq!(
+        (shown["max_fail"].as_i64(), shown["active"].as_bool()),
+        (Some(7), Some(true))
+    );
+    ok_json(
+        env,
+        url,
+        &["token", "resync", "OATH0001", "254676", "287922"],
+    );
     ok_json(env, url, &["token", "unassign", "OATH0001"]);
     ok_json(env, url, &["token", "assign", "OATH0001", "alice"]);
     ok_json(env, url, &["token", "reset", "OATH0001"]);
@@ -88,27 +144,69 @@ both_backends!(api_client_apikey_and_quota_subcommands, |env: &TestEnv| {
     let server = env.serve_in_process();
     let url = server.url();
 
-    let out = api_with(env, url, &["-d", "apikey", "create", "--role", "admin", "--days", "30", "--description", "ci"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = api_with(
+        env,
+        url,
+        &[
+            "-d",
+            "apikey",
+            "create",
+            "--role",
+            "admin",
+            "--days",
+            "30",
+            "--description",
+            "ci",
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = created["key"].as_str().unwrap();
     let id = created["id"].as_str().unwrap();
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(key), "the key in --debug");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(key),
+        "the key in --debug"
+    );
     let list = ok_json(env, url, &["apikey", "list"]);
     assert!(list.as_array().unwrap().iter().any(|k| k["id"] == id));
-    assert_eq!(ok_json(env, url, &["apikey", "show", id])["status"], "active");
+    assert_eq!(
+        ok_json(env, url, &["apikey", "show", id])["status"],
+        "active"
+    );
     let ack = ok_json(env, url, &["apikey", "revoke", id]);
     assert_eq!(ack["message"], "API key revoked");
-    assert_eq!(ok_json(env, url, &["apikey", "show", id])["status"], "revoked");
+    assert_eq!(
+        ok_json(env, url, &["apikey", "show", id])["status"],
+        "revoked"
+    );
     let out = api_with(env, url, &["apikey", "create", "--role", "root"], "");
     assert_eq!(out.status.code(), Some(2));
 
     // Seed 004: get-quota-scans, start-quota-scan test_username.
     let home = home_with_files(env.dir.path(), &env.dir.path().join("outside"));
-    ok_json(env, url, &["add-user", "test_username", "--password", "test_pwd", "--home-dir", home.to_str().unwrap()]);
+    ok_json(
+        env,
+        url,
+        &[
+            "add-user",
+            "test_username",
+            "--password",
+            "test_pwd",
+            "--home-dir",
+            home.to_str().unwrap(),
+        ],
+    );
     assert_eq!(ok_json(env, url, &["get-quota-scans"]), json!([]));
     let started = ok_json(env, url, &["start-quota-scan", "test_username"]);
-    assert_eq!(started, json!({"status": 201, "message": "Scan started", "error": ""}));
+    assert_eq!(
+        started,
+        json!({"status": 201, "message": "Scan started", "error": ""})
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let u = ok_json(env, url, &["get-user-by-id", "test_username"]);
@@ -116,11 +214,33 @@ both_backends!(api_client_apikey_and_quota_subcommands, |env: &TestEnv| {
             assert_eq!(u["used_quota_size"], 8);
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no usage recorded: {u}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no usage recorded: {u}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let ack = ok_json(env, url, &["update-quota-usage", "test_username", "--used-quota-size", "1", "--used-quota-files", "1", "--mode", "add"]);
+    let ack = ok_json(
+        env,
+        url,
+        &[
+            "update-quota-usage",
+            "test_username",
+            "--used-quota-size",
+            "1",
+            "--used-quota-files",
+            "1",
+            "--mode",
+            "add",
+        ],
+    );
     assert_eq!(ack["message"], "Quota updated");
     let u = ok_json(env, url, &["get-user-by-id", "test_username"]);
-    assert_eq!((u["used_quota_files"].as_i64(), u["used_quota_size"].as_i64()), (Some(4), Some(9)));
+    assert_eq!(
+        (
+            u["used_quota_files"].as_i64(),
+            u["used_quota_size"].as_i64()
+        ),
+        (Some(4), Some(9))
+    );
 });
