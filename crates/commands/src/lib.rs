@@ -17,6 +17,8 @@ pub mod keys;
 pub mod login;
 pub mod output;
 pub mod params;
+pub mod quota;
+pub mod quota_scan;
 pub mod registry;
 pub mod runtime_config;
 pub mod sessions;

@@ -134,7 +134,15 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
         ("audit rotate", run("audit rotate --dryrun")),
         (
             "add-user",
-            run("add-user carol --password carol-pass-1 --quota-files 3"),
+            run(&format!(
+                "add-user carol --password carol-pass-1 --quota-files 3 --home-dir {}",
+                dir.display()
+            )),
+        ),
+        ("start-quota-scan", run("start-quota-scan carol")),
+        (
+            "update-quota-usage",
+            run("update-quota-usage carol --used-quota-files 1 --mode add"),
         ),
         (
             "update-user",

@@ -3,6 +3,8 @@
 //! `keyward-commands`. `run` wires settings, store, keys and the router together.
 
 mod api;
+mod api_ops;
+mod api_tokens;
 mod api_users;
 pub mod audit_coalesce;
 pub mod auth;
@@ -68,6 +70,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(login::routes())
         .merge(api::routes())
         .merge(api_users::routes())
+        .merge(api_tokens::routes())
+        .merge(api_ops::routes())
         .merge(management::routes())
         .merge(linotp::routes())
         .routes(routes!(metrics::metrics))

@@ -10,6 +10,7 @@ mod columns;
 pub mod instance;
 mod migrations;
 mod native_read;
+pub mod quota;
 pub mod runtime_config;
 pub mod sessions;
 mod token_writes;

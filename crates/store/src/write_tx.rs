@@ -136,6 +136,10 @@ write_ops! {
     /// Writes every editable column of a user record (by its UUID); whether it exists.
     fn update_user_record(user: &User, now: i64) -> bool = crate::user_edit::update_user_record;
 
+    /// Sets (or, with `add`, adds to) a user's used quota; `None` when no such user.
+    fn set_quota_usage(user_id: &str, size: i64, files: i64, add: bool, now_ms: i64)
+        -> Option<crate::quota::QuotaUsage> = crate::quota::set_quota_usage;
+
     /// Sets a password hash and ends the user's sessions but `keep`; how many ended.
     fn set_password(user_id: &UserId, hash: &str, keep: Option<&SessionId>, now: i64) -> u64
         = crate::user_edit::set_password;

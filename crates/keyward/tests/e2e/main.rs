@@ -7,6 +7,7 @@
 
 mod api_client;
 mod api_client_errors;
+mod api_client_tokens;
 mod cli_help;
 mod hardening_audit;
 mod hardening_small;
@@ -28,9 +29,11 @@ mod server_client;
 mod server_import;
 mod server_limits;
 mod server_management;
+mod server_quota;
 mod server_sessions;
 mod server_status;
 mod server_throttles;
+mod server_tokens_rest;
 mod server_tracing;
 mod server_users_rest;
 mod server_validate;
