@@ -56,6 +56,21 @@ pub(super) fn collect_config_dir(
     .iter()
     .filter_map(|p| canonical(p))
     .collect();
+    // The SQLite database and its companions (-wal, -shm, -serving.lock) when they lie inside.
+    let database = keyward_store::sqlite_file(&settings.database_url()).and_then(|f| {
+        let name = f.file_name()?.to_str()?.to_string();
+        let parent = f.parent().filter(|p| !p.as_os_str().is_empty());
+        Some((canonical(parent.unwrap_or(Path::new(".")))?, name))
+    });
+    let is_database = |path: &Path| {
+        database.as_ref().is_some_and(|(dir, name)| {
+            path.parent() == Some(dir.as_path())
+                && path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(name.as_str()))
+        })
+    };
     let mut files = Vec::new();
     let mut total = 0u64;
     let mut stack = vec![(root.clone(), 0usize)];
@@ -71,7 +86,7 @@ pub(super) fn collect_config_dir(
             let kind = entry.file_type().map_err(|e| {
                 CommandError::Unavailable(format!("cannot read {}: {e}", path.display()))
             })?;
-            if excluded.iter().any(|x| path.starts_with(x)) {
+            if excluded.iter().any(|x| path.starts_with(x)) || is_database(&path) {
                 continue;
             }
             if kind.is_dir() && depth < MAX_DEPTH {

@@ -13,6 +13,7 @@ mod hardening_small;
 mod hardening_tx;
 #[allow(dead_code)]
 mod harness;
+mod manage_backup;
 mod manage_setup;
 mod manage_tokens;
 mod manage_user_flags;
