@@ -87,10 +87,13 @@ pub fn parse_paper(text: &str) -> Result<Vec<u8>, String> {
         let Ok(number) = number.trim().parse::<u8>() else {
             continue;
         };
-        let (hex, sum) = rest.split_once('|').ok_or_else(|| {
-            format!("line {at} (paper line {number:02}): no checksum after |")
-        })?;
-        let hex: String = hex.split_whitespace().collect::<String>().to_ascii_lowercase();
+        let (hex, sum) = rest
+            .split_once('|')
+            .ok_or_else(|| format!("line {at} (paper line {number:02}): no checksum after |"))?;
+        let hex: String = hex
+            .split_whitespace()
+            .collect::<String>()
+            .to_ascii_lowercase();
         let bytes = data_encoding::HEXLOWER
             .decode(hex.as_bytes())
             .map_err(|_| format!("line {at} (paper line {number:02}): not hexadecimal"))?;
@@ -162,7 +165,10 @@ mod tests {
         assert_eq!(text.lines().count(), 8, "{text}");
         assert_eq!(parse_paper(&text).unwrap(), key());
         // Spacing and case do not matter.
-        assert_eq!(parse_paper(&text.to_uppercase().replace("KEY CHECK", "key check")).unwrap(), key());
+        assert_eq!(
+            parse_paper(&text.to_uppercase().replace("KEY CHECK", "key check")).unwrap(),
+            key()
+        );
     }
 
     #[test]

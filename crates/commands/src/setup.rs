@@ -73,7 +73,12 @@ struct CreateEnckeyArgs {
     enckey_b64: Option<String>,
     /// Restore the key from a paper backup of `setup dump_enckey` (every line's checksum is
     /// checked; a bad line is named).
-    #[arg(long = "from-paper", alias = "from_paper", value_name = "FILE", conflicts_with = "enckey_b64")]
+    #[arg(
+        long = "from-paper",
+        alias = "from_paper",
+        value_name = "FILE",
+        conflicts_with = "enckey_b64"
+    )]
     from_paper: Option<PathBuf>,
 }
 

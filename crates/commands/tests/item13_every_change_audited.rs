@@ -159,7 +159,10 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
         ("setup dump_enckey", run("setup dump_enckey")),
         (
             "backup create",
-            run(&format!("backup create -q -d {}", dir.join("backups").display())),
+            run(&format!(
+                "backup create -q -d {}",
+                dir.join("backups").display()
+            )),
         ),
         (
             "backup restore",
@@ -167,7 +170,10 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
                 // A successful restore replaces the audit log itself (its one row follows the
                 // restored ones: e2e `manage_backup`); here a missing archive, refused.
                 expect: Expect::Refused("no such archive"),
-                ..run(&format!("backup restore -q {}", dir.join("missing.tgz").display()))
+                ..run(&format!(
+                    "backup restore -q {}",
+                    dir.join("missing.tgz").display()
+                ))
             },
         ),
         ("deleteuser", run("deleteuser bob")),

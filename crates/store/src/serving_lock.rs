@@ -80,7 +80,9 @@ impl Store {
                     match f.try_lock_shared() {
                         Ok(()) => {}
                         Err(TryLockError::WouldBlock) => return Err(busy()),
-                        Err(TryLockError::Error(e)) => return Err(StoreError::Native(e.to_string())),
+                        Err(TryLockError::Error(e)) => {
+                            return Err(StoreError::Native(e.to_string()));
+                        }
                     }
                 }
                 Ok(DatabaseLock {
@@ -107,7 +109,9 @@ impl Store {
                     match f.try_lock() {
                         Ok(()) => {}
                         Err(TryLockError::WouldBlock) => return Ok(None),
-                        Err(TryLockError::Error(e)) => return Err(StoreError::Native(e.to_string())),
+                        Err(TryLockError::Error(e)) => {
+                            return Err(StoreError::Native(e.to_string()));
+                        }
                     }
                 }
                 Ok(Some(DatabaseLock {

@@ -133,23 +133,29 @@ pub(crate) async fn data_tables(
     conn: &mut AnyConnection,
     backend: Backend,
 ) -> Result<Vec<TableSchema>, StoreError> {
-    let names: Vec<String> = match backend {
-        Backend::Sqlite => sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+    let names: Vec<String> =
+        match backend {
+            Backend::Sqlite => sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
              ORDER BY name",
-        )
-        .fetch_all(&mut *conn)
-        .await?,
-        Backend::Postgres => sqlx::query_scalar(
-            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+            )
+            .fetch_all(&mut *conn)
+            .await?,
+            Backend::Postgres => {
+                sqlx::query_scalar(
+                    "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
              ORDER BY table_name",
-        )
-        .fetch_all(&mut *conn)
-        .await?,
-    };
+                )
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
     let mut tables = Vec::new();
-    for name in names.into_iter().filter(|n| !NOT_DATA.contains(&n.as_str())) {
+    for name in names
+        .into_iter()
+        .filter(|n| !NOT_DATA.contains(&n.as_str()))
+    {
         checked_ident(&name)?;
         let (cols, deps): (Vec<(String, String)>, Vec<String>) = match backend {
             Backend::Sqlite => (
@@ -253,9 +259,11 @@ async fn read_counters(
     backend: Backend,
 ) -> Result<BTreeMap<String, i64>, StoreError> {
     let last: i64 = match backend {
-        Backend::Sqlite => sqlx::query_scalar("SELECT COALESCE(MAX(last), 0) FROM user_num_counter")
-            .fetch_one(&mut *conn)
-            .await?,
+        Backend::Sqlite => {
+            sqlx::query_scalar("SELECT COALESCE(MAX(last), 0) FROM user_num_counter")
+                .fetch_one(&mut *conn)
+                .await?
+        }
         Backend::Postgres => sqlx::query_scalar(
             "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM users_num_seq",
         )
@@ -315,12 +323,17 @@ impl Store {
         sink.start(&info).map_err(SnapshotError::Sink)?;
         for t in &info.tables {
             sink.begin_table(t).map_err(SnapshotError::Sink)?;
-            let sql = format!("SELECT {} FROM \"{}\" ORDER BY 1", quoted_columns(t), t.name);
+            let sql = format!(
+                "SELECT {} FROM \"{}\" ORDER BY 1",
+                quoted_columns(t),
+                t.name
+            );
             let mut rows = 0u64;
             {
                 let mut stream = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *tx);
                 while let Some(row) = stream.try_next().await? {
-                    sink.row(row_values(&row, t)?).map_err(SnapshotError::Sink)?;
+                    sink.row(row_values(&row, t)?)
+                        .map_err(SnapshotError::Sink)?;
                     rows += 1;
                 }
             }
@@ -336,8 +349,6 @@ impl Store {
         Ok(info)
     }
 }
-
-
 
 #[cfg(test)]
 mod tests {

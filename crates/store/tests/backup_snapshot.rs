@@ -61,7 +61,11 @@ impl SnapshotSink for Collect {
 
 async fn snapshot(store: &Store) -> Collect {
     let mut c = Collect::default();
-    store.snapshot(&mut c).await.map_err(|_| "snapshot").unwrap();
+    store
+        .snapshot(&mut c)
+        .await
+        .map_err(|_| "snapshot")
+        .unwrap();
     // Text order differs between the engines' collations: compare sorted.
     for rows in c.rows.values_mut() {
         rows.sort_by_key(|r| serde_json::to_string(r).unwrap());
@@ -97,7 +101,10 @@ async fn populate(store: &Store) {
         })
         .collect();
     store.bulk_insert_tokens(&tokens, 20).await.unwrap();
-    store.config_set("registration_enabled", "false", 30).await.unwrap();
+    store
+        .config_set("registration_enabled", "false", 30)
+        .await
+        .unwrap();
     store.append_audit(entry("login")).await.unwrap();
 }
 
@@ -161,7 +168,9 @@ async fn sqlite(dir: &tempfile::TempDir, name: &str) -> Store {
 
 async fn pg(prefix: &str) -> (keyward_testdb::PgDatabase, Store) {
     let db = keyward_testdb::PgDatabase::create(prefix).await.unwrap();
-    let store = Store::open(db.url(), &OpenOptions::default()).await.unwrap();
+    let store = Store::open(db.url(), &OpenOptions::default())
+        .await
+        .unwrap();
     (db, store)
 }
 
@@ -267,7 +276,9 @@ async fn backup_serving_lock_keeps_restore_off_a_served_database() {
         return;
     }
     let (db, a) = pg("kw_backup_lock").await;
-    let b = Store::open(db.url(), &OpenOptions::default()).await.unwrap();
+    let b = Store::open(db.url(), &OpenOptions::default())
+        .await
+        .unwrap();
     serving_lock_excludes_restore(&a, &b).await;
     a.close().await;
     b.close().await;

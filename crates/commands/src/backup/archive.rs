@@ -249,7 +249,9 @@ pub fn verify(path: &Path, mut progress: impl FnMut(u64)) -> Result<Verified, Ar
         progress(read.load(Ordering::Relaxed));
         if name == MANIFEST {
             let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-                ArchiveError::Bad(format!("the manifest is not a keyward backup manifest: {e}"))
+                ArchiveError::Bad(format!(
+                    "the manifest is not a keyward backup manifest: {e}"
+                ))
             })?;
             manifest = Some(m);
             return Ok(true);
@@ -272,7 +274,9 @@ pub fn verify(path: &Path, mut progress: impl FnMut(u64)) -> Result<Verified, Ar
         Ok(true)
     })?;
     let manifest = manifest.ok_or_else(|| {
-        ArchiveError::Bad("the archive has no manifest.json (truncated, or not a keyward backup)".into())
+        ArchiveError::Bad(
+            "the archive has no manifest.json (truncated, or not a keyward backup)".into(),
+        )
     })?;
     if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
         return Err(ArchiveError::Bad(format!(
@@ -364,7 +368,11 @@ mod tests {
 
     #[test]
     fn member_paths_stay_inside() {
-        for ok in ["manifest.json", "db/users/000001.jsonl", "config/keyward.toml"] {
+        for ok in [
+            "manifest.json",
+            "db/users/000001.jsonl",
+            "config/keyward.toml",
+        ] {
             assert!(check_member_path(ok).is_ok(), "{ok}");
         }
         for bad in [

@@ -158,7 +158,10 @@ pub(super) async fn create(ctx: Ctx, a: CreateArgs) -> Result<Output, CommandErr
         .clone()
         .unwrap_or_else(|| settings.data_dir().join("backups"));
     ensure_private_dir(&dir)?;
-    let config_dir = a.config_dir.clone().or_else(|| default_config_dir(settings));
+    let config_dir = a
+        .config_dir
+        .clone()
+        .or_else(|| default_config_dir(settings));
     let mut files = Vec::new();
     let mut config_file = None;
     let mut config_note = String::from("no configuration directory (no config file in use)");

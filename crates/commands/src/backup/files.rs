@@ -188,7 +188,12 @@ pub(super) fn plan(
             };
             (dir.join(rel), 0o600, force, "config file")
         } else if name == "data/server-keys.toml" {
-            (settings.server_keys_path(), 0o600, force || db_empty, "server keys file")
+            (
+                settings.server_keys_path(),
+                0o600,
+                force || db_empty,
+                "server keys file",
+            )
         } else if name == "keys/enckey" {
             (settings.enckey_path(), 0o400, force || db_empty, "enckey")
         } else {
@@ -196,7 +201,11 @@ pub(super) fn plan(
         };
         let mut bytes = bytes.clone();
         if keep_db_uri
-            && manifest.config_file.as_deref().map(|f| format!("config/{f}")) == Some(name.clone())
+            && manifest
+                .config_file
+                .as_deref()
+                .map(|f| format!("config/{f}"))
+                == Some(name.clone())
         {
             let text = String::from_utf8_lossy(&bytes);
             bytes = keep_database_url(&text, settings).into_bytes();
@@ -296,7 +305,11 @@ impl Staged {
                 let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode));
             }
             lines.push(match &kept {
-                Some(old) => format!("restored {} (the old one is {})", target.display(), old.display()),
+                Some(old) => format!(
+                    "restored {} (the old one is {})",
+                    target.display(),
+                    old.display()
+                ),
                 None => format!("restored {}", target.display()),
             });
             self.placed.push((target, kept));

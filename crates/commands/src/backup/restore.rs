@@ -31,7 +31,9 @@ fn archive_error(e: ArchiveError) -> CommandError {
     }
 }
 
-fn joined<T>(r: Result<Result<T, ArchiveError>, tokio::task::JoinError>) -> Result<T, CommandError> {
+fn joined<T>(
+    r: Result<Result<T, ArchiveError>, tokio::task::JoinError>,
+) -> Result<T, CommandError> {
     r.map_err(|e| CommandError::Internal(format!("the archive reader failed: {e}")))?
         .map_err(archive_error)
 }
@@ -43,7 +45,8 @@ async fn verify(path: PathBuf, quiet: bool) -> Result<Verified, CommandError> {
         .len();
     joined(
         tokio::task::spawn_blocking(move || {
-            let mut progress = Progress::start("restore: checking the archive", "bytes", size, quiet);
+            let mut progress =
+                Progress::start("restore: checking the archive", "bytes", size, quiet);
             let out = archive::verify(&path, |read| progress.set(read));
             if out.is_ok() {
                 progress.set(size);

@@ -71,15 +71,29 @@ fn populate(env: &TestEnv) {
     env.manage_ok(&["createuser", "admin", "adminPw-1", "admin@example.com"]);
     env.manage_ok(&["createuser", "alice", "alicePw-1", "alice@example.com"]);
     env.manage_ok(&[
-        "token", "init", "--type", "hotp", "--otpkey", RFC_KEY_HEX, "--serial", "OATH0001",
-        "--user", "alice", "--pin", "1234",
+        "token",
+        "init",
+        "--type",
+        "hotp",
+        "--otpkey",
+        RFC_KEY_HEX,
+        "--serial",
+        "OATH0001",
+        "--user",
+        "alice",
+        "--pin",
+        "1234",
     ]);
     env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", "admin"]);
     env.manage_ok(&["api", "createtoken", "-r", "validate"]);
     env.manage_ok(&["config", "set", "registration_enabled", "false"]);
     let server = env.serve_in_process();
     let http = Http::new(&server);
-    assert!(accepted(&http, "alice", &format!("1234{}", oath::hotp(RFC_KEY_HEX, 0, 6))));
+    assert!(accepted(
+        &http,
+        "alice",
+        &format!("1234{}", oath::hotp(RFC_KEY_HEX, 0, 6))
+    ));
 }
 
 fn restore_into(target: &TestEnv, archive: &Path, paper: &Path) -> String {
@@ -97,7 +111,12 @@ fn restore_into(target: &TestEnv, archive: &Path, paper: &Path) -> String {
     assert_eq!(restored.matches("database_url").count(), 1, "{restored}");
     // …and the test installation goes on with its own paths.
     std::fs::write(&target.config_path, keep).unwrap();
-    target.manage_ok(&["setup", "create_enckey", "--from-paper", paper.to_str().unwrap()]);
+    target.manage_ok(&[
+        "setup",
+        "create_enckey",
+        "--from-paper",
+        paper.to_str().unwrap(),
+    ]);
     out
 }
 
@@ -113,7 +132,10 @@ fn round_trip_into(source: &TestEnv, archive: &Path, paper: &Path, target: Backe
     let (before, after) = (archive_rows(archive), archive_rows(&again));
     for (table, rows) in &before {
         if table == "audit_log" {
-            assert!(rows.iter().all(|r| after[table].contains(r)), "audit rows lost");
+            assert!(
+                rows.iter().all(|r| after[table].contains(r)),
+                "audit rows lost"
+            );
         } else {
             assert_eq!(&after[table], rows, "table {table}");
         }
@@ -124,8 +146,16 @@ fn round_trip_into(source: &TestEnv, archive: &Path, paper: &Path, target: Backe
     // The used OTP stays used; the next one validates with the restored seed and counter.
     let server = target.serve_in_process();
     let http = Http::new(&server);
-    assert!(!accepted(&http, "alice", &format!("1234{}", oath::hotp(RFC_KEY_HEX, 0, 6))));
-    assert!(accepted(&http, "alice", &format!("1234{}", oath::hotp(RFC_KEY_HEX, 1, 6))));
+    assert!(!accepted(
+        &http,
+        "alice",
+        &format!("1234{}", oath::hotp(RFC_KEY_HEX, 0, 6))
+    ));
+    assert!(accepted(
+        &http,
+        "alice",
+        &format!("1234{}", oath::hotp(RFC_KEY_HEX, 1, 6))
+    ));
     let _ = source;
 }
 
@@ -144,11 +174,18 @@ fn backup_round_trip_into_fresh_sqlite_and_postgres() {
         "{name}"
     );
     let members = sh(Command::new("tar").arg("-tzf").arg(&archive));
-    for m in ["db/users/000001.jsonl", "config/keyward.toml", "data/server-keys.toml"] {
+    for m in [
+        "db/users/000001.jsonl",
+        "config/keyward.toml",
+        "data/server-keys.toml",
+    ] {
         assert!(members.lines().any(|l| l == m), "{m} not in {members}");
     }
     assert_eq!(members.lines().last(), Some("manifest.json"));
-    assert!(!members.contains("enckey") && !members.contains("test.db"), "{members}");
+    assert!(
+        !members.contains("enckey") && !members.contains("test.db"),
+        "{members}"
+    );
 
     round_trip_into(&source, &archive, &paper, Backend::Sqlite);
     if crate::harness::postgres_or_skip("backup round trip into PostgreSQL") {
@@ -157,7 +194,10 @@ fn backup_round_trip_into_fresh_sqlite_and_postgres() {
 
     // With -e the key is inside, with a warning.
     let (with_key, out) = backup(&source, &bdir, &["-e", "-q"]);
-    assert!(out.contains("WARNING: the archive contains the encryption key"), "{out}");
+    assert!(
+        out.contains("WARNING: the archive contains the encryption key"),
+        "{out}"
+    );
     let members = sh(Command::new("tar").arg("-tzf").arg(&with_key));
     assert!(members.lines().any(|l| l == "keys/enckey"), "{members}");
 }
@@ -212,74 +252,84 @@ fn refused(target: &TestEnv, archive: &Path, expect: &str) {
     assert_eq!(counts(target), before, "the target changed");
 }
 
-crate::both_backends!(backup_restore_refuses_bad_archives_and_changes_nothing, |target: &TestEnv| {
-    let source = TestEnv::new(Backend::Sqlite);
-    populate(&source);
-    let work = tempfile::tempdir().unwrap();
-    let (archive, _) = backup(&source, work.path(), &["-q"]);
-    target.manage_ok(&["createuser", "keeper", "keeperPw-1", "keeper@example.com"]);
-    target.manage_ok(&["createuser", "other", "otherPw-1", "other@example.com"]);
+crate::both_backends!(
+    backup_restore_refuses_bad_archives_and_changes_nothing,
+    |target: &TestEnv| {
+        let source = TestEnv::new(Backend::Sqlite);
+        populate(&source);
+        let work = tempfile::tempdir().unwrap();
+        let (archive, _) = backup(&source, work.path(), &["-q"]);
+        target.manage_ok(&["createuser", "keeper", "keeperPw-1", "keeper@example.com"]);
+        target.manage_ok(&["createuser", "other", "otherPw-1", "other@example.com"]);
 
-    // A non-empty target without --force.
-    let (_, err) = target.manage_err(&["backup", "restore", archive.to_str().unwrap(), "-q"]);
-    assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+        // A non-empty target without --force.
+        let (_, err) = target.manage_err(&["backup", "restore", archive.to_str().unwrap(), "-q"]);
+        assert!(
+            err.contains("not empty") && err.contains("--force"),
+            "{err}"
+        );
 
-    // Corrupted bytes in the middle of the compressed stream.
-    let mut bytes = std::fs::read(&archive).unwrap();
-    let mid = bytes.len() / 2;
-    for b in &mut bytes[mid..mid + 16] {
-        *b ^= 0x5a;
+        // Corrupted bytes in the middle of the compressed stream.
+        let mut bytes = std::fs::read(&archive).unwrap();
+        let mid = bytes.len() / 2;
+        for b in &mut bytes[mid..mid + 16] {
+            *b ^= 0x5a;
+        }
+        let corrupt = work.path().join("corrupt.tgz");
+        std::fs::write(&corrupt, &bytes).unwrap();
+        refused(target, &corrupt, "corrupt");
+
+        // Truncated.
+        let bytes = std::fs::read(&archive).unwrap();
+        let truncated = work.path().join("truncated.tgz");
+        std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).unwrap();
+        refused(target, &truncated, "truncated or corrupt");
+
+        // One record changed in the middle of a member: a valid archive, a wrong checksum.
+        let dir = extracted(&archive);
+        let users = dir.path().join("db/users/000001.jsonl");
+        let text = std::fs::read_to_string(&users).unwrap();
+        std::fs::write(
+            &users,
+            text.replace("alice@example.com", "mallory@example.com"),
+        )
+        .unwrap();
+        let tampered = work.path().join("tampered.tgz");
+        repack(dir.path(), &tampered);
+        refused(target, &tampered, "does not match its checksum");
+
+        // A member that climbs out of its folder, and an absolute one.
+        std::fs::write(work.path().join("evil"), "x").unwrap();
+        std::fs::create_dir(work.path().join("sub")).unwrap();
+        let traversal = work.path().join("traversal.tgz");
+        sh(Command::new("tar")
+            .arg("-czPf")
+            .arg(&traversal)
+            .arg("-C")
+            .arg(work.path().join("sub"))
+            .arg("../evil"));
+        refused(target, &traversal, "refused member \"../evil\"");
+        let absolute = work.path().join("absolute.tgz");
+        sh(Command::new("tar")
+            .arg("-czPf")
+            .arg(&absolute)
+            .arg(work.path().join("evil")));
+        refused(target, &absolute, "refused member \"/");
+
+        // An archive from a newer schema.
+        let dir = extracted(&archive);
+        let manifest = dir.path().join("manifest.json");
+        let mut m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+        m["schema_version"] = json!(99);
+        std::fs::write(&manifest, m.to_string()).unwrap();
+        let newer = work.path().join("newer.tgz");
+        repack(dir.path(), &newer);
+        refused(target, &newer, "newer schema");
+
+        assert!(target.manage_ok(&["listusers"]).contains("keeper"));
     }
-    let corrupt = work.path().join("corrupt.tgz");
-    std::fs::write(&corrupt, &bytes).unwrap();
-    refused(target, &corrupt, "corrupt");
-
-    // Truncated.
-    let bytes = std::fs::read(&archive).unwrap();
-    let truncated = work.path().join("truncated.tgz");
-    std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).unwrap();
-    refused(target, &truncated, "truncated or corrupt");
-
-    // One record changed in the middle of a member: a valid archive, a wrong checksum.
-    let dir = extracted(&archive);
-    let users = dir.path().join("db/users/000001.jsonl");
-    let text = std::fs::read_to_string(&users).unwrap();
-    std::fs::write(&users, text.replace("alice@example.com", "mallory@example.com")).unwrap();
-    let tampered = work.path().join("tampered.tgz");
-    repack(dir.path(), &tampered);
-    refused(target, &tampered, "does not match its checksum");
-
-    // A member that climbs out of its folder, and an absolute one.
-    std::fs::write(work.path().join("evil"), "x").unwrap();
-    std::fs::create_dir(work.path().join("sub")).unwrap();
-    let traversal = work.path().join("traversal.tgz");
-    sh(Command::new("tar")
-        .arg("-czPf")
-        .arg(&traversal)
-        .arg("-C")
-        .arg(work.path().join("sub"))
-        .arg("../evil"));
-    refused(target, &traversal, "refused member \"../evil\"");
-    let absolute = work.path().join("absolute.tgz");
-    sh(Command::new("tar")
-        .arg("-czPf")
-        .arg(&absolute)
-        .arg(work.path().join("evil")));
-    refused(target, &absolute, "refused member \"/");
-
-    // An archive from a newer schema.
-    let dir = extracted(&archive);
-    let manifest = dir.path().join("manifest.json");
-    let mut m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    m["schema_version"] = json!(99);
-    std::fs::write(&manifest, m.to_string()).unwrap();
-    let newer = work.path().join("newer.tgz");
-    repack(dir.path(), &newer);
-    refused(target, &newer, "newer schema");
-
-    assert!(target.manage_ok(&["listusers"]).contains("keeper"));
-});
+);
 
 /// Kills `backup restore` with SIGKILL once it is loading rows; the target stays as it was.
 fn killed_restore_leaves_target_as_before(target: &TestEnv) {
@@ -306,7 +356,13 @@ fn killed_restore_leaves_target_as_before(target: &TestEnv) {
     let mut child = cmd
         .env("KEYWARD_CONFIG", &target.config_path)
         .current_dir(target.dir.path())
-        .args(["manage", "backup", "restore", archive.to_str().unwrap(), "--force"])
+        .args([
+            "manage",
+            "backup",
+            "restore",
+            archive.to_str().unwrap(),
+            "--force",
+        ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -324,18 +380,30 @@ fn killed_restore_leaves_target_as_before(target: &TestEnv) {
     std::thread::sleep(std::time::Duration::from_millis(300));
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
-    assert!(!status.success(), "the restore finished before the kill: {seen:?}");
+    assert!(
+        !status.success(),
+        "the restore finished before the kill: {seen:?}"
+    );
     assert_eq!(counts(target), before, "the target changed");
     assert!(target.manage_ok(&["listusers"]).contains("keeper"));
 
     // The lock died with the process: a full restore now succeeds.
-    target.manage_ok(&["backup", "restore", archive.to_str().unwrap(), "--force", "-q"]);
+    target.manage_ok(&[
+        "backup",
+        "restore",
+        archive.to_str().unwrap(),
+        "--force",
+        "-q",
+    ]);
     assert_eq!(target.query_i64("SELECT COUNT(*) FROM users"), 40000);
 }
 
-crate::both_backends!(backup_restore_killed_midway_leaves_target_as_before, |target: &TestEnv| {
-    killed_restore_leaves_target_as_before(target);
-});
+crate::both_backends!(
+    backup_restore_killed_midway_leaves_target_as_before,
+    |target: &TestEnv| {
+        killed_restore_leaves_target_as_before(target);
+    }
+);
 
 #[test]
 fn backup_restore_refuses_while_a_server_runs() {
@@ -347,11 +415,21 @@ fn backup_restore_refuses_while_a_server_runs() {
     target.manage_ok(&["migrate"]);
     let server = target.serve_in_process();
     let (_, err) = target.manage_err(&["backup", "restore", archive.to_str().unwrap(), "-q"]);
-    assert!(err.contains("a keyward server is running on this database"), "{err}");
+    assert!(
+        err.contains("a keyward server is running on this database"),
+        "{err}"
+    );
     assert_eq!(target.query_i64("SELECT COUNT(*) FROM users"), 0);
     drop(server);
     let keep = std::fs::read_to_string(&target.config_path).unwrap();
-    target.manage_ok(&["backup", "restore", archive.to_str().unwrap(), "-q", "--force", "--keep-db-uri"]);
+    target.manage_ok(&[
+        "backup",
+        "restore",
+        archive.to_str().unwrap(),
+        "-q",
+        "--force",
+        "--keep-db-uri",
+    ]);
     std::fs::write(&target.config_path, keep).unwrap();
     assert_eq!(target.query_i64("SELECT COUNT(*) FROM users"), 2);
 }
@@ -362,12 +440,18 @@ fn backup_progress_is_plain_lines_off_a_terminal_and_nothing_with_quiet() {
     populate(&env);
     let work = tempfile::tempdir().unwrap();
     let d = work.path().display().to_string();
-    let out = env.manage(&["backup", "create", "-d", &d]).output().unwrap();
+    let out = env
+        .manage(&["backup", "create", "-d", &d])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.lines().any(|l| l.starts_with("backup: 0/")), "{err}");
     assert!(err.lines().any(|l| l.ends_with("rows (100%)")), "{err}");
-    let out = env.manage(&["backup", "create", "-d", &d, "--quiet"]).output().unwrap();
+    let out = env
+        .manage(&["backup", "create", "-d", &d, "--quiet"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
 }
@@ -380,18 +464,39 @@ fn paper_enckey_names_a_mistyped_line() {
     let original = std::fs::read(env.data_dir().join("enckey")).unwrap();
     let line = paper.lines().nth(3).unwrap();
     let digit = &line[4..5];
-    let bad_line = format!("{}{}{}", &line[..4], if digit == "a" { "b" } else { "a" }, &line[5..]);
+    let bad_line = format!(
+        "{}{}{}",
+        &line[..4],
+        if digit == "a" { "b" } else { "a" },
+        &line[5..]
+    );
     let bad = env.dir.path().join("bad.txt");
     std::fs::write(&bad, paper.replace(line, &bad_line)).unwrap();
     let good = env.dir.path().join("good.txt");
     std::fs::write(&good, &paper).unwrap();
 
     let other = TestEnv::new(Backend::Sqlite);
-    let (_, err) = other.manage_err(&["setup", "create_enckey", "--from-paper", bad.to_str().unwrap()]);
-    assert!(err.contains("line 4 (paper line 03): checksum does not match"), "{err}");
+    let (_, err) = other.manage_err(&[
+        "setup",
+        "create_enckey",
+        "--from-paper",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("line 4 (paper line 03): checksum does not match"),
+        "{err}"
+    );
     assert!(!other.data_dir().join("enckey").exists());
-    other.manage_ok(&["setup", "create_enckey", "--from-paper", good.to_str().unwrap()]);
-    assert_eq!(std::fs::read(other.data_dir().join("enckey")).unwrap(), original);
+    other.manage_ok(&[
+        "setup",
+        "create_enckey",
+        "--from-paper",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(other.data_dir().join("enckey")).unwrap(),
+        original
+    );
 }
 
 #[test]
@@ -405,7 +510,10 @@ fn audit_rotate_reads_its_watermarks_from_a_config_file() {
     let conf = env.dir.path().join("rotate.toml");
     std::fs::write(&conf, "highwatermark = 4\nlowwatermark = 2\n").unwrap();
     let out = env.manage_ok(&["audit", "rotate", "--config", conf.to_str().unwrap()]);
-    assert!(out.contains(&format!("Deleted audit entries: {}", total - 2)), "{out}");
+    assert!(
+        out.contains(&format!("Deleted audit entries: {}", total - 2)),
+        "{out}"
+    );
     std::fs::write(&conf, "age = 3\nhighwatermark = 4\n").unwrap();
     let (_, err) = env.manage_err(&["audit", "rotate", "--config", conf.to_str().unwrap()]);
     assert!(err.contains("either age or the watermarks"), "{err}");
