@@ -26,8 +26,9 @@ const APPEND_ATTEMPTS: usize = 8;
 /// A write transaction whose changes commit together with one audit row. Dropping it without
 /// committing rolls everything back.
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+    pub(crate) tx: Transaction<'static, Any>,
     heads: HeadLog,
+    backend: crate::Backend,
 }
 
 impl Store {
@@ -37,11 +38,17 @@ impl Store {
         Ok(WriteTx {
             tx: self.write_tx().await?,
             heads: self.audit_heads.clone(),
+            backend: self.backend,
         })
     }
 }
 
 impl WriteTx {
+    /// The engine this transaction runs on.
+    pub fn backend(&self) -> crate::Backend {
+        self.backend
+    }
+
     /// Appends the audit row `a` to its chain inside this transaction, then commits the
     /// changes and the row together. The chain head is read from the database within the
     /// transaction; when a concurrent append took the same place (a unique violation on
