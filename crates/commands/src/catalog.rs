@@ -18,6 +18,7 @@ impl Registry {
         all.extend(crate::audit_list::commands());
         all.extend(crate::tokens::commands());
         all.extend(crate::challenges::commands());
+        all.extend(crate::dump::commands());
         Registry::new(all)
     }
 }

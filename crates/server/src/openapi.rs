@@ -28,6 +28,7 @@ pub struct OpenApiJson(pub Arc<String>);
                                         every time in the user object is in epoch milliseconds"),
         (name = "connections", description = "Active sessions (SFTPGo connections)"),
         (name = "audit", description = "Tamper-evident audit log"),
+        (name = "maintenance", description = "dumpdata / loaddata (SFTPGo's dump files included)"),
         (name = "management", description = "Psono-style remote management commands"),
         (name = "linotp", description = "LinOTP-compatible token administration (/admin/*) and \
                                          authentication (/validate/*). These answer LinOTP's \

@@ -8,6 +8,8 @@
 mod api_client;
 mod api_client_errors;
 mod cli_help;
+mod dump_import;
+mod dump_load;
 mod hardening_audit;
 mod hardening_small;
 mod hardening_tx;
