@@ -5,6 +5,7 @@
 //! the id is kept), and an API key with its stored hash. The writes run on a connection already
 //! in the caller's transaction (the whole load is one transaction with its audit row).
 
+use keyward_core::user::Roles;
 use sqlx::{AnyConnection, Row};
 
 use crate::api_keys::ApiKey;
@@ -105,22 +106,33 @@ impl Store {
     }
 }
 
-/// Sets what a dump restores of a user beyond its editable record: the stored password hash (as
-/// given: any supported scheme), the integer id when `num` is given and free (the id counter
-/// then never hands it out again), and the last login.
+/// What a dump restores of a new user beyond its editable record.
+#[derive(Clone, Copy, Debug)]
+pub struct UserExtras<'a> {
+    /// The stored password hash, as given (any supported scheme).
+    pub password_hash: &'a str,
+    /// Exactly these roles: a user made by a load is not the installation's first account,
+    /// which would make it superuser.
+    pub roles: &'a Roles,
+    /// The integer id, kept when given and free (the id counter never hands it out again).
+    pub num: Option<i64>,
+    pub last_login: Option<i64>,
+}
+
+/// Sets a freshly inserted user's [`UserExtras`].
 pub(crate) async fn restore_user_extras(
     conn: &mut AnyConnection,
     user_id: &str,
-    password_hash: &str,
-    num: Option<i64>,
-    last_login: Option<i64>,
+    extras: &UserExtras<'_>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET password_hash = $1, last_login = $2 WHERE id = $3")
-        .bind(password_hash)
-        .bind(last_login)
+    sqlx::query("UPDATE users SET password_hash = $1, last_login = $2, roles = $3 WHERE id = $4")
+        .bind(extras.password_hash)
+        .bind(extras.last_login)
+        .bind(extras.roles.to_db())
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
+    let num = extras.num;
     let Some(num) = num.filter(|n| *n > 0) else {
         return Ok(());
     };
@@ -264,11 +276,9 @@ impl WriteTx {
     pub async fn restore_user_extras(
         &mut self,
         user_id: &str,
-        password_hash: &str,
-        num: Option<i64>,
-        last_login: Option<i64>,
+        extras: &UserExtras<'_>,
     ) -> Result<(), StoreError> {
-        restore_user_extras(self.conn(), user_id, password_hash, num, last_login).await
+        restore_user_extras(self.conn(), user_id, extras).await
     }
 
     /// See [`insert_token_row`].

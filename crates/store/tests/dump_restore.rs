@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use keyward_store::audit::{AuditAppend, AuditEvent};
-use keyward_store::dump::{ApiKeyRow, Snapshot};
+use keyward_store::dump::{ApiKeyRow, Snapshot, UserExtras};
 use keyward_store::login_tx::HashUpgrade;
 use keyward_store::sessions::NewSession;
 use keyward_store::tokens::NewToken;
@@ -84,8 +84,13 @@ async fn restore(store: &Store, snap: &Snapshot) -> Result<(), keyward_store::St
     let mut ids = std::collections::HashMap::new();
     for u in &snap.users {
         let created = tx.create_user(&user(&u.username)).await?;
-        tx.restore_user_extras(&created.id, &u.password_hash, Some(u.num), u.last_login)
-            .await?;
+        let extras = UserExtras {
+            password_hash: &u.password_hash,
+            roles: &u.roles,
+            num: Some(u.num),
+            last_login: u.last_login,
+        };
+        tx.restore_user_extras(&created.id, &extras).await?;
         ids.insert(u.id.clone(), created.id);
     }
     for t in &snap.tokens {

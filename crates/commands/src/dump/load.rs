@@ -16,7 +16,7 @@ use keyward_proto::StatusMessage;
 use keyward_proto::dump::DumpToken;
 use keyward_store::StoreError;
 use keyward_store::api_keys::ApiKey;
-use keyward_store::dump::ApiKeyRow;
+use keyward_store::dump::{ApiKeyRow, UserExtras};
 use keyward_store::tokens::Token;
 use keyward_store::users::{NewUser, User};
 use serde::Serialize;
@@ -259,22 +259,24 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
                     .await
                     .map_err(|e| store_err(&label, e))?;
                 // Exactly the roles the file gives (none for SFTPGo users): a load never makes
-                // a superuser the file did not name.
+                // a superuser the file did not name. Set before the record is written, so the
+                // first account of an empty installation is not counted as a superuser lost.
                 user.roles = Roles::new(Vec::new());
                 apply_record(ctx, &mut user, &rec)
                     .await
                     .map_err(|e| named(&label, e))?;
+                let extras = UserExtras {
+                    password_hash: hash.as_deref().unwrap_or_default(),
+                    roles: &user.roles,
+                    num: rec.num,
+                    last_login: rec.last_login,
+                };
+                tx.restore_user_extras(&user.id, &extras)
+                    .await
+                    .map_err(|e| store_err(&label, e))?;
                 tx.update_user_record(&user, now)
                     .await
                     .map_err(|e| store_err(&label, e))?;
-                tx.restore_user_extras(
-                    &user.id,
-                    hash.as_deref().unwrap_or_default(),
-                    rec.num,
-                    rec.last_login,
-                )
-                .await
-                .map_err(|e| store_err(&label, e))?;
                 summary.users_added += 1;
                 user
             }

@@ -32,8 +32,8 @@ fn populate(env: &TestEnv) {
         "--permissions",
         "list",
         "download",
-        "--allowed-ip",
-        "192.168.1.0/24",
+        "--denied-ip",
+        "10.0.0.0/8",
         "--expiration-date",
         "2030-01-01",
     ]);
@@ -107,7 +107,8 @@ both_backends!(
                 .post(http.url("/validate/check"))
                 .form(&[("user", "carol"), ("pass", "1234755224")]),
         );
-        assert_eq!(r.json()["result"]["value"], true, "{}", r.text);
+        let audit = fresh.manage_ok(&["audit", "list"]);
+        assert_eq!(r.json()["result"]["value"], true, "{}\n{audit}", r.text);
         http.login_ok("root", "pw-root-1");
     }
 );
