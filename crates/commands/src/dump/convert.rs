@@ -260,7 +260,9 @@ pub fn convert(a: &ConvertArgs) -> Result<Output, CommandError> {
     for mut acc in accounts {
         unlock(&mut acc);
         let supported = acc.hash.starts_with('$') && scheme_name(&acc.hash) != "unknown";
-        if !supported && !(acc.disabled && acc.hash.is_empty()) {
+        // A locked account without any hash stays (disabled, no password login).
+        let locked_without_hash = acc.disabled && acc.hash.is_empty();
+        if !(supported || locked_without_hash) {
             skipped.push(acc.name.clone());
             continue;
         }

@@ -160,7 +160,7 @@ enum ApiCommand {
     #[command(
         after_help = "Examples:\n  keyward api convert-users \"\" unix-passwd unix_users.json --min-uid 500 --force-uid 1000 --force-gid 1000\n  keyward api convert-users pureftpd.passwd pure-ftpd pure_users.json --usernames user1 user2\n  keyward api convert-users proftpd.passwd proftpd pro_users.json"
     )]
-    ConvertUsers(keyward_commands::dump::ConvertArgs),
+    ConvertUsers(Box<keyward_commands::dump::ConvertArgs>),
 }
 
 /// One request to send.

@@ -1,6 +1,6 @@
 //! Foreign user stores and dumps (issue 9, seed 004): each user of the three real fixture stores
 //! (Unix passwd/shadow, Pure-FTPd, ProFTPD) logs in with its old password after `convert-users`
-//! + `loaddata` and then has an Argon2id hash; an SFTPGo dump with pbkdf2 and bcrypt users
+//! and `loaddata` and then has an Argon2id hash; an SFTPGo dump with pbkdf2 and bcrypt users
 //! loads as it is and its users log in (`/auth/login`, and HTTP Basic for its admin); the REST
 //! routes and `keyward api dumpdata` / `loaddata` keep files inside `backups_path`.
 
