@@ -61,6 +61,12 @@ fn invalid(msg: String) -> CommandError {
 
 /// Parses and checks a dump; `min_len` is the shortest clear-text password accepted.
 pub(crate) fn parse(text: &str, min_len: usize) -> Result<Parsed, CommandError> {
+    // JSON can carry NUL only escaped; no keyward text holds one (PostgreSQL refuses it).
+    if text.contains("\\u0000") {
+        return Err(invalid(
+            "the file contains a NUL character (\\u0000), which no field may hold".into(),
+        ));
+    }
     let doc: Value = serde_json::from_str(text)
         .map_err(|e| invalid(format!("the file is not valid JSON: {e}")))?;
     let Value::Object(mut doc) = doc else {
