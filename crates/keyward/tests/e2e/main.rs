@@ -15,6 +15,7 @@ mod hardening_small;
 mod hardening_tx;
 #[allow(dead_code)]
 mod harness;
+mod linotp_admin_client;
 mod manage_setup;
 mod manage_tokens;
 mod manage_user_flags;
