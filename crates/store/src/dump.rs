@@ -6,6 +6,7 @@
 //! in the caller's transaction (the whole load is one transaction with its audit row).
 
 use keyward_core::user::Roles;
+use keyward_proto::UserId;
 use sqlx::{AnyConnection, Row};
 
 use crate::api_keys::ApiKey;
@@ -91,7 +92,9 @@ impl Store {
                     created_at: row.try_get("created_at")?,
                     expires_at: row.try_get("expires_at")?,
                     revoked_at: row.try_get("revoked_at")?,
-                    owner_id: row.try_get("owner_id")?,
+                    owner_id: row
+                        .try_get::<Option<String>, _>("owner_id")?
+                        .map(UserId::from),
                 },
                 key_hash: row.try_get("key_hash")?,
                 owner_name: row.try_get("owner_name")?,
@@ -122,14 +125,14 @@ pub struct UserExtras<'a> {
 /// Sets a freshly inserted user's [`UserExtras`].
 pub(crate) async fn restore_user_extras(
     conn: &mut AnyConnection,
-    user_id: &str,
+    user_id: &UserId,
     extras: &UserExtras<'_>,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE users SET password_hash = $1, last_login = $2, roles = $3 WHERE id = $4")
         .bind(extras.password_hash)
         .bind(extras.last_login)
         .bind(extras.roles.to_db())
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *conn)
         .await?;
     let num = extras.num;
@@ -145,7 +148,7 @@ pub(crate) async fn restore_user_extras(
     }
     sqlx::query("UPDATE users SET num = $1 WHERE id = $2")
         .bind(num)
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *conn)
         .await?;
     if conn.backend_name() == "PostgreSQL" {
@@ -265,7 +268,7 @@ pub(crate) async fn upsert_api_key_row(
     .bind(k.created_at)
     .bind(k.expires_at)
     .bind(k.revoked_at)
-    .bind(k.owner_id.as_deref())
+    .bind(k.owner_id.as_ref().map(UserId::as_str))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -275,7 +278,7 @@ impl WriteTx {
     /// See [`restore_user_extras`].
     pub async fn restore_user_extras(
         &mut self,
-        user_id: &str,
+        user_id: &UserId,
         extras: &UserExtras<'_>,
     ) -> Result<(), StoreError> {
         restore_user_extras(self.conn(), user_id, extras).await

@@ -3,6 +3,7 @@
 //! password changed meanwhile is never overwritten), the last-login time, and the new session.
 //! Either all of them are committed or none is.
 
+use keyward_proto::UserId;
 use sqlx::AnyConnection;
 
 use crate::sessions::NewSession;
@@ -18,7 +19,7 @@ pub struct HashUpgrade<'a> {
 /// Replaces `user_id`'s hash when it still is `up.old`; whether it did.
 async fn upgrade_hash(
     conn: &mut AnyConnection,
-    user_id: &str,
+    user_id: &UserId,
     up: HashUpgrade<'_>,
     now: i64,
 ) -> Result<bool, StoreError> {
@@ -27,7 +28,7 @@ async fn upgrade_hash(
     )
     .bind(up.new)
     .bind(now)
-    .bind(user_id)
+    .bind(user_id.as_str())
     .bind(up.old)
     .execute(&mut *conn)
     .await?;
@@ -48,7 +49,7 @@ impl Store {
     /// only), and the session, in one transaction.
     pub async fn commit_login(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         upgrade: Option<HashUpgrade<'_>>,
         session: Option<&NewSession<'_>>,
         now: i64,
@@ -62,7 +63,7 @@ impl Store {
         if let Some(new) = session {
             sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2")
                 .bind(now)
-                .bind(user_id)
+                .bind(user_id.as_str())
                 .execute(&mut *tx)
                 .await?;
             let id = uuid::Uuid::new_v4().to_string();
@@ -71,7 +72,7 @@ impl Store {
                  created_at, last_activity, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
             )
             .bind(&id)
-            .bind(new.user_id)
+            .bind(new.user_id.as_str())
             .bind(sha256_hex(new.token.as_bytes()))
             .bind(new.protocol)
             .bind(new.remote_addr)

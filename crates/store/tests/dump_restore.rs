@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use keyward_proto::Username;
 use keyward_store::audit::{AuditAppend, AuditEvent};
 use keyward_store::dump::{ApiKeyRow, Snapshot, UserExtras};
 use keyward_store::login_tx::HashUpgrade;
@@ -52,7 +53,7 @@ async fn populate(store: &Store) {
             serial: "OATH1".to_string().into(),
             token_type: "hotp".into(),
             description: "d".into(),
-            owner_id: Some(alice.id.clone()),
+            owner_id: Some(alice.id.as_str().to_string()),
             seed_sealed: "sealed".into(),
             pin_hash: "pinhash".into(),
             otplen: 6,
@@ -72,7 +73,7 @@ async fn populate(store: &Store) {
          expires_at, owner_id) VALUES ('key-1', $1, 'admin', 'alice', '', 'k', 3, 99, $2)",
     )
     .bind("ab".repeat(32))
-    .bind(&alice.id)
+    .bind(alice.id.as_str())
     .execute(store.pool())
     .await
     .unwrap();
@@ -91,16 +92,16 @@ async fn restore(store: &Store, snap: &Snapshot) -> Result<(), keyward_store::St
             last_login: u.last_login,
         };
         tx.restore_user_extras(&created.id, &extras).await?;
-        ids.insert(u.id.clone(), created.id);
+        ids.insert(u.id.as_str().to_string(), created.id);
     }
     for t in &snap.tokens {
         let mut t = t.clone();
-        t.owner_id = t.owner_id.as_ref().map(|o| ids[o].clone());
+        t.owner_id = t.owner_id.as_ref().map(|o| ids[o].as_str().to_string());
         tx.insert_token_row(&t).await?;
     }
     for k in &snap.api_keys {
         let mut k: ApiKeyRow = k.clone();
-        k.key.owner_id = k.key.owner_id.as_ref().map(|o| ids[o].clone());
+        k.key.owner_id = k.key.owner_id.as_ref().map(|o| ids[o.as_str()].clone());
         tx.upsert_api_key_row(&k).await?;
     }
     tx.commit_audited(entry()).await
@@ -148,7 +149,13 @@ async fn roundtrip(source: Store, target: Store) {
     let mut again = dumped.clone();
     again.users[0].username = "carol".into();
     assert!(restore(&target, &again).await.is_err());
-    assert!(target.find_user("carol").await.unwrap().is_none());
+    assert!(
+        target
+            .find_user(&Username::from("carol"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(target.snapshot().await.unwrap().users.len(), 2);
     source.close().await;
     login_commit(&target).await;
@@ -156,7 +163,11 @@ async fn roundtrip(source: Store, target: Store) {
 }
 
 async fn login_commit(store: &Store) {
-    let u = store.find_user("bob").await.unwrap().unwrap();
+    let u = store
+        .find_user(&Username::from("bob"))
+        .await
+        .unwrap()
+        .unwrap();
     let session = NewSession {
         user_id: &u.id,
         token: "tok",
@@ -182,7 +193,11 @@ async fn login_commit(store: &Store) {
     };
     let done = store.commit_login(&u.id, Some(up), None, 11).await.unwrap();
     assert!(done.upgraded && done.session_id.is_none());
-    let u = store.find_user("bob").await.unwrap().unwrap();
+    let u = store
+        .find_user(&Username::from("bob"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (u.password_hash.as_str(), u.last_login),
         ("$argon2id$new", Some(10))

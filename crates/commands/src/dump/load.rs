@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use clap::Parser;
 use keyward_core::aead;
 use keyward_core::user::{Role, Roles, username_key};
-use keyward_proto::StatusMessage;
 use keyward_proto::dump::DumpToken;
+use keyward_proto::{ApiKeyId, StatusMessage, UserId, Username};
 use keyward_store::StoreError;
 use keyward_store::api_keys::ApiKey;
 use keyward_store::dump::{ApiKeyRow, UserExtras};
@@ -201,7 +201,10 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
     // Everything read before the write transaction opens (no connection is held meanwhile).
     let mut prepared = Vec::with_capacity(parsed.users.len());
     for rec in parsed.users {
-        let existing = ctx.store().find_user(&rec.username).await?;
+        let existing = ctx
+            .store()
+            .find_user(&Username::from(rec.username.as_str()))
+            .await?;
         let hash = record_hash(ctx, &rec).await?;
         prepared.push((rec, existing, hash));
     }
@@ -213,10 +216,13 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
     }
     let mut keys = Vec::with_capacity(parsed.api_keys.len());
     for (label, k) in parsed.api_keys {
-        let existing = ctx.store().get_api_key(&k.id).await?;
+        let existing = ctx
+            .store()
+            .get_api_key(&ApiKeyId::from(k.id.as_str()))
+            .await?;
         keys.push((label, k, existing));
     }
-    let mut owners: HashMap<String, String> = HashMap::new();
+    let mut owners: HashMap<String, UserId> = HashMap::new();
     let mut tx = ctx.begin_change().await?;
     for (rec, existing, hash) in prepared {
         let label = rec.label.clone();
@@ -288,7 +294,9 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
             summary.tokens_skipped += 1;
             continue;
         }
-        let owner_id = owner_of(ctx, &mut owners, &label, &t.user).await?;
+        let owner_id = owner_of(ctx, &mut owners, &label, &t.user)
+            .await?
+            .map(String::from);
         if let Some(old) = &existing {
             tx.delete_tokens(std::slice::from_ref(&old.id))
                 .await
@@ -359,10 +367,10 @@ async fn apply_record(ctx: &Ctx, user: &mut User, rec: &UserRecord) -> Result<()
 /// The id of a token's or key's owner: loaded by this file, or already in the database.
 async fn owner_of(
     ctx: &Ctx,
-    owners: &mut HashMap<String, String>,
+    owners: &mut HashMap<String, UserId>,
     label: &str,
     name: &str,
-) -> Result<Option<String>, CommandError> {
+) -> Result<Option<UserId>, CommandError> {
     if name.is_empty() {
         return Ok(None);
     }
@@ -370,11 +378,15 @@ async fn owner_of(
     if let Some(id) = owners.get(&key) {
         return Ok(Some(id.clone()));
     }
-    let user = ctx.store().find_user(name).await?.ok_or_else(|| {
-        CommandError::NotFound(format!(
-            "{label}: owner \"{name}\" is neither in the file nor a user"
-        ))
-    })?;
+    let user = ctx
+        .store()
+        .find_user(&Username::from(name))
+        .await?
+        .ok_or_else(|| {
+            CommandError::NotFound(format!(
+                "{label}: owner \"{name}\" is neither in the file nor a user"
+            ))
+        })?;
     owners.insert(key, user.id.clone());
     Ok(Some(user.id))
 }
