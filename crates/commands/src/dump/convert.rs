@@ -53,9 +53,6 @@ impl Targets for ConvertArgs {
     }
 }
 
-/// Largest user store file read.
-const MAX_STORE_BYTES: u64 = 64 * 1024 * 1024;
-
 /// One account read from a store.
 struct Account {
     name: String,
@@ -69,17 +66,6 @@ struct Account {
     expires_ms: i64,
     quota_files: i64,
     max_sessions: i64,
-}
-
-fn read_store(path: &Path) -> Result<String, CommandError> {
-    let bytes = files::read_bounded(path)?;
-    if bytes.len() as u64 > MAX_STORE_BYTES {
-        return Err(CommandError::Invalid(format!(
-            "{}: larger than {MAX_STORE_BYTES} bytes",
-            path.display()
-        )));
-    }
-    Ok(bytes)
 }
 
 /// The non-empty, non-comment lines of a file with their 1-based numbers.
@@ -230,17 +216,17 @@ pub fn convert(a: &ConvertArgs) -> Result<Output, CommandError> {
                 )));
             }
             let (passwd, shadow) = (dir.join("passwd"), dir.join("shadow"));
-            let mut accounts = passwd_accounts(&passwd, &read_store(&passwd)?)?;
-            apply_shadow(&shadow, &read_store(&shadow)?, &mut accounts)?;
+            let mut accounts = passwd_accounts(&passwd, &files::read_bounded(&passwd)?)?;
+            apply_shadow(&shadow, &files::read_bounded(&shadow)?, &mut accounts)?;
             accounts
         }
         "pure-ftpd" => {
             let path = PathBuf::from(&a.input);
-            pure_accounts(&path, &read_store(&path)?)?
+            pure_accounts(&path, &files::read_bounded(&path)?)?
         }
         "proftpd" => {
             let path = PathBuf::from(&a.input);
-            passwd_accounts(&path, &read_store(&path)?)?
+            passwd_accounts(&path, &files::read_bounded(&path)?)?
         }
         other => {
             return Err(CommandError::Invalid(format!(

@@ -67,8 +67,8 @@ fn outside() -> CommandError {
     )
 }
 
-/// Reads a dump file of at most [`MAX_DUMP_BYTES`].
-pub(crate) fn read_bounded(path: &Path) -> Result<String, CommandError> {
+/// Reads a dump (or user store) file of at most [`MAX_DUMP_BYTES`].
+pub fn read_bounded(path: &Path) -> Result<String, CommandError> {
     let shown = path.display();
     let file = std::fs::File::open(path)
         .map_err(|e| CommandError::Invalid(format!("cannot read {shown}: {e}")))?;

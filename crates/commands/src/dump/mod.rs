@@ -26,6 +26,7 @@ use crate::registry::{CommandSpec, command};
 use crate::user_object::object_json;
 
 pub use convert::{ConvertArgs, convert};
+pub use files::read_bounded;
 pub use load::LoadSummary;
 
 pub fn commands() -> Vec<CommandSpec> {

@@ -280,7 +280,8 @@ fn plan(command: ApiCommand) -> Result<Call, String> {
                 ("mode", mode.to_string()),
             ];
             if upload {
-                let text = read_local_dump(&input_file)?;
+                let text = keyward_commands::dump::read_bounded(std::path::Path::new(&input_file))
+                    .map_err(|e| e.to_string())?;
                 let body: Value = serde_json::from_str(&text)
                     .map_err(|e| format!("{input_file}: not JSON: {e}"))?;
                 Call {
@@ -298,21 +299,6 @@ fn plan(command: ApiCommand) -> Result<Call, String> {
         }
         ApiCommand::ConvertUsers(_) => return Err("convert-users runs locally".into()),
     })
-}
-
-/// A local dump file for `loaddata --upload` (bounded like the server's own reads).
-fn read_local_dump(path: &str) -> Result<String, String> {
-    use std::io::Read;
-    let limit = keyward_proto::dump::MAX_DUMP_BYTES;
-    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
-    let mut text = String::new();
-    file.take(limit + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("{path}: {e}"))?;
-    if text.len() as u64 > limit {
-        return Err(format!("{path}: larger than {limit} bytes"));
-    }
-    Ok(text)
 }
 
 /// `keyward api convert-users`: the same conversion as `keyward manage convert-users`, here.
