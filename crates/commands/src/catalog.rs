@@ -21,6 +21,7 @@ impl Registry {
         all.extend(crate::quota::commands());
         all.extend(crate::backup::commands());
         all.extend(crate::paper_key::commands());
+        all.extend(crate::dump::commands());
         Registry::new(all)
     }
 }

@@ -2,6 +2,7 @@
 //! (`keyward manage --remote`, `keyward api`) read. Depends on nothing of keyward's, so a client
 //! can use it without the server, the store or the commands.
 
+pub mod dump;
 pub mod error;
 pub mod ids;
 pub mod quota;

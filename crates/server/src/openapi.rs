@@ -32,6 +32,7 @@ pub struct OpenApiJson(pub Arc<String>);
         (name = "apikeys", description = "API keys; a new key is shown once"),
         (name = "quota", description = "SFTPGo quota scans and usage updates"),
         (name = "audit", description = "Tamper-evident audit log"),
+        (name = "maintenance", description = "dumpdata / loaddata (SFTPGo's dump files included)"),
         (name = "management", description = "Psono-style remote management commands"),
         (name = "linotp", description = "LinOTP-compatible token administration (/admin/*) and \
                                          authentication (/validate/*). These answer LinOTP's \

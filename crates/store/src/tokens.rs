@@ -225,7 +225,7 @@ pub const SELECT: &str = "SELECT t.id, t.serial, t.token_type, t.description, t.
     t.count_auth_success_max, t.validity_start, t.validity_end, t.last_auth, t.info, t.created_at, \
     t.updated_at FROM tokens t LEFT JOIN users u ON u.id = t.owner_id ";
 
-fn from_row(row: &impl Columns) -> Result<Token, StoreError> {
+pub(crate) fn from_row(row: &impl Columns) -> Result<Token, StoreError> {
     let info = match serde_json::from_str(&row.text("info")?) {
         Ok(Value::Object(m)) => m,
         _ => {

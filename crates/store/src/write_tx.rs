@@ -86,6 +86,11 @@ impl WriteTx {
         Ok(())
     }
 
+    /// The transaction's connection, for the table modules' writes.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
     /// Inserts one token and its realms; a taken serial is a conflict.
     pub async fn create_token(&mut self, new: &NewToken) -> Result<u64, StoreError> {
         crate::token_writes::create_tokens(&mut self.tx, std::slice::from_ref(new)).await

@@ -155,7 +155,7 @@ pub(crate) async fn tokens_by_serial_or_user(
 }
 
 /// Associated data binding a sealed token value to its row and column.
-fn token_ad(token_id: &str, column: &str) -> Vec<u8> {
+pub(crate) fn token_ad(token_id: &str, column: &str) -> Vec<u8> {
     format!("token:{token_id}:{column}").into_bytes()
 }
 

@@ -9,6 +9,8 @@ mod api_client;
 mod api_client_errors;
 mod api_client_tokens;
 mod cli_help;
+mod dump_import;
+mod dump_load;
 mod hardening_audit;
 mod hardening_small;
 mod hardening_tx;
