@@ -40,3 +40,4 @@ mod server_tokens_rest;
 mod server_tracing;
 mod server_users_rest;
 mod server_validate;
+mod sftpgo_api_cli;
