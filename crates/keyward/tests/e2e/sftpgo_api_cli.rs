@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::api_client::{ROOT_PASSWORD, server_with_root};
 use crate::both_backends;
-use crate::harness::{ServerGuard, TestEnv};
+use crate::harness::ServerGuard;
 
 fn script() -> Option<PathBuf> {
     let path = PathBuf::from(std::env::var_os("KEYWARD_SFTPGO_API_CLI")?);
