@@ -5,7 +5,7 @@
 //! it. `validate` keys only open `/validate/*`.
 
 use clap::Parser;
-use keyward_proto::ApiKeyInfo;
+use keyward_proto::{ApiKeyId, ApiKeyInfo, Username};
 use keyward_store::api_keys::{ApiKey, NewApiKey};
 use serde_json::json;
 
@@ -122,7 +122,10 @@ async fn createtoken(ctx: Ctx, a: CreateArgs) -> Result<Output, CommandError> {
     let now = ctx.now();
     let expires_at = now.saturating_add(a.days.saturating_mul(86_400));
     // A key made for an existing account belongs to it and dies with it.
-    let owner = ctx.store().find_user(&username).await?;
+    let owner = ctx
+        .store()
+        .find_user(&Username::from(username.as_str()))
+        .await?;
     let mut tx = ctx.begin_change().await?;
     tx.create_api_key(&NewApiKey {
         id: &id,
@@ -133,7 +136,7 @@ async fn createtoken(ctx: Ctx, a: CreateArgs) -> Result<Output, CommandError> {
         description: &a.description,
         now,
         expires_at,
-        owner_id: owner.as_ref().map(|u| u.id.as_str()),
+        owner_id: owner.as_ref().map(|u| &u.id),
     })
     .await?;
     let text = format!(
@@ -226,10 +229,14 @@ struct ShowArg {
 }
 
 async fn show(ctx: Ctx, a: ShowArg) -> Result<Output, CommandError> {
-    let key = ctx.store().get_api_key(&a.id).await?.ok_or_else(|| {
-        let shown: String = a.id.chars().take(64).collect();
-        CommandError::NotFound(format!("no API key with id \"{shown}\""))
-    })?;
+    let key = ctx
+        .store()
+        .get_api_key(&ApiKeyId::from(a.id.as_str()))
+        .await?
+        .ok_or_else(|| {
+            let shown: String = a.id.chars().take(64).collect();
+            CommandError::NotFound(format!("no API key with id \"{shown}\""))
+        })?;
     let info = key_info(&key, ctx.now());
     let text = format!(
         "Key id:   {}\nRole:     {}\nUsername: {}\nRealm:    {}\nCreated:  {}\nExpires:  {}\nStatus:   {}\n",
@@ -247,7 +254,10 @@ async fn show(ctx: Ctx, a: ShowArg) -> Result<Output, CommandError> {
 
 async fn revoke(ctx: Ctx, a: IdArg) -> Result<Output, CommandError> {
     let mut tx = ctx.begin_change().await?;
-    if !tx.revoke_api_key(&a.id, ctx.now()).await? {
+    if !tx
+        .revoke_api_key(&ApiKeyId::from(a.id.as_str()), ctx.now())
+        .await?
+    {
         return Err(CommandError::NotFound(format!(
             "no active API key with id \"{}\"",
             a.id

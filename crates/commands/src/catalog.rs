@@ -19,6 +19,8 @@ impl Registry {
         all.extend(crate::tokens::commands());
         all.extend(crate::challenges::commands());
         all.extend(crate::quota::commands());
+        all.extend(crate::backup::commands());
+        all.extend(crate::paper_key::commands());
         Registry::new(all)
     }
 }

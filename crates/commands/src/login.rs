@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use keyward_core::password::{Argon2Params, hash_password, needs_upgrade, verify_password};
 use keyward_core::user::{AccessDenial, AccessRules, LoginMethod, check_access};
+use keyward_proto::Username;
 use keyward_store::sessions::NewSession;
 use keyward_store::users::User;
 use zeroize::Zeroizing;
@@ -168,7 +169,7 @@ async fn check_password(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<User, Login
     let params = ctx.settings().argon2_params();
     let user = ctx
         .store()
-        .find_user(req.username)
+        .find_user(&Username::from(req.username))
         .await
         .map_err(CommandError::from)?;
     let Some(user) = user else {
@@ -245,7 +246,7 @@ async fn try_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, Lo
         token,
         session_id,
         expires_at,
-        username: user.username,
+        username: user.username.into_string(),
     })
 }
 
@@ -264,7 +265,7 @@ async fn second_factor(ctx: &Ctx, user: &User, req: &LoginRequest<'_>) -> Result
         return Err(LoginError::Refused(LoginRefusal::OtpRequired));
     };
     let check = crate::validate::CheckRequest {
-        user: Some(user.username.clone()),
+        user: Some(user.username.to_string()),
         pass: otp.to_string(),
         client: req.client,
         ..Default::default()

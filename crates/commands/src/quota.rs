@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use keyward_proto::QuotaScanList;
+use keyward_proto::{QuotaScanList, Username};
 use keyward_store::users::User;
 use serde_json::json;
 
@@ -109,7 +109,7 @@ fn usage_text(username: &str, u: &Usage) -> String {
 async fn start_quota_scan(ctx: Ctx, a: ScanArgs) -> Result<Output, CommandError> {
     let user = ctx
         .store()
-        .find_user(&a.username)
+        .find_user(&Username::from(a.username.as_str()))
         .await?
         .ok_or_else(|| no_such_user(&a.username))?;
     let dir = home_dir_of(&user)?;
@@ -229,7 +229,7 @@ async fn update_quota_usage(ctx: Ctx, a: UsageArgs) -> Result<Output, CommandErr
     }
     let user = ctx
         .store()
-        .find_user(&a.username)
+        .find_user(&Username::from(a.username.as_str()))
         .await?
         .ok_or_else(|| no_such_user(&a.username))?;
     if ctx.shared.quota_scans.is_running(&user.username) {

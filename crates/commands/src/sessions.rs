@@ -3,7 +3,7 @@
 //! 401), `connections` lists live sessions in SFTPGo's shape, `closeconnection ID` ends one.
 
 use clap::Parser;
-use keyward_proto::{Connection, ConnectionList};
+use keyward_proto::{Connection, ConnectionList, SessionId};
 use keyward_store::sessions::Session;
 use serde_json::json;
 
@@ -204,7 +204,7 @@ struct IdArg {
 
 async fn closeconnection(ctx: Ctx, a: IdArg) -> Result<Output, CommandError> {
     let mut tx = ctx.begin_change().await?;
-    if !tx.delete_session(&a.id).await? {
+    if !tx.delete_session(&SessionId::from(a.id.as_str())).await? {
         return Err(CommandError::NotFound(format!(
             "connection \"{}\" does not exist",
             a.id

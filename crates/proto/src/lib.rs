@@ -12,7 +12,7 @@ pub mod user_check;
 pub mod user_flags;
 
 pub use error::ErrorKind;
-pub use ids::{ApiKeyId, Serial, SessionId, Username};
+pub use ids::{ApiKeyId, Serial, SessionId, UserId, Username};
 pub use quota::*;
 pub use rest::*;
 pub use token::*;

@@ -15,6 +15,10 @@ pub struct StatusMessage {
     pub message: String,
     /// The HTTP status code.
     pub status: u16,
+    /// On a 400 that names one argument or field of the request (`email`,
+    /// `filters.allowed_ip`, `limit`): its name. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl StatusMessage {
@@ -23,6 +27,7 @@ impl StatusMessage {
             error: String::new(),
             message: message.into(),
             status: 200,
+            field: None,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! object are epoch milliseconds.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use keyward_proto::{
     Connection, PasswordChange, StatusMessage, UpdateUserQuery, User, UserInput, UserQuery,
 };
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authenticated, ClientAddr};
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiQuery};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -67,7 +67,7 @@ async fn add_user(
     ApiJson(input): ApiJson<UserInput>,
 ) -> Result<Json<User>, ApiError> {
     let Some(username) = input.username.clone().filter(|u| !u.trim().is_empty()) else {
-        return Err(ApiError::bad_request("username: required"));
+        return Err(ApiError::invalid_field("username", "username: required"));
     };
     let words = vec![
         "add-user".to_string(),
@@ -104,7 +104,7 @@ async fn update_user(
     client: ClientAddr,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-    Query(q): Query<UpdateUserQuery>,
+    ApiQuery(q): ApiQuery<UpdateUserQuery>,
     ApiJson(input): ApiJson<UserInput>,
 ) -> Result<Json<StatusMessage>, ApiError> {
     let mut words = vec![
@@ -162,7 +162,7 @@ async fn get_users(
     State(state): State<AppState>,
     client: ClientAddr,
     Authenticated(caller): Authenticated,
-    Query(q): Query<UserQuery>,
+    ApiQuery(q): ApiQuery<UserQuery>,
 ) -> Result<Json<Vec<User>>, ApiError> {
     let mut words = vec!["get-users".to_string()];
     if let Some(l) = q.limit {

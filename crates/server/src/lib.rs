@@ -114,6 +114,8 @@ pub struct Bound {
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: listen::Limits,
     local: SocketAddr,
+    /// Held while serving, so `backup restore` refuses to replace the database under it.
+    serving_lock: keyward_store::serving_lock::DatabaseLock,
 }
 
 impl Bound {
@@ -137,6 +139,7 @@ impl Bound {
             tls,
             limits,
             local,
+            serving_lock,
         } = self;
         let flusher = audit_coalesce::spawn_flusher(state.clone());
         tracing::info!(
@@ -151,6 +154,7 @@ impl Bound {
         flusher.abort();
         audit_coalesce::flush(&state, true).await;
         state.shared.store.close().await;
+        drop(serving_lock);
     }
 }
 
@@ -159,6 +163,11 @@ impl Bound {
 pub async fn bind(settings: Settings) -> Result<Bound, ServerError> {
     let chain = node_chain(&settings);
     let shared = Shared::open(settings, chain)
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    let serving_lock = shared
+        .store
+        .lock_for_serving()
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
     shared
@@ -203,6 +212,7 @@ pub async fn bind(settings: Settings) -> Result<Bound, ServerError> {
         tls,
         limits,
         local,
+        serving_lock,
     })
 }
 

@@ -78,6 +78,14 @@ impl Modify for SecuritySchemes {
                 "`Token <management_command_access_key>`",
             ))),
         );
+        components.add_security_scheme(
+            "admin_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "admin_session",
+                "LinOTP's admin session from `/admin/getsession` (after HTTP Basic); every \
+                 request must repeat its value as the `session` parameter",
+            ))),
+        );
     }
 }
 

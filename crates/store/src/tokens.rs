@@ -419,7 +419,10 @@ impl Store {
     }
 
     /// Every token of an owner (user id), by serial.
-    pub async fn tokens_of_owner(&self, owner_id: &str) -> Result<Vec<Token>, StoreError> {
+    pub async fn tokens_of_owner(
+        &self,
+        owner_id: &keyward_proto::UserId,
+    ) -> Result<Vec<Token>, StoreError> {
         let mut tokens = self.owner_tokens_for_validation(owner_id).await?;
         self.fill_realms(&mut tokens).await?;
         Ok(tokens)

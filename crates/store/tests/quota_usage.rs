@@ -31,7 +31,7 @@ async fn usage_is_set_added_and_never_lost(store: Store) {
         .unwrap();
     sqlx::query("UPDATE users SET resource_profile = $1 WHERE id = $2")
         .bind(json!({"home_dir": "/srv/ftp", "quota_files": 9}).to_string())
-        .bind(&user.id)
+        .bind(user.id.as_str())
         .execute(store.pool())
         .await
         .unwrap();

@@ -19,6 +19,7 @@ mod validity;
 use keyward_core::aead;
 use keyward_core::enckey::KeySlot;
 use keyward_core::otp::{HashAlg, OtpError, TokenType};
+use keyward_proto::Username;
 use keyward_store::tokens::Token;
 use keyward_store::users::User;
 use serde_json::{Value, json};
@@ -98,7 +99,7 @@ pub(crate) async fn load_token(ctx: &Ctx, serial: &str) -> Result<Token, Command
 /// is `default_realm`: `name@other` is an unknown realm (an error), never `name`.
 pub(crate) async fn find_owner(ctx: &Ctx, user: &str) -> Result<Option<User>, CommandError> {
     let user = user.trim();
-    if let Some(u) = ctx.store().find_user(user).await? {
+    if let Some(u) = ctx.store().find_user(&Username::from(user)).await? {
         return Ok(Some(u));
     }
     if let Some((name, realm)) = user.rsplit_once('@')
@@ -110,7 +111,7 @@ pub(crate) async fn find_owner(ctx: &Ctx, user: &str) -> Result<Option<User>, Co
                 "realm \"{shown}\" does not exist"
             )));
         }
-        return Ok(ctx.store().find_user(name).await?);
+        return Ok(ctx.store().find_user(&Username::from(name)).await?);
     }
     Ok(None)
 }

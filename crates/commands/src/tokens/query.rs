@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use keyward_core::otp::{self, TokenType};
+use keyward_proto::UserId;
 use keyward_store::tokens::{SortBy, Token, TokenQuery};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -195,7 +196,7 @@ async fn show(ctx: Ctx, a: ShowArgs) -> Result<Output, CommandError> {
     };
     if let Some(u) = given(&a.user) {
         match find_owner(&ctx, u).await? {
-            Some(owner) => q.owner_id = Some(owner.id),
+            Some(owner) => q.owner_id = Some(owner.id.into_string()),
             None if rest_view => q.owner_id = Some(String::new()),
             None => q.owner_like = Some(u.trim_matches('*').to_string()),
         }
@@ -317,7 +318,11 @@ async fn owner(ctx: Ctx, a: SerialOnlyArgs) -> Result<Output, CommandError> {
             json!({}),
         ));
     };
-    let Some(user) = ctx.store().get_user_by_id(id).await? else {
+    let Some(user) = ctx
+        .store()
+        .get_user_by_id(&UserId::from(id.as_str()))
+        .await?
+    else {
         return Ok(Output::new(
             format!("Token {serial} belongs to a user that no longer exists"),
             json!({}),

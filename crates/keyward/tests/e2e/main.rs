@@ -14,6 +14,8 @@ mod hardening_small;
 mod hardening_tx;
 #[allow(dead_code)]
 mod harness;
+mod linotp_admin_client;
+mod manage_backup;
 mod manage_setup;
 mod manage_tokens;
 mod manage_user_flags;

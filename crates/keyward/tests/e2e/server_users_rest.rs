@@ -284,6 +284,7 @@ both_backends!(
         ] {
             let v = send(&http, "GET", &format!("/api/v1/user?{q}"), None, &auth).assert_error(400);
             assert!(v["error"].as_str().unwrap().contains(field), "{q}: {v}");
+            assert_eq!(v["field"], json!(field), "{q}: {v}");
         }
     }
 );
@@ -357,6 +358,11 @@ both_backends!(
                 v["error"].as_str().unwrap().contains(field),
                 "{body}: error should name {field}: {v}"
             );
+            assert_eq!(
+                v["field"],
+                json!(field),
+                "{body}: the field, machine-readable"
+            );
         }
         assert_eq!(
             send(&http, "GET", "/api/v1/user/test_username", None, &auth).json(),
@@ -374,6 +380,7 @@ both_backends!(
             }
             let v = send(&http, "POST", "/api/v1/user", Some(&body), &auth).assert_error(400);
             assert!(v["error"].as_str().unwrap().contains(field), "{body}: {v}");
+            assert_eq!(v["field"], json!(field), "{body}: {v}");
         }
         assert_eq!(env.query_i64("SELECT COUNT(*) FROM users"), users);
         assert_eq!(audit_count(env, "update-user"), 0);
