@@ -319,3 +319,50 @@ both_backends!(
         assert_eq!(scans, json!({"scans": []}));
     }
 );
+
+both_backends!(
+    remote_quota_scan_runs_in_the_server_background,
+    crate::server_management::WITH_KEY,
+    |env: &TestEnv| {
+        env.manage_ok(&["createuser", "root", "pw-root-123", "root@example.com"]);
+        let home = home_with_files(env.dir.path(), &env.dir.path().join("outside"));
+        env.manage_ok(&[
+            "add-user",
+            "ftp",
+            "--password",
+            "pw-ftp-1234",
+            "--home-dir",
+            home.to_str().unwrap(),
+        ]);
+        let server = env.serve_in_process();
+        let remote = |words: &[&str]| {
+            let out = env
+                .keyward()
+                .env("KEYWARD_ACCESS_KEY", crate::server_management::KEY)
+                .args(["manage", "--remote", server.url()])
+                .args(words)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{words:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert!(remote(&["start-quota-scan", "ftp"]).contains("Scan started"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let user: Value =
+                serde_json::from_str(&remote(&["get-user", "ftp", "--json"])).unwrap();
+            if user["used_quota_files"] == 3 {
+                assert_eq!(user["used_quota_size"], 8);
+                break;
+            }
+            assert!(Instant::now() < deadline, "no usage recorded: {user}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let actor = env.query_strings("SELECT actor FROM audit_log WHERE action = 'quota scan'");
+        assert_eq!(actor.len(), 1, "{actor:?}");
+    }
+);
