@@ -7,13 +7,13 @@
 //! at the user's first login. Callers below superuser act only on principals below their own
 //! rank (each record is checked) and cannot load API keys.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use clap::Parser;
 use keyward_core::aead;
 use keyward_core::user::{Role, Roles, username_key};
 use keyward_proto::dump::DumpToken;
-use keyward_proto::{ApiKeyId, StatusMessage, UserId, Username};
+use keyward_proto::{StatusMessage, UserId};
 use keyward_store::StoreError;
 use keyward_store::api_keys::ApiKey;
 use keyward_store::dump::{ApiKeyRow, UserExtras};
@@ -198,31 +198,45 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
         ignored: parsed.ignored.clone(),
         ..Default::default()
     };
-    // Everything read before the write transaction opens (no connection is held meanwhile).
+    // Everything read before the write transaction opens (no connection is held meanwhile),
+    // in one consistent read instead of a query per record.
+    let snap = ctx.store().snapshot().await?;
+    let mut users_now: HashMap<String, User> = snap
+        .users
+        .into_iter()
+        .map(|u| (username_key(&u.username), u))
+        .collect();
+    // Owners of tokens and keys: loaded by this file, or already in the database.
+    let mut owners: HashMap<String, UserId> = users_now
+        .iter()
+        .map(|(k, u)| (k.clone(), u.id.clone()))
+        .collect();
+    let mut tokens_now: HashMap<String, Token> = snap
+        .tokens
+        .into_iter()
+        .map(|t| (t.serial.to_string(), t))
+        .collect();
+    let keys_now: HashSet<String> = snap.api_keys.iter().map(|k| k.key.id.to_string()).collect();
     let mut prepared = Vec::with_capacity(parsed.users.len());
     for rec in parsed.users {
-        let existing = ctx
-            .store()
-            .find_user(&Username::from(rec.username.as_str()))
-            .await?;
+        let existing = users_now.remove(&username_key(&rec.username));
         let hash = record_hash(ctx, &rec).await?;
         prepared.push((rec, existing, hash));
     }
     let mut tokens = Vec::with_capacity(parsed.tokens.len());
     for (label, t) in parsed.tokens {
         check_sealed(ctx, &label, &t).await?;
-        let existing = ctx.store().token_by_serial(&t.serial).await?;
+        let existing = tokens_now.remove(&t.serial);
         tokens.push((label, t, existing));
     }
-    let mut keys = Vec::with_capacity(parsed.api_keys.len());
-    for (label, k) in parsed.api_keys {
-        let existing = ctx
-            .store()
-            .get_api_key(&ApiKeyId::from(k.id.as_str()))
-            .await?;
-        keys.push((label, k, existing));
-    }
-    let mut owners: HashMap<String, UserId> = HashMap::new();
+    let keys: Vec<_> = parsed
+        .api_keys
+        .into_iter()
+        .map(|(label, k)| {
+            let exists = keys_now.contains(&k.id);
+            (label, k, exists)
+        })
+        .collect();
     let mut tx = ctx.begin_change().await?;
     for (rec, existing, hash) in prepared {
         let label = rec.label.clone();
@@ -294,9 +308,7 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
             summary.tokens_skipped += 1;
             continue;
         }
-        let owner_id = owner_of(ctx, &mut owners, &label, &t.user)
-            .await?
-            .map(String::from);
+        let owner_id = owner_of(&owners, &label, &t.user)?.map(String::from);
         if let Some(old) = &existing {
             tx.delete_tokens(std::slice::from_ref(&old.id))
                 .await
@@ -311,14 +323,14 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
             summary.tokens_added += 1;
         }
     }
-    for (label, k, existing) in keys {
-        if existing.is_some() && mode == 1 {
+    for (label, k, exists) in keys {
+        if exists && mode == 1 {
             summary.api_keys_skipped += 1;
             continue;
         }
         let owner_id = match k.owner.as_str() {
             "" => None,
-            owner => owner_of(ctx, &mut owners, &label, owner).await?,
+            owner => owner_of(&owners, &label, owner)?,
         };
         let row = ApiKeyRow {
             key: ApiKey {
@@ -338,7 +350,7 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
         tx.upsert_api_key_row(&row)
             .await
             .map_err(|e| store_err(&label, e))?;
-        if existing.is_some() {
+        if exists {
             summary.api_keys_updated += 1;
         } else {
             summary.api_keys_added += 1;
@@ -365,30 +377,23 @@ async fn apply_record(ctx: &Ctx, user: &mut User, rec: &UserRecord) -> Result<()
 }
 
 /// The id of a token's or key's owner: loaded by this file, or already in the database.
-async fn owner_of(
-    ctx: &Ctx,
-    owners: &mut HashMap<String, UserId>,
+fn owner_of(
+    owners: &HashMap<String, UserId>,
     label: &str,
     name: &str,
 ) -> Result<Option<UserId>, CommandError> {
     if name.is_empty() {
         return Ok(None);
     }
-    let key = username_key(name);
-    if let Some(id) = owners.get(&key) {
-        return Ok(Some(id.clone()));
-    }
-    let user = ctx
-        .store()
-        .find_user(&Username::from(name))
-        .await?
+    owners
+        .get(&username_key(name))
+        .cloned()
+        .map(Some)
         .ok_or_else(|| {
             CommandError::NotFound(format!(
                 "{label}: owner \"{name}\" is neither in the file nor a user"
             ))
-        })?;
-    owners.insert(key, user.id.clone());
-    Ok(Some(user.id))
+        })
 }
 
 /// Refuses a token whose sealed seed does not open with this installation's enckey (a dump
