@@ -31,6 +31,13 @@ pub fn commands() -> Vec<CommandSpec> {
             .example("api list --output json")
             .lists()
             .allow(Access::Roles(AUDIT_READERS)),
+        command(
+            "api show",
+            "Show one API key by its id (never its secret)",
+            show,
+        )
+        .example("api show 9f86d081884c7d65")
+        .allow(Access::Roles(AUDIT_READERS)),
         command("api revoke", "Revoke an API key by its id", revoke)
             .mutating()
             .example("api revoke 9f86d081884c7d65")
@@ -45,6 +52,7 @@ impl Targets for CreateArgs {
 }
 
 crate::target_field!(IdArg => ApiKey(id));
+crate::no_targets!(ShowArg);
 
 crate::no_targets!(NoArgs);
 
@@ -212,6 +220,36 @@ async fn list(ctx: Ctx, _a: NoArgs) -> Result<Output, CommandError> {
 struct IdArg {
     /// The key id (see `api list`).
     id: String,
+}
+
+#[derive(Parser)]
+struct ShowArg {
+    /// The key id (see `api list`).
+    id: String,
+}
+
+async fn show(ctx: Ctx, a: ShowArg) -> Result<Output, CommandError> {
+    let key = ctx
+        .store()
+        .get_api_key(&ApiKeyId::from(a.id.as_str()))
+        .await?
+        .ok_or_else(|| {
+            let shown: String = a.id.chars().take(64).collect();
+            CommandError::NotFound(format!("no API key with id \"{shown}\""))
+        })?;
+    let info = key_info(&key, ctx.now());
+    let text = format!(
+        "Key id:   {}\nRole:     {}\nUsername: {}\nRealm:    {}\nCreated:  {}\nExpires:  {}\nStatus:   {}\n",
+        info.id,
+        info.role,
+        info.username,
+        info.realm,
+        rfc3339(info.created_at),
+        rfc3339(info.expires_at),
+        info.status
+    );
+    let json = serde_json::to_value(&info).map_err(|e| CommandError::Internal(e.to_string()))?;
+    Ok(Output::new(text, json))
 }
 
 async fn revoke(ctx: Ctx, a: IdArg) -> Result<Output, CommandError> {

@@ -44,6 +44,7 @@ pub fn commands() -> Vec<CommandSpec> {
         .mutating()
         .example("audit rotate --age 365 --dryrun")
         .example("audit rotate --highwatermark 100000 --lowwatermark 50000")
+        .example("audit rotate --config /etc/keyward/audit-rotate.toml")
         .allow(Access::Superuser),
     ]
 }
@@ -186,6 +187,52 @@ struct RotateInner {
     /// Delete in transactions of this many rows.
     #[arg(long, default_value = "1000")]
     chunksize: i64,
+    /// Read highwatermark/lowwatermark or age from this TOML file (local runs only).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["highwatermark", "lowwatermark", "age"])]
+    config: Option<std::path::PathBuf>,
+}
+
+/// The rotation settings `audit rotate --config FILE` reads: `highwatermark` and
+/// `lowwatermark`, or `age` (days).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateConfig {
+    highwatermark: Option<i64>,
+    lowwatermark: Option<i64>,
+    age: Option<i64>,
+}
+
+/// Fills the watermarks or the age of `a` from its `--config` file.
+fn apply_rotate_config(ctx: &Ctx, a: &mut RotateInner) -> Result<(), CommandError> {
+    let Some(path) = a.config.clone() else {
+        return Ok(());
+    };
+    if !ctx.is_local() {
+        return Err(CommandError::Forbidden(
+            "--config reads a file on the server and works only in local runs; \
+             give -hw/-lw or --age instead"
+                .into(),
+        ));
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| CommandError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    let c: RotateConfig = toml::from_str(&text).map_err(|e| {
+        CommandError::Invalid(format!(
+            "{}: {} (keys: highwatermark, lowwatermark, age)",
+            path.display(),
+            e.message()
+        ))
+    })?;
+    if c.age.is_some() && (c.highwatermark.is_some() || c.lowwatermark.is_some()) {
+        return Err(CommandError::Invalid(format!(
+            "{}: give either age or the watermarks, not both",
+            path.display()
+        )));
+    }
+    a.highwatermark = c.highwatermark;
+    a.lowwatermark = c.lowwatermark;
+    a.age = c.age;
+    Ok(())
 }
 
 struct RotateArgs(RotateInner);
@@ -236,7 +283,8 @@ impl RotateArgs {
     }
 }
 
-async fn rotate(ctx: Ctx, a: RotateInner) -> Result<Output, CommandError> {
+async fn rotate(ctx: Ctx, mut a: RotateInner) -> Result<Output, CommandError> {
+    apply_rotate_config(&ctx, &mut a)?;
     let chunk = a.chunksize;
     if chunk < 1 {
         return Err(CommandError::Usage(

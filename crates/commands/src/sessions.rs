@@ -151,6 +151,7 @@ pub fn connection(s: &Session) -> Connection {
         last_activity: s.last_activity.saturating_mul(1000),
         expires_at: s.expires_at,
         active_transfers: Vec::new(),
+        ssh_command: String::new(),
     }
 }
 
@@ -241,7 +242,7 @@ mod tests {
                 "connection_id": "c1", "username": "alice", "protocol": "http",
                 "remote_address": "127.0.0.1", "client_version": "curl",
                 "connection_time": 2000, "last_activity": 3000, "expires_at": 4,
-                "active_transfers": [],
+                "active_transfers": [], "ssh_command": "",
             }]})
         );
     }

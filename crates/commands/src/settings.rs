@@ -92,11 +92,14 @@ macro_rules! settings {
         #[serde(default, deny_unknown_fields)]
         pub struct Settings {
             $( $(#[doc = $doc])+ pub $name: $ty, )*
+            /// The file these settings were read from (not a setting: set by `load`).
+            #[serde(skip)]
+            pub config_file: Option<PathBuf>,
         }
 
         impl Default for Settings {
             fn default() -> Self {
-                Settings { $( $name: $default, )* }
+                Settings { $( $name: $default, )* config_file: None }
             }
         }
 
@@ -238,6 +241,7 @@ impl Settings {
                 key: key.to_string(),
                 reason,
             })?;
+        settings.config_file = path.map(Path::to_path_buf);
         Ok(settings)
     }
 

@@ -23,6 +23,7 @@ pub fn commands() -> Vec<CommandSpec> {
         )
         .mutating_files()
         .example("setup create_enckey")
+        .example("setup create_enckey --from-paper enckey-paper.txt")
         .allow(Access::Local),
         command(
             "setup encrypt_enckey",
@@ -70,6 +71,15 @@ struct CreateEnckeyArgs {
     /// Use this key (base64 of exactly 96 bytes) instead of a random one; not recommended.
     #[arg(long = "enckey_b64", alias = "enckey-b64")]
     enckey_b64: Option<String>,
+    /// Restore the key from a paper backup of `setup dump_enckey` (every line's checksum is
+    /// checked; a bad line is named).
+    #[arg(
+        long = "from-paper",
+        alias = "from_paper",
+        value_name = "FILE",
+        conflicts_with = "enckey_b64"
+    )]
+    from_paper: Option<PathBuf>,
 }
 
 async fn create_enckey(ctx: Ctx, a: CreateEnckeyArgs) -> Result<Output, CommandError> {
@@ -80,9 +90,10 @@ async fn create_enckey(ctx: Ctx, a: CreateEnckeyArgs) -> Result<Output, CommandE
             path.display()
         )));
     }
-    let key = match &a.enckey_b64 {
-        Some(b64) => EncKey::from_base64(b64).map_err(CommandError::invalid)?,
-        None => EncKey::generate().map_err(|e| CommandError::Internal(e.to_string()))?,
+    let key = match (&a.enckey_b64, &a.from_paper) {
+        (Some(b64), _) => EncKey::from_base64(b64).map_err(CommandError::invalid)?,
+        (None, Some(paper)) => crate::paper_key::key_from_paper(paper)?,
+        (None, None) => EncKey::generate().map_err(|e| CommandError::Internal(e.to_string()))?,
     };
     write_new_file(&path, &key.to_bytes(), 0o400)?;
     let shown = path.display().to_string();

@@ -5,12 +5,16 @@
 pub mod dump;
 pub mod error;
 pub mod ids;
+pub mod quota;
 pub mod rest;
+pub mod token;
 pub mod user;
 pub mod user_check;
 pub mod user_flags;
 
 pub use error::ErrorKind;
 pub use ids::{ApiKeyId, Serial, SessionId, UserId, Username};
+pub use quota::*;
 pub use rest::*;
+pub use token::*;
 pub use user::*;

@@ -95,6 +95,9 @@ pub struct Connection {
     /// Epoch seconds.
     pub expires_at: i64,
     pub active_transfers: Vec<serde_json::Value>,
+    /// SFTPGo's SSH command of the connection; always empty (keyward runs no SSH commands).
+    #[serde(default)]
+    pub ssh_command: String,
 }
 
 /// The `connections` command's result: live sessions, oldest first.

@@ -4,6 +4,8 @@
 
 mod api;
 mod api_dump;
+mod api_ops;
+mod api_tokens;
 mod api_users;
 pub mod audit_coalesce;
 pub mod auth;
@@ -69,6 +71,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(login::routes())
         .merge(api::routes())
         .merge(api_users::routes())
+        .merge(api_tokens::routes())
+        .merge(api_ops::routes())
         .merge(api_dump::routes())
         .merge(management::routes())
         .merge(linotp::routes())
@@ -112,6 +116,8 @@ pub struct Bound {
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: listen::Limits,
     local: SocketAddr,
+    /// Held while serving, so `backup restore` refuses to replace the database under it.
+    serving_lock: keyward_store::serving_lock::DatabaseLock,
 }
 
 impl Bound {
@@ -135,6 +141,7 @@ impl Bound {
             tls,
             limits,
             local,
+            serving_lock,
         } = self;
         let flusher = audit_coalesce::spawn_flusher(state.clone());
         tracing::info!(
@@ -149,6 +156,7 @@ impl Bound {
         flusher.abort();
         audit_coalesce::flush(&state, true).await;
         state.shared.store.close().await;
+        drop(serving_lock);
     }
 }
 
@@ -157,6 +165,11 @@ impl Bound {
 pub async fn bind(settings: Settings) -> Result<Bound, ServerError> {
     let chain = node_chain(&settings);
     let shared = Shared::open(settings, chain)
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    let serving_lock = shared
+        .store
+        .lock_for_serving()
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
     shared
@@ -201,6 +214,7 @@ pub async fn bind(settings: Settings) -> Result<Bound, ServerError> {
         tls,
         limits,
         local,
+        serving_lock,
     })
 }
 

@@ -27,6 +27,10 @@ pub struct OpenApiJson(pub Arc<String>);
         (name = "users", description = "Users as SFTPGo v0.9's REST API has them (/api/v1/user); \
                                         every time in the user object is in epoch milliseconds"),
         (name = "connections", description = "Active sessions (SFTPGo connections)"),
+        (name = "tokens", description = "OTP tokens as REST resources (the commands of LinOTP's \
+                                          /admin/*); times in epoch milliseconds"),
+        (name = "apikeys", description = "API keys; a new key is shown once"),
+        (name = "quota", description = "SFTPGo quota scans and usage updates"),
         (name = "audit", description = "Tamper-evident audit log"),
         (name = "maintenance", description = "dumpdata / loaddata (SFTPGo's dump files included)"),
         (name = "management", description = "Psono-style remote management commands"),

@@ -13,7 +13,7 @@ use crate::api_keys::ApiKey;
 use crate::tokens::{SELECT as TOKEN_SELECT, Token};
 use crate::users::{User, from_row as user_from_row, select_users};
 use crate::write_tx::WriteTx;
-use crate::{Backend, Store, StoreError};
+use crate::{Store, StoreError};
 
 /// An API key with what a dump needs besides [`ApiKey`]: its stored hash and its owner's name.
 #[derive(Clone, Debug)]
@@ -25,7 +25,7 @@ pub struct ApiKeyRow {
 
 /// Everything `dumpdata` writes, read in one transaction.
 #[derive(Clone, Debug, Default)]
-pub struct Snapshot {
+pub struct DumpSnapshot {
     pub users: Vec<User>,
     pub tokens: Vec<Token>,
     pub api_keys: Vec<ApiKeyRow>,
@@ -35,15 +35,8 @@ impl Store {
     /// Users (by name), tokens (by serial, with realms) and API keys (by creation) as of one
     /// moment: a read-only repeatable-read transaction on PostgreSQL, one read transaction on
     /// SQLite (WAL readers see one snapshot from their first read).
-    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        let mut tx = match self.backend() {
-            Backend::Postgres => {
-                self.pool()
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?
-            }
-            Backend::Sqlite => self.pool().begin().await?,
-        };
+    pub async fn dump_snapshot(&self) -> Result<DumpSnapshot, StoreError> {
+        let mut tx = crate::snapshot::begin_snapshot(self).await?;
         let rows = sqlx::query(select_users!("ORDER BY username_key"))
             .fetch_all(&mut *tx)
             .await?;
@@ -101,7 +94,7 @@ impl Store {
             });
         }
         tx.rollback().await?;
-        Ok(Snapshot {
+        Ok(DumpSnapshot {
             users,
             tokens,
             api_keys,

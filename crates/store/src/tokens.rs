@@ -206,6 +206,8 @@ pub struct TokenQuery {
     /// 1-based page.
     pub page: i64,
     pub pagesize: i64,
+    /// Rows to skip, when given instead of `page` (the REST `offset`).
+    pub offset: Option<i64>,
 }
 
 /// One page of tokens and the total matching.
@@ -483,7 +485,10 @@ impl Store {
             other => format!("{} {dir}, t.serial {dir}", other.column()),
         };
         let pagesize = q.pagesize.max(1);
-        let offset = (q.page.max(1) - 1).saturating_mul(pagesize);
+        let offset = match q.offset {
+            Some(o) => o.max(0),
+            None => (q.page.max(1) - 1).saturating_mul(pagesize),
+        };
         let sql = format!(
             "{SELECT}{}ORDER BY {order} LIMIT {pagesize} OFFSET {offset}",
             w.sql()

@@ -26,8 +26,9 @@ const APPEND_ATTEMPTS: usize = 8;
 /// A write transaction whose changes commit together with one audit row. Dropping it without
 /// committing rolls everything back.
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+    pub(crate) tx: Transaction<'static, Any>,
     heads: HeadLog,
+    backend: crate::Backend,
 }
 
 impl Store {
@@ -37,11 +38,17 @@ impl Store {
         Ok(WriteTx {
             tx: self.write_tx().await?,
             heads: self.audit_heads.clone(),
+            backend: self.backend,
         })
     }
 }
 
 impl WriteTx {
+    /// The engine this transaction runs on.
+    pub fn backend(&self) -> crate::Backend {
+        self.backend
+    }
+
     /// Appends the audit row `a` to its chain inside this transaction, then commits the
     /// changes and the row together. The chain head is read from the database within the
     /// transaction; when a concurrent append took the same place (a unique violation on
@@ -140,6 +147,10 @@ write_ops! {
 
     /// Writes every editable column of a user record (by its UUID); whether it exists.
     fn update_user_record(user: &User, now: i64) -> bool = crate::user_edit::update_user_record;
+
+    /// Sets (or, with `add`, adds to) a user's used quota; `None` when no such user.
+    fn set_quota_usage(user_id: &str, size: i64, files: i64, add: bool, now_ms: i64)
+        -> Option<crate::quota::QuotaUsage> = crate::quota::set_quota_usage;
 
     /// Sets a password hash and ends the user's sessions but `keep`; how many ended.
     fn set_password(user_id: &UserId, hash: &str, keep: Option<&SessionId>, now: i64) -> u64

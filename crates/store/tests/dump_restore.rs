@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use keyward_proto::Username;
 use keyward_store::audit::{AuditAppend, AuditEvent};
-use keyward_store::dump::{ApiKeyRow, Snapshot, UserExtras};
+use keyward_store::dump::{ApiKeyRow, DumpSnapshot, UserExtras};
 use keyward_store::login_tx::HashUpgrade;
 use keyward_store::sessions::NewSession;
 use keyward_store::tokens::NewToken;
@@ -80,7 +80,7 @@ async fn populate(store: &Store) {
 }
 
 /// Restores `snap` into `store` in one audited transaction.
-async fn restore(store: &Store, snap: &Snapshot) -> Result<(), keyward_store::StoreError> {
+async fn restore(store: &Store, snap: &DumpSnapshot) -> Result<(), keyward_store::StoreError> {
     let mut tx = store.begin_change().await?;
     let mut ids = std::collections::HashMap::new();
     for u in &snap.users {
@@ -109,7 +109,7 @@ async fn restore(store: &Store, snap: &Snapshot) -> Result<(), keyward_store::St
 
 async fn roundtrip(source: Store, target: Store) {
     populate(&source).await;
-    let snap = source.snapshot().await.unwrap();
+    let snap = source.dump_snapshot().await.unwrap();
     assert_eq!(snap.users.len(), 1);
     assert_eq!(snap.tokens[0].realms, vec!["r1", "r2"]);
     assert_eq!(snap.tokens[0].owner_name.as_deref(), Some("alice"));
@@ -118,7 +118,7 @@ async fn roundtrip(source: Store, target: Store) {
     let mut dumped = snap.clone();
     dumped.users[0].num = 41;
     restore(&target, &dumped).await.unwrap();
-    let back = target.snapshot().await.unwrap();
+    let back = target.dump_snapshot().await.unwrap();
     assert_eq!(back.users[0].num, 41);
     assert_eq!(back.users[0].password_hash, "$1$salt$hash");
     let (a, b) = (&snap.tokens[0], &back.tokens[0]);
@@ -156,7 +156,7 @@ async fn roundtrip(source: Store, target: Store) {
             .unwrap()
             .is_none()
     );
-    assert_eq!(target.snapshot().await.unwrap().users.len(), 2);
+    assert_eq!(target.dump_snapshot().await.unwrap().users.len(), 2);
     source.close().await;
     login_commit(&target).await;
     target.close().await;

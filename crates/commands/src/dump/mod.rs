@@ -16,7 +16,7 @@ mod records;
 use clap::Parser;
 use keyward_proto::StatusMessage;
 use keyward_proto::dump::{DUMP_FORMAT, DUMP_VERSION, Dump, DumpApiKey, DumpToken};
-use keyward_store::dump::Snapshot;
+use keyward_store::dump::DumpSnapshot;
 use serde::Serialize;
 
 use crate::access::{ADMINS, Access, Target, Targets};
@@ -80,7 +80,7 @@ impl Targets for DumpArgs {
 const MAX_INDENT: u8 = 8;
 
 /// The dump document of a snapshot.
-pub fn dump_document(snap: &Snapshot) -> Dump {
+pub fn dump_document(snap: &DumpSnapshot) -> Dump {
     let mut users = Vec::new();
     let mut admins = Vec::new();
     for u in &snap.users {
@@ -184,7 +184,7 @@ async fn dumpdata(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
         )));
     }
     let path = files::resolve(&ctx, &a.file, true)?;
-    let snap = ctx.store().snapshot().await?;
+    let snap = ctx.store().dump_snapshot().await?;
     let doc = dump_document(&snap);
     let bytes = to_json_text(&doc, a.indent)?;
     files::write_private(&path, &bytes)?;

@@ -184,7 +184,9 @@ fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
                     })?,
                     None => KeyFormat::Hex,
                 };
-                (parse_otpkey(key, format)?, false)
+                let seed = parse_otpkey(key, format)
+                    .map_err(|e| CommandError::Invalid(format!("parameter 'otpkey': {e}")))?;
+                (seed, false)
             }
             (None, true) => {
                 let size = match given(&a.keysize) {

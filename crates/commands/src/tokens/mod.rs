@@ -11,6 +11,7 @@ mod import;
 pub mod lookup_limit;
 mod query;
 mod resolvers;
+pub mod rest_view;
 mod resync;
 mod set;
 mod validity;
@@ -40,6 +41,7 @@ pub fn commands() -> Vec<CommandSpec> {
     all.extend(resolvers::commands());
     all.extend(import::commands());
     all.extend(resync::commands());
+    all.extend(rest_view::commands());
     all
 }
 

@@ -6,6 +6,7 @@
 mod auth;
 mod flags;
 mod output;
+mod tokens;
 mod user;
 
 use std::process::ExitCode;
@@ -125,6 +126,25 @@ enum ApiCommand {
     /// Whether the server reaches its database (GET /api/v1/providerstatus).
     #[command(after_help = "Example:\n  keyward api get-provider-status")]
     GetProviderStatus,
+    /// OTP tokens (/api/v1/token): list, show, init, enable, disable, reset, assign, unassign,
+    /// resync, set, remove.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// API keys (/api/v1/apikey): list, show, create, revoke.
+    #[command(subcommand)]
+    Apikey(tokens::ApiKeyCommand),
+    /// Quota scans running on the server (GET /api/v1/quota_scan).
+    #[command(after_help = "Example:\n  keyward api get-quota-scans")]
+    GetQuotaScans,
+    /// Scan a user's home_dir in the background (POST /api/v1/quota_scan); the user flags of
+    /// add-user are accepted, only the username is used.
+    #[command(after_help = "Example:\n  keyward api start-quota-scan test_username")]
+    StartQuotaScan(Box<user::UserFlags>),
+    /// Set or add to a user's used quota (PUT /api/v1/quota_update).
+    #[command(
+        after_help = "Example:\n  keyward api update-quota-usage test_username --used-quota-size 1024 --used-quota-files 3"
+    )]
+    UpdateQuotaUsage(tokens::QuotaUpdateFlags),
     /// Have the server write a dump inside its backups_path (GET /api/v1/dumpdata).
     #[command(after_help = "Example:\n  keyward api dumpdata backup.json --indent 1")]
     Dumpdata {
@@ -262,6 +282,11 @@ fn plan(command: ApiCommand) -> Result<Call, String> {
         }
         ApiCommand::GetVersion => call(Method::GET, &["api", "v1", "version"]),
         ApiCommand::GetProviderStatus => call(Method::GET, &["api", "v1", "providerstatus"]),
+        ApiCommand::Token(t) => tokens::plan_token(t)?,
+        ApiCommand::Apikey(k) => tokens::plan_apikey(k)?,
+        ApiCommand::GetQuotaScans => call(Method::GET, &["api", "v1", "quota_scan"]),
+        ApiCommand::StartQuotaScan(flags) => tokens::plan_start_scan(&flags)?,
+        ApiCommand::UpdateQuotaUsage(f) => tokens::plan_quota_update(f)?,
         ApiCommand::Dumpdata {
             output_file,
             indent,

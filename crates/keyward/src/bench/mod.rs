@@ -8,6 +8,9 @@
 //!   127.0.0.1 and drives `POST /validate/check` from concurrent keep-alive clients that always
 //!   send the correct next OTP, reporting durable validations per second and latency.
 //!
+//! * `bench backup` (in `backup`) times `backup create` and `backup restore` of many users
+//!   and tokens, and reports the archive size and peak memory.
+//!
 //! * `bench flood` (in `flood`) floods a real server process with unauthenticated
 //!   wrong-PIN validations and reports its memory and `/healthz` latency.
 //!
@@ -19,6 +22,7 @@
 //! Layout: this module holds the arguments, the report and the throwaway database; `show`,
 //! `validate` and `flood` each hold one benchmark.
 
+mod backup;
 mod flood;
 mod show;
 mod validate;
@@ -53,6 +57,8 @@ enum Which {
     Validate(ValidateArgs),
     /// Unauthenticated wrong-PIN validation flood: server memory and `/healthz` latency.
     Flood(flood::FloodArgs),
+    /// `backup create` and `backup restore` of many users and tokens: times, archive size.
+    Backup(backup::BackupArgs),
 }
 
 #[derive(Args)]
@@ -115,6 +121,10 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         Which::Flood(a) => {
             let json = a.json();
             (flood::flood(a).await, json)
+        }
+        Which::Backup(a) => {
+            let json = a.json;
+            (backup::backup(a).await, json)
         }
     };
     match result {

@@ -340,10 +340,12 @@ both_backends!(seed_004_command_lines_in_order, |env: &TestEnv| {
         "last_activity",
         "protocol",
         "remote_address",
+        "ssh_command",
         "username",
     ] {
         assert!(mine.get(field).is_some(), "{field} missing in {mine}");
     }
+    assert_eq!(mine["ssh_command"], "", "{mine}");
     let connection_id = mine["connection_id"].as_str().unwrap().to_string();
 
     // Close connection

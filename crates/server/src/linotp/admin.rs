@@ -129,6 +129,26 @@ async fn dispatch(
     Ok(success.into_response())
 }
 
+/// The refusals of `/admin/*` (GET and POST alike), for the OpenAPI document; the handlers
+/// answer with the LinOTP envelope, never with this enum.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum AdminRefusals {
+    /// Not authenticated (code -311), with `WWW-Authenticate: Basic realm="keyward"`
+    #[response(status = 401)]
+    NotAuthenticated(LinotpEnvelope),
+    /// Role or API key not allowed here, or an `admin_session` cookie without its `session`
+    /// parameter (code -311)
+    #[response(status = 403)]
+    Forbidden(LinotpEnvelope),
+    /// No such admin endpoint
+    #[response(status = 404)]
+    NoSuchEndpoint(LinotpEnvelope),
+    /// Body too large
+    #[response(status = 413)]
+    TooLarge(LinotpEnvelope),
+}
+
 /// LinOTP admin API (read with GET): `show`, `check_serial`, `getTokenOwner`, … — every
 /// endpoint accepts GET and POST; parameters come from the query string.
 #[utoipa::path(
@@ -148,12 +168,7 @@ async fn dispatch(
                 (LinotpEnvelope = "application/json"),
                 (String = "text/csv"),
             )),
-        (status = 401, description = "Not authenticated (code -311), with \
-            `WWW-Authenticate: Basic realm=\"keyward\"`", body = LinotpEnvelope),
-        (status = 403, description = "Role or API key not allowed here, or an `admin_session` \
-            cookie without its `session` parameter (code -311)", body = LinotpEnvelope),
-        (status = 404, description = "No such admin endpoint", body = LinotpEnvelope),
-        (status = 413, description = "Body too large", body = LinotpEnvelope),
+        AdminRefusals,
     )
 )]
 async fn admin_get(
@@ -197,12 +212,7 @@ async fn admin_get(
                 (LinotpEnvelope = "application/json"),
                 (String = "text/csv"),
             )),
-        (status = 401, description = "Not authenticated (code -311), with \
-            `WWW-Authenticate: Basic realm=\"keyward\"`", body = LinotpEnvelope),
-        (status = 403, description = "Role or API key not allowed here, or an `admin_session` \
-            cookie without its `session` parameter (code -311)", body = LinotpEnvelope),
-        (status = 404, description = "No such admin endpoint", body = LinotpEnvelope),
-        (status = 413, description = "Body too large", body = LinotpEnvelope),
+        AdminRefusals,
     )
 )]
 async fn admin_post(
