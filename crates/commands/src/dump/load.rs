@@ -66,6 +66,8 @@ pub struct LoadSummary {
     pub api_keys_updated: u64,
     pub api_keys_skipped: u64,
     pub sessions_ended: u64,
+    /// Quota scans run (local) or started (server) for loaded users (`--scan-quota`).
+    pub quota_scans: usize,
     /// Sections of the file that were read but not loaded (`2 realms`, `3 folders`).
     pub ignored: Vec<String>,
 }
@@ -120,11 +122,9 @@ pub(crate) async fn loaddata(ctx: Ctx, a: LoadArgs) -> Result<Output, CommandErr
     let parsed = parse(&text, min_len)?;
     drop(text);
     authorize(&ctx, &parsed).await?;
-    let mut summary = apply(&ctx, parsed, a.mode).await?;
+    let (mut summary, loaded) = apply(&ctx, parsed, a.mode).await?;
     if a.scan_quota > 0 {
-        summary
-            .ignored
-            .push("scan_quota (quota scans are not available in this build)".into());
+        summary.quota_scans = crate::quota::scan_loaded_users(&ctx, loaded, a.scan_quota).await;
     }
     let text = format!("Data restored: {}", summary.text());
     let mut json = serde_json::to_value(StatusMessage::ok("Data restored")).unwrap_or_default();
@@ -191,7 +191,12 @@ fn store_err(label: &str, e: StoreError) -> CommandError {
     named(label, e.into())
 }
 
-async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, CommandError> {
+/// Applies the records; the summary and the users added or updated.
+async fn apply(
+    ctx: &Ctx,
+    parsed: Parsed,
+    mode: u8,
+) -> Result<(LoadSummary, Vec<User>), CommandError> {
     let now = ctx.now();
     let mut summary = LoadSummary {
         source: parsed.kind.to_string(),
@@ -200,7 +205,7 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
     };
     // Everything read before the write transaction opens (no connection is held meanwhile),
     // in one consistent read instead of a query per record.
-    let snap = ctx.store().snapshot().await?;
+    let snap = ctx.store().dump_snapshot().await?;
     let mut users_now: HashMap<String, User> = snap
         .users
         .into_iter()
@@ -237,6 +242,7 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
             (label, k, exists)
         })
         .collect();
+    let mut loaded = Vec::new();
     let mut tx = ctx.begin_change().await?;
     for (rec, existing, hash) in prepared {
         let label = rec.label.clone();
@@ -301,7 +307,8 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
                 user
             }
         };
-        owners.insert(username_key(&user.username), user.id);
+        owners.insert(username_key(&user.username), user.id.clone());
+        loaded.push(user);
     }
     for (label, t, existing) in tokens {
         if existing.is_some() && mode == 1 {
@@ -358,7 +365,7 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
     }
     ctx.commit_change(tx, &format!("mode {mode}; {}", summary.text()))
         .await?;
-    Ok(summary)
+    Ok((summary, loaded))
 }
 
 /// Applies a record's fields (and the quota usage it reports) to a user record.
