@@ -152,6 +152,38 @@ fn now_ms(ctx: &Ctx) -> i64 {
     ctx.shared.clock.now_ms()
 }
 
+/// Scans the loaded `users` after `loaddata --scan-quota` (SFTPGo's `scan_quota`: 1 every user,
+/// 2 only users with a quota limit) whose home directory exists: one after the other in local
+/// runs, in the background on a server (at most [`crate::quota_scan::MAX_CONCURRENT_SCANS`] at
+/// once; users beyond that, or already being scanned, are left out). Returns how many scans
+/// ran or started.
+pub(crate) async fn scan_loaded_users(ctx: &Ctx, users: Vec<User>, scan_quota: u8) -> usize {
+    let mut started = 0;
+    for user in users {
+        let p = Profile::of(&user);
+        if scan_quota == 2 && p.quota_size == 0 && p.quota_files == 0 {
+            continue;
+        }
+        let Ok(dir) = home_dir_of(&user) else {
+            continue;
+        };
+        let Ok(slot) = ScanSlot::acquire(&ctx.shared, &user.username) else {
+            continue;
+        };
+        let task_ctx = Ctx {
+            draft: None,
+            ..ctx.clone()
+        };
+        if ctx.is_local() {
+            background_scan(task_ctx, user, dir, slot).await;
+        } else {
+            tokio::spawn(background_scan(task_ctx, user, dir, slot));
+        }
+        started += 1;
+    }
+    started
+}
+
 /// Walks, records the usage with its audit row, and ends the scan's registration.
 async fn background_scan(ctx: Ctx, user: User, dir: PathBuf, slot: ScanSlot) {
     let result = async {

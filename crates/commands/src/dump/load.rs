@@ -7,13 +7,13 @@
 //! at the user's first login. Callers below superuser act only on principals below their own
 //! rank (each record is checked) and cannot load API keys.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use clap::Parser;
 use keyward_core::aead;
 use keyward_core::user::{Role, Roles, username_key};
 use keyward_proto::dump::DumpToken;
-use keyward_proto::{ApiKeyId, StatusMessage, UserId, Username};
+use keyward_proto::{StatusMessage, UserId};
 use keyward_store::StoreError;
 use keyward_store::api_keys::ApiKey;
 use keyward_store::dump::{ApiKeyRow, UserExtras};
@@ -66,6 +66,8 @@ pub struct LoadSummary {
     pub api_keys_updated: u64,
     pub api_keys_skipped: u64,
     pub sessions_ended: u64,
+    /// Quota scans run (local) or started (server) for loaded users (`--scan-quota`).
+    pub quota_scans: usize,
     /// Sections of the file that were read but not loaded (`2 realms`, `3 folders`).
     pub ignored: Vec<String>,
 }
@@ -120,11 +122,9 @@ pub(crate) async fn loaddata(ctx: Ctx, a: LoadArgs) -> Result<Output, CommandErr
     let parsed = parse(&text, min_len)?;
     drop(text);
     authorize(&ctx, &parsed).await?;
-    let mut summary = apply(&ctx, parsed, a.mode).await?;
+    let (mut summary, loaded) = apply(&ctx, parsed, a.mode).await?;
     if a.scan_quota > 0 {
-        summary
-            .ignored
-            .push("scan_quota (quota scans are not available in this build)".into());
+        summary.quota_scans = crate::quota::scan_loaded_users(&ctx, loaded, a.scan_quota).await;
     }
     let text = format!("Data restored: {}", summary.text());
     let mut json = serde_json::to_value(StatusMessage::ok("Data restored")).unwrap_or_default();
@@ -191,38 +191,58 @@ fn store_err(label: &str, e: StoreError) -> CommandError {
     named(label, e.into())
 }
 
-async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, CommandError> {
+/// Applies the records; the summary and the users added or updated.
+async fn apply(
+    ctx: &Ctx,
+    parsed: Parsed,
+    mode: u8,
+) -> Result<(LoadSummary, Vec<User>), CommandError> {
     let now = ctx.now();
     let mut summary = LoadSummary {
         source: parsed.kind.to_string(),
         ignored: parsed.ignored.clone(),
         ..Default::default()
     };
-    // Everything read before the write transaction opens (no connection is held meanwhile).
+    // Everything read before the write transaction opens (no connection is held meanwhile),
+    // in one consistent read instead of a query per record.
+    let snap = ctx.store().dump_snapshot().await?;
+    let mut users_now: HashMap<String, User> = snap
+        .users
+        .into_iter()
+        .map(|u| (username_key(&u.username), u))
+        .collect();
+    // Owners of tokens and keys: loaded by this file, or already in the database.
+    let mut owners: HashMap<String, UserId> = users_now
+        .iter()
+        .map(|(k, u)| (k.clone(), u.id.clone()))
+        .collect();
+    let mut tokens_now: HashMap<String, Token> = snap
+        .tokens
+        .into_iter()
+        .map(|t| (t.serial.to_string(), t))
+        .collect();
+    let keys_now: HashSet<String> = snap.api_keys.iter().map(|k| k.key.id.to_string()).collect();
     let mut prepared = Vec::with_capacity(parsed.users.len());
     for rec in parsed.users {
-        let existing = ctx
-            .store()
-            .find_user(&Username::from(rec.username.as_str()))
-            .await?;
+        let existing = users_now.remove(&username_key(&rec.username));
         let hash = record_hash(ctx, &rec).await?;
         prepared.push((rec, existing, hash));
     }
     let mut tokens = Vec::with_capacity(parsed.tokens.len());
     for (label, t) in parsed.tokens {
         check_sealed(ctx, &label, &t).await?;
-        let existing = ctx.store().token_by_serial(&t.serial).await?;
+        let existing = tokens_now.remove(&t.serial);
         tokens.push((label, t, existing));
     }
-    let mut keys = Vec::with_capacity(parsed.api_keys.len());
-    for (label, k) in parsed.api_keys {
-        let existing = ctx
-            .store()
-            .get_api_key(&ApiKeyId::from(k.id.as_str()))
-            .await?;
-        keys.push((label, k, existing));
-    }
-    let mut owners: HashMap<String, UserId> = HashMap::new();
+    let keys: Vec<_> = parsed
+        .api_keys
+        .into_iter()
+        .map(|(label, k)| {
+            let exists = keys_now.contains(&k.id);
+            (label, k, exists)
+        })
+        .collect();
+    let mut loaded = Vec::new();
     let mut tx = ctx.begin_change().await?;
     for (rec, existing, hash) in prepared {
         let label = rec.label.clone();
@@ -287,16 +307,15 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
                 user
             }
         };
-        owners.insert(username_key(&user.username), user.id);
+        owners.insert(username_key(&user.username), user.id.clone());
+        loaded.push(user);
     }
     for (label, t, existing) in tokens {
         if existing.is_some() && mode == 1 {
             summary.tokens_skipped += 1;
             continue;
         }
-        let owner_id = owner_of(ctx, &mut owners, &label, &t.user)
-            .await?
-            .map(String::from);
+        let owner_id = owner_of(&owners, &label, &t.user)?.map(String::from);
         if let Some(old) = &existing {
             tx.delete_tokens(std::slice::from_ref(&old.id))
                 .await
@@ -311,14 +330,14 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
             summary.tokens_added += 1;
         }
     }
-    for (label, k, existing) in keys {
-        if existing.is_some() && mode == 1 {
+    for (label, k, exists) in keys {
+        if exists && mode == 1 {
             summary.api_keys_skipped += 1;
             continue;
         }
         let owner_id = match k.owner.as_str() {
             "" => None,
-            owner => owner_of(ctx, &mut owners, &label, owner).await?,
+            owner => owner_of(&owners, &label, owner)?,
         };
         let row = ApiKeyRow {
             key: ApiKey {
@@ -338,7 +357,7 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
         tx.upsert_api_key_row(&row)
             .await
             .map_err(|e| store_err(&label, e))?;
-        if existing.is_some() {
+        if exists {
             summary.api_keys_updated += 1;
         } else {
             summary.api_keys_added += 1;
@@ -346,7 +365,7 @@ async fn apply(ctx: &Ctx, parsed: Parsed, mode: u8) -> Result<LoadSummary, Comma
     }
     ctx.commit_change(tx, &format!("mode {mode}; {}", summary.text()))
         .await?;
-    Ok(summary)
+    Ok((summary, loaded))
 }
 
 /// Applies a record's fields (and the quota usage it reports) to a user record.
@@ -365,30 +384,23 @@ async fn apply_record(ctx: &Ctx, user: &mut User, rec: &UserRecord) -> Result<()
 }
 
 /// The id of a token's or key's owner: loaded by this file, or already in the database.
-async fn owner_of(
-    ctx: &Ctx,
-    owners: &mut HashMap<String, UserId>,
+fn owner_of(
+    owners: &HashMap<String, UserId>,
     label: &str,
     name: &str,
 ) -> Result<Option<UserId>, CommandError> {
     if name.is_empty() {
         return Ok(None);
     }
-    let key = username_key(name);
-    if let Some(id) = owners.get(&key) {
-        return Ok(Some(id.clone()));
-    }
-    let user = ctx
-        .store()
-        .find_user(&Username::from(name))
-        .await?
+    owners
+        .get(&username_key(name))
+        .cloned()
+        .map(Some)
         .ok_or_else(|| {
             CommandError::NotFound(format!(
                 "{label}: owner \"{name}\" is neither in the file nor a user"
             ))
-        })?;
-    owners.insert(key, user.id.clone());
-    Ok(Some(user.id))
+        })
 }
 
 /// Refuses a token whose sealed seed does not open with this installation's enckey (a dump

@@ -231,3 +231,34 @@ both_backends!(mode_1_adds_only_and_mode_0_updates, |env: &TestEnv| {
         2
     );
 });
+
+both_backends!(scan_quota_scans_the_loaded_users_homes, |env: &TestEnv| {
+    env.manage_ok(&["createuser", "root", "pw-root-1", "root@example.com"]);
+    let home = env.dir.path().join("home-frank");
+    std::fs::create_dir_all(home.join("sub")).unwrap();
+    std::fs::write(home.join("a.txt"), b"12345").unwrap();
+    std::fs::write(home.join("sub").join("b.txt"), b"678").unwrap();
+    let home = home.display().to_string();
+    let user = |name: &str, quota_files: i64| {
+        json!({"username": name, "password": "Plain-pass-1", "home_dir": home,
+            "quota_files": quota_files})
+    };
+    let file = write(
+        env,
+        "q.json",
+        &json!({"format": "keyward", "version": 1,
+        "users": [user("frank", 0), user("grace", 10)]}),
+    );
+    // 2: only users with a quota limit.
+    let out = env.manage_ok(&["loaddata", &file, "--scan-quota", "2", "--json"]);
+    let out: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["quota_scans"], 1, "{out}");
+    let used = |name: &str| -> Value {
+        serde_json::from_str(&env.manage_ok(&["get-user", name, "--json"])).unwrap()
+    };
+    assert_eq!(used("grace")["used_quota_files"], 2);
+    assert_eq!(used("grace")["used_quota_size"], 8);
+    assert_eq!(used("frank")["used_quota_files"], 0);
+    env.manage_ok(&["loaddata", &file, "--scan-quota", "1"]);
+    assert_eq!(used("frank")["used_quota_files"], 2);
+});
