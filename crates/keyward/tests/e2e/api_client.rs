@@ -356,8 +356,8 @@ both_backends!(seed_004_command_lines_in_order, |env: &TestEnv| {
     let after = api_json(env, &server, &["get-connections"]);
     assert!(!after.to_string().contains(&connection_id), "{after}");
 
-    // Get quota scans; Start quota scan (the seed's home dir need not exist: the scan runs in
-    // the background and a failed one is audited).
+    // Get quota scans; Start quota scan (of the seed's home dir, which must exist).
+    std::fs::create_dir_all("/tmp/test_home_dir").unwrap();
     assert!(api_json(env, &server, &["get-quota-scans"]).is_array());
     assert_eq!(
         api_json(env, &server, &["start-quota-scan", "test_username"]),
