@@ -33,7 +33,6 @@ pub fn commands() -> Vec<CommandSpec> {
         )
         .mutating_files()
         .new_secret("passphrase")
-        .example("setup encrypt_enckey keyward-data/enckey -o enckey.protected --passphrase-prompt")
         .example("setup encrypt_enckey keyward-data/enckey -o enckey.protected")
         .allow(Access::Local),
         command(
