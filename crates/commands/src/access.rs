@@ -5,6 +5,7 @@
 //! its own (superuser > admin > helpdesk > auditor > user); a superuser acts on anyone.
 
 use keyward_core::user::{Role, Roles};
+use keyward_proto::{ApiKeyId, SessionId, UserId, Username};
 
 use crate::context::Ctx;
 use crate::output::CommandError;
@@ -47,10 +48,10 @@ pub enum Principal {
     ManagementKey,
     /// An authenticated account: a login session or an `admin` API key.
     Account {
-        username: String,
+        username: Username,
         roles: Roles,
         /// The login session the request came with (for `logout`).
-        session: Option<String>,
+        session: Option<SessionId>,
     },
     /// Nobody authenticated (validation, login, self-registration).
     Anonymous,
@@ -280,7 +281,7 @@ async fn user_rank(ctx: &Ctx, name: &str) -> Result<Option<u8>, CommandError> {
         .map(|u| roles_rank(&u.roles)))
 }
 
-async fn user_id_rank(ctx: &Ctx, id: &str) -> Result<Option<u8>, CommandError> {
+async fn user_id_rank(ctx: &Ctx, id: &UserId) -> Result<Option<u8>, CommandError> {
     Ok(ctx
         .store()
         .get_user_by_id(id)
@@ -298,7 +299,9 @@ async fn token_owner_rank(ctx: &Ctx, serial: &str) -> Result<Option<u8>, Command
             continue;
         };
         let r = match token.owner_id.as_deref() {
-            Some(owner) => user_id_rank(ctx, owner).await?.unwrap_or(USER_RANK),
+            Some(owner) => user_id_rank(ctx, &UserId::from(owner))
+                .await?
+                .unwrap_or(USER_RANK),
             None => USER_RANK,
         };
         rank = rank.max(Some(r));
@@ -307,7 +310,7 @@ async fn token_owner_rank(ctx: &Ctx, serial: &str) -> Result<Option<u8>, Command
 }
 
 async fn session_rank(ctx: &Ctx, id: &str) -> Result<Option<u8>, CommandError> {
-    match ctx.store().session_user_id(id).await? {
+    match ctx.store().session_user_id(&SessionId::from(id)).await? {
         Some(user_id) => Ok(Some(
             user_id_rank(ctx, &user_id).await?.unwrap_or(USER_RANK),
         )),
@@ -317,7 +320,7 @@ async fn session_rank(ctx: &Ctx, id: &str) -> Result<Option<u8>, CommandError> {
 
 /// An admin key ranks as admin (it acts with that role), and at least as its owner.
 async fn api_key_rank(ctx: &Ctx, id: &str) -> Result<Option<u8>, CommandError> {
-    let Some(key) = ctx.store().get_api_key(id).await? else {
+    let Some(key) = ctx.store().get_api_key(&ApiKeyId::from(id)).await? else {
         return Ok(None);
     };
     let key_rank = if key.role == "admin" {
@@ -325,7 +328,7 @@ async fn api_key_rank(ctx: &Ctx, id: &str) -> Result<Option<u8>, CommandError> {
     } else {
         USER_RANK
     };
-    let owner_rank = match key.owner_id.as_deref() {
+    let owner_rank = match &key.owner_id {
         Some(owner) => user_id_rank(ctx, owner).await?.unwrap_or(USER_RANK),
         None => USER_RANK,
     };

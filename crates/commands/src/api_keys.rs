@@ -5,7 +5,7 @@
 //! it. `validate` keys only open `/validate/*`.
 
 use clap::Parser;
-use keyward_proto::ApiKeyInfo;
+use keyward_proto::{ApiKeyId, ApiKeyInfo, Username};
 use keyward_store::api_keys::{ApiKey, NewApiKey};
 use serde_json::json;
 
@@ -31,6 +31,13 @@ pub fn commands() -> Vec<CommandSpec> {
             .example("api list --output json")
             .lists()
             .allow(Access::Roles(AUDIT_READERS)),
+        command(
+            "api show",
+            "Show one API key by its id (never its secret)",
+            show,
+        )
+        .example("api show 9f86d081884c7d65")
+        .allow(Access::Roles(AUDIT_READERS)),
         command("api revoke", "Revoke an API key by its id", revoke)
             .mutating()
             .example("api revoke 9f86d081884c7d65")
@@ -45,6 +52,7 @@ impl Targets for CreateArgs {
 }
 
 crate::target_field!(IdArg => ApiKey(id));
+crate::no_targets!(ShowArg);
 
 crate::no_targets!(NoArgs);
 
@@ -114,7 +122,10 @@ async fn createtoken(ctx: Ctx, a: CreateArgs) -> Result<Output, CommandError> {
     let now = ctx.now();
     let expires_at = now.saturating_add(a.days.saturating_mul(86_400));
     // A key made for an existing account belongs to it and dies with it.
-    let owner = ctx.store().find_user(&username).await?;
+    let owner = ctx
+        .store()
+        .find_user(&Username::from(username.as_str()))
+        .await?;
     let mut tx = ctx.begin_change().await?;
     tx.create_api_key(&NewApiKey {
         id: &id,
@@ -125,7 +136,7 @@ async fn createtoken(ctx: Ctx, a: CreateArgs) -> Result<Output, CommandError> {
         description: &a.description,
         now,
         expires_at,
-        owner_id: owner.as_ref().map(|u| u.id.as_str()),
+        owner_id: owner.as_ref().map(|u| &u.id),
     })
     .await?;
     let text = format!(
@@ -211,9 +222,42 @@ struct IdArg {
     id: String,
 }
 
+#[derive(Parser)]
+struct ShowArg {
+    /// The key id (see `api list`).
+    id: String,
+}
+
+async fn show(ctx: Ctx, a: ShowArg) -> Result<Output, CommandError> {
+    let key = ctx
+        .store()
+        .get_api_key(&ApiKeyId::from(a.id.as_str()))
+        .await?
+        .ok_or_else(|| {
+            let shown: String = a.id.chars().take(64).collect();
+            CommandError::NotFound(format!("no API key with id \"{shown}\""))
+        })?;
+    let info = key_info(&key, ctx.now());
+    let text = format!(
+        "Key id:   {}\nRole:     {}\nUsername: {}\nRealm:    {}\nCreated:  {}\nExpires:  {}\nStatus:   {}\n",
+        info.id,
+        info.role,
+        info.username,
+        info.realm,
+        rfc3339(info.created_at),
+        rfc3339(info.expires_at),
+        info.status
+    );
+    let json = serde_json::to_value(&info).map_err(|e| CommandError::Internal(e.to_string()))?;
+    Ok(Output::new(text, json))
+}
+
 async fn revoke(ctx: Ctx, a: IdArg) -> Result<Output, CommandError> {
     let mut tx = ctx.begin_change().await?;
-    if !tx.revoke_api_key(&a.id, ctx.now()).await? {
+    if !tx
+        .revoke_api_key(&ApiKeyId::from(a.id.as_str()), ctx.now())
+        .await?
+    {
         return Err(CommandError::NotFound(format!(
             "no active API key with id \"{}\"",
             a.id

@@ -18,8 +18,10 @@ impl Registry {
         all.extend(crate::audit_list::commands());
         all.extend(crate::tokens::commands());
         all.extend(crate::challenges::commands());
+        all.extend(crate::quota::commands());
         all.extend(crate::backup::commands());
         all.extend(crate::paper_key::commands());
+        all.extend(crate::dump::commands());
         Registry::new(all)
     }
 }

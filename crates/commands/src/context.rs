@@ -48,6 +48,8 @@ pub struct Shared {
     pub hashing: PasswordHashing,
     /// This node's OTP look-up counts per caller (see [`LookupLimit`]).
     pub lookup_limit: LookupLimit,
+    /// This process's running quota scans (see [`crate::quota_scan`]).
+    pub quota_scans: crate::quota_scan::QuotaScans,
     enckey: OnceCell<EncKey>,
     server_keys: OnceCell<ServerKeys>,
     audit_signer: OnceCell<SharedSigner>,
@@ -95,6 +97,7 @@ impl Shared {
             clock: Arc::new(SystemClock),
             chain,
             lookup_limit: LookupLimit::default(),
+            quota_scans: Default::default(),
             enckey: OnceCell::new(),
             server_keys: OnceCell::new(),
             audit_signer: OnceCell::new(),

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 
 use keyward_core::password::{Argon2Params, hash_password, needs_upgrade, verify_password};
 use keyward_core::user::{AccessDenial, AccessRules, LoginMethod, check_access};
+use keyward_proto::Username;
+use keyward_store::login_tx::HashUpgrade;
 use keyward_store::sessions::NewSession;
 use keyward_store::users::User;
 use zeroize::Zeroizing;
@@ -160,6 +162,19 @@ pub async fn basic_check(
     if tokens.iter().any(|t| t.active) {
         return Err(LoginError::Refused(LoginRefusal::OtpRequired));
     }
+    let params = ctx.settings().argon2_params();
+    if let Some(new) = upgraded_hash(ctx, &user, password, params).await {
+        let upgrade = HashUpgrade {
+            old: &user.password_hash,
+            new: &new,
+        };
+        let done = ctx
+            .store()
+            .commit_login(&user.id, Some(upgrade), None, ctx.now())
+            .await
+            .map_err(CommandError::from)?;
+        note_upgrade(&user, done.upgraded);
+    }
     Ok(user)
 }
 
@@ -168,7 +183,7 @@ async fn check_password(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<User, Login
     let params = ctx.settings().argon2_params();
     let user = ctx
         .store()
-        .find_user(req.username)
+        .find_user(&Username::from(req.username))
         .await
         .map_err(CommandError::from)?;
     let Some(user) = user else {
@@ -217,35 +232,39 @@ async fn try_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, Lo
         }
     }
     second_factor(ctx, &user, req).await?;
-    if needs_upgrade(&user.password_hash, &params) {
-        upgrade_hash(ctx, &user, req.password, params).await;
-    }
-    ctx.store()
-        .record_login(&user.id, now)
-        .await
-        .map_err(CommandError::from)?;
+    let upgraded = upgraded_hash(ctx, &user, req.password, params).await;
     let token =
         keyward_core::random::token_string().map_err(|e| CommandError::Internal(e.to_string()))?;
     let ttl = i64::try_from(ctx.settings().session_ttl).unwrap_or(i64::MAX);
     let expires_at = now.saturating_add(ttl);
-    let session_id = ctx
+    let remote_addr = req.client.map(|c| c.to_string()).unwrap_or_default();
+    let session = NewSession {
+        user_id: &user.id,
+        token: &token,
+        protocol: req.protocol,
+        remote_addr: &remote_addr,
+        user_agent: req.user_agent,
+        now,
+        expires_at,
+    };
+    let upgrade = upgraded.as_deref().map(|new| HashUpgrade {
+        old: &user.password_hash,
+        new,
+    });
+    let done = ctx
         .store()
-        .create_session(&NewSession {
-            user_id: &user.id,
-            token: &token,
-            protocol: req.protocol,
-            remote_addr: &req.client.map(|c| c.to_string()).unwrap_or_default(),
-            user_agent: req.user_agent,
-            now,
-            expires_at,
-        })
+        .commit_login(&user.id, upgrade, Some(&session), now)
         .await
         .map_err(CommandError::from)?;
+    note_upgrade(&user, done.upgraded);
+    let session_id = done
+        .session_id
+        .ok_or_else(|| CommandError::Internal("login committed without its session".into()))?;
     Ok(LoginSuccess {
         token,
         session_id,
         expires_at,
-        username: user.username,
+        username: user.username.into_string(),
     })
 }
 
@@ -264,7 +283,7 @@ async fn second_factor(ctx: &Ctx, user: &User, req: &LoginRequest<'_>) -> Result
         return Err(LoginError::Refused(LoginRefusal::OtpRequired));
     };
     let check = crate::validate::CheckRequest {
-        user: Some(user.username.clone()),
+        user: Some(user.username.to_string()),
         pass: otp.to_string(),
         client: req.client,
         ..Default::default()
@@ -293,22 +312,31 @@ pub fn check_user_access(
     check_access(&rules, now, client, method)
 }
 
-/// Re-hashes an imported (or weaker) hash as Argon2id after a successful login. Failure is
-/// logged, not fatal: the user is in, the old hash still works.
-async fn upgrade_hash(ctx: &Ctx, user: &User, password: &str, params: Argon2Params) {
+/// The Argon2id successor of an imported (or weaker) stored hash, computed behind the hashing
+/// limit after the password was accepted; `None` when the hash needs no upgrade or re-hashing
+/// failed (logged, not fatal: the user is in, the old hash still works). The caller stores it
+/// in the login's own transaction.
+async fn upgraded_hash(
+    ctx: &Ctx,
+    user: &User,
+    password: &str,
+    params: Argon2Params,
+) -> Option<String> {
+    if !needs_upgrade(&user.password_hash, &params) {
+        return None;
+    }
     match ctx.shared.hashing.hash(password, params).await {
-        Ok(hash) => {
-            if let Err(e) = ctx
-                .store()
-                .set_password_hash(&user.id, &hash, ctx.now())
-                .await
-            {
-                tracing::warn!(user = %user.username, error = %e, "could not store the upgraded password hash");
-            } else {
-                tracing::info!(user = %user.username, "password hash upgraded to argon2id");
-            }
+        Ok(hash) => Some(hash),
+        Err(e) => {
+            tracing::warn!(user = %user.username, error = %e, "password re-hash failed");
+            None
         }
-        Err(e) => tracing::warn!(user = %user.username, error = %e, "password re-hash failed"),
+    }
+}
+
+fn note_upgrade(user: &User, upgraded: bool) {
+    if upgraded {
+        tracing::info!(user = %user.username, "password hash upgraded to argon2id");
     }
 }
 

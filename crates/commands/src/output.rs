@@ -94,6 +94,11 @@ pub enum CommandError {
     /// argument where it is known.
     #[error("{0}")]
     Invalid(String),
+    /// A named argument or field (`email`, `filters.allowed_ip`, `--expiration-date`) has a
+    /// value the command refuses ([`ErrorKind::InvalidArgument`]); `field` is the name a
+    /// client can point at (REST answers carry it as `field`), `message` the whole sentence.
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -119,7 +124,9 @@ impl CommandError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             CommandError::Usage(_) => ErrorKind::Usage,
-            CommandError::Invalid(_) => ErrorKind::InvalidArgument,
+            CommandError::Invalid(_) | CommandError::InvalidField { .. } => {
+                ErrorKind::InvalidArgument
+            }
             CommandError::NotFound(_) => ErrorKind::NotFound,
             CommandError::Conflict(_) => ErrorKind::Conflict,
             CommandError::Forbidden(_) => ErrorKind::Forbidden,
@@ -146,6 +153,22 @@ impl CommandError {
     pub fn invalid(e: impl std::fmt::Display) -> Self {
         CommandError::Invalid(e.to_string())
     }
+
+    /// `field` refused: the message reads `field: detail`.
+    pub fn invalid_field(field: &str, detail: impl std::fmt::Display) -> Self {
+        CommandError::InvalidField {
+            field: field.to_string(),
+            message: format!("{field}: {detail}"),
+        }
+    }
+
+    /// The argument or field an invalid-argument error names, when it names one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            CommandError::InvalidField { field, .. } => Some(field),
+            _ => None,
+        }
+    }
 }
 
 impl From<StoreError> for CommandError {
@@ -166,6 +189,15 @@ impl From<StoreError> for CommandError {
             ),
             StoreError::Db(_) => CommandError::Internal(e.to_string()),
             other => CommandError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<keyward_proto::user_check::FieldError> for CommandError {
+    fn from(e: keyward_proto::user_check::FieldError) -> Self {
+        CommandError::InvalidField {
+            message: e.to_string(),
+            field: e.field,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! 401), `connections` lists live sessions in SFTPGo's shape, `closeconnection ID` ends one.
 
 use clap::Parser;
-use keyward_proto::{Connection, ConnectionList};
+use keyward_proto::{Connection, ConnectionList, SessionId};
 use keyward_store::sessions::Session;
 use serde_json::json;
 
@@ -151,6 +151,7 @@ pub fn connection(s: &Session) -> Connection {
         last_activity: s.last_activity.saturating_mul(1000),
         expires_at: s.expires_at,
         active_transfers: Vec::new(),
+        ssh_command: String::new(),
     }
 }
 
@@ -203,7 +204,7 @@ struct IdArg {
 
 async fn closeconnection(ctx: Ctx, a: IdArg) -> Result<Output, CommandError> {
     let mut tx = ctx.begin_change().await?;
-    if !tx.delete_session(&a.id).await? {
+    if !tx.delete_session(&SessionId::from(a.id.as_str())).await? {
         return Err(CommandError::NotFound(format!(
             "connection \"{}\" does not exist",
             a.id
@@ -241,7 +242,7 @@ mod tests {
                 "connection_id": "c1", "username": "alice", "protocol": "http",
                 "remote_address": "127.0.0.1", "client_version": "curl",
                 "connection_time": 2000, "last_activity": 3000, "expires_at": 4,
-                "active_transfers": [],
+                "active_transfers": [], "ssh_command": "",
             }]})
         );
     }

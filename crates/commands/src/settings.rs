@@ -180,6 +180,10 @@ settings! {
     log_format: String = "text".into();
     /// Shortest accepted new password, in characters (every way a password is set).
     password_min_length: u32 = 8;
+    /// Directory where `dumpdata` / `loaddata` run by the REST API or the management endpoint
+    /// write and read dump files (names given there must stay inside it); default:
+    /// `backups` in data_dir. Local `keyward manage` runs take any path.
+    backups_path: Option<String> = None;
 }
 
 impl Settings {
@@ -291,6 +295,14 @@ impl Settings {
     /// Whether the database is the embedded default inside data_dir.
     pub fn uses_default_database(&self) -> bool {
         self.database_url.is_none()
+    }
+
+    /// The directory of dump files named by remote callers (see `backups_path`).
+    pub fn backups_dir(&self) -> PathBuf {
+        match &self.backups_path {
+            Some(p) => PathBuf::from(p),
+            None => self.data_dir().join("backups"),
+        }
     }
 
     pub fn enckey_path(&self) -> PathBuf {

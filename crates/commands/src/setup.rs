@@ -27,10 +27,13 @@ pub fn commands() -> Vec<CommandSpec> {
         .allow(Access::Local),
         command(
             "setup encrypt_enckey",
-            "Print FILE's enckey protected by the passphrase in KEYWARD_ENCKEY_PASSPHRASE(_FILE)",
+            "Print FILE's enckey protected by a passphrase (--passphrase-prompt, \
+             --passphrase-stdin, or KEYWARD_ENCKEY_PASSPHRASE(_FILE))",
             encrypt_enckey,
         )
         .mutating_files()
+        .new_secret("passphrase")
+        .example("setup encrypt_enckey keyward-data/enckey -o enckey.protected --passphrase-prompt")
         .example("setup encrypt_enckey keyward-data/enckey -o enckey.protected")
         .allow(Access::Local),
         command(
@@ -111,6 +114,10 @@ struct EncryptEnckeyArgs {
     /// Write the protected key to this new file (mode 0400) instead of printing it.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// The passphrase (better: --passphrase-prompt or --passphrase-stdin; without any,
+    /// KEYWARD_ENCKEY_PASSPHRASE or KEYWARD_ENCKEY_PASSPHRASE_FILE).
+    #[arg(long)]
+    passphrase: Option<String>,
 }
 
 async fn encrypt_enckey(_ctx: Ctx, a: EncryptEnckeyArgs) -> Result<Output, CommandError> {
@@ -124,11 +131,16 @@ async fn encrypt_enckey(_ctx: Ctx, a: EncryptEnckeyArgs) -> Result<Output, Comma
     }
     let key = EncKey::from_file_contents(&contents, None)
         .map_err(|e| CommandError::Invalid(format!("{e} ({})", a.file.display())))?;
-    let passphrase = enckey_passphrase_from_env()?.ok_or_else(|| {
-        CommandError::Invalid(
-            "no passphrase: set KEYWARD_ENCKEY_PASSPHRASE or KEYWARD_ENCKEY_PASSPHRASE_FILE".into(),
-        )
-    })?;
+    let passphrase = match a.passphrase {
+        Some(p) => p,
+        None => enckey_passphrase_from_env()?.ok_or_else(|| {
+            CommandError::invalid_field(
+                "passphrase",
+                "none given: use --passphrase-prompt or --passphrase-stdin, or set \
+                 KEYWARD_ENCKEY_PASSPHRASE or KEYWARD_ENCKEY_PASSPHRASE_FILE",
+            )
+        })?,
+    };
     let cost = ProtectCost::default();
     let protected = tokio::task::spawn_blocking(move || key.protect(&passphrase, &cost))
         .await

@@ -7,7 +7,9 @@
 use clap::Parser;
 use keyward_core::user::{Role, normalize_username, username_key, validate_password};
 use keyward_proto::user_check::validate_user_input;
-use keyward_proto::{DEFAULT_USERS_PAGE, MAX_USERS_PAGE, StatusMessage, User as UserObject};
+use keyward_proto::{
+    DEFAULT_USERS_PAGE, MAX_USERS_PAGE, SessionId, StatusMessage, User as UserObject, Username,
+};
 use keyward_store::StoreError;
 use keyward_store::user_edit::UserPage;
 use keyward_store::users::{NewUser, User};
@@ -101,7 +103,7 @@ pub async fn find_user_ref(ctx: &Ctx, r: &str) -> Result<Option<User>, CommandEr
     if r.is_empty() {
         return Ok(None);
     }
-    Ok(ctx.store().find_user(r).await?)
+    Ok(ctx.store().find_user(&Username::from(r)).await?)
 }
 
 async fn load_ref(ctx: &Ctx, r: &str) -> Result<User, CommandError> {
@@ -156,18 +158,24 @@ async fn adduser(ctx: Ctx, a: AddUserArgs) -> Result<Output, CommandError> {
     if let Some(u) = &input.username
         && username_key(u) != username_key(&a.username)
     {
-        return Err(CommandError::Invalid(
-            "username: differs from the USERNAME argument".into(),
+        return Err(CommandError::invalid_field(
+            "username",
+            "differs from the USERNAME argument",
         ));
     }
     input.username = Some(a.username.clone());
     validate_user_input(&input, true).map_err(invalid)?;
-    let username = normalize_username(&a.username)
-        .map_err(|e| CommandError::Invalid(format!("username: {e}")))?;
+    let username =
+        normalize_username(&a.username).map_err(|e| CommandError::invalid_field("username", e))?;
     let password = input.password.clone().unwrap_or_default();
     validate_password(&password, min_len(&ctx))
-        .map_err(|e| CommandError::Invalid(format!("password: {e}")))?;
-    if ctx.store().find_user(&username).await?.is_some() {
+        .map_err(|e| CommandError::invalid_field("password", e))?;
+    if ctx
+        .store()
+        .find_user(&Username::from(username.as_str()))
+        .await?
+        .is_some()
+    {
         return Err(CommandError::Conflict(format!(
             "user \"{username}\" already exists"
         )));
@@ -229,7 +237,7 @@ impl Targets for UpdateUserArgs {
 }
 
 /// The session to keep when a password changes: the caller's own, if it is this user's.
-fn own_session(ctx: &Ctx, user: &User) -> Option<String> {
+fn own_session(ctx: &Ctx, user: &User) -> Option<SessionId> {
     match &ctx.principal {
         Principal::Account {
             username,
@@ -246,16 +254,19 @@ async fn updateuser(ctx: Ctx, a: UpdateUserArgs) -> Result<Output, CommandError>
     if let Some(u) = &input.username
         && username_key(u) != username_key(&user.username)
     {
-        return Err(CommandError::Invalid(format!(
-            "username: cannot be changed (user {} is \"{}\")",
-            user.num, user.username
-        )));
+        return Err(CommandError::invalid_field(
+            "username",
+            format!(
+                "cannot be changed (user {} is \"{}\")",
+                user.num, user.username
+            ),
+        ));
     }
     validate_user_input(&input, false).map_err(invalid)?;
     let hash = match &input.password {
         Some(p) => {
             validate_password(p, min_len(&ctx))
-                .map_err(|e| CommandError::Invalid(format!("password: {e}")))?;
+                .map_err(|e| CommandError::invalid_field("password", e))?;
             Some(
                 ctx.shared
                     .hashing
@@ -278,7 +289,7 @@ async fn updateuser(ctx: Ctx, a: UpdateUserArgs) -> Result<Output, CommandError>
     if let Some(hash) = &hash {
         let keep = own_session(&ctx, &user);
         ended += tx
-            .set_password(&user.id, hash, keep.as_deref(), ctx.now())
+            .set_password(&user.id, hash, keep.as_ref(), ctx.now())
             .await?;
     }
     if a.disconnect {
@@ -328,21 +339,20 @@ crate::no_targets!(GetUsersArgs, PasswordChangeArgs);
 async fn getusers(ctx: Ctx, a: GetUsersArgs) -> Result<Output, CommandError> {
     let limit = a.limit.unwrap_or(DEFAULT_USERS_PAGE);
     if !(1..=MAX_USERS_PAGE).contains(&limit) {
-        return Err(CommandError::Invalid(format!(
-            "limit: must be 1 to {MAX_USERS_PAGE}, not {limit}"
-        )));
+        return Err(CommandError::invalid_field(
+            "limit",
+            format!("must be 1 to {MAX_USERS_PAGE}, not {limit}"),
+        ));
     }
     let descending = match a.order.to_ascii_uppercase().as_str() {
         "ASC" => false,
         "DESC" => true,
         _ => {
-            return Err(CommandError::Invalid(
-                "order: must be ASC or DESC".to_string(),
-            ));
+            return Err(CommandError::invalid_field("order", "must be ASC or DESC"));
         }
     };
     let offset =
-        i64::try_from(a.offset).map_err(|_| CommandError::Invalid("offset: too large".into()))?;
+        i64::try_from(a.offset).map_err(|_| CommandError::invalid_field("offset", "too large"))?;
     let username = a.username.as_deref().filter(|u| !u.is_empty());
     let users = ctx
         .store()
@@ -385,7 +395,7 @@ struct PasswordChangeArgs {
 fn required<'a>(name: &str, v: &'a Option<String>) -> Result<&'a str, CommandError> {
     v.as_deref()
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| CommandError::Invalid(format!("{name}: required")))
+        .ok_or_else(|| CommandError::invalid_field(name, "required"))
 }
 
 async fn changepassword(ctx: Ctx, a: PasswordChangeArgs) -> Result<Output, CommandError> {
@@ -399,7 +409,7 @@ async fn changepassword(ctx: Ctx, a: PasswordChangeArgs) -> Result<Output, Comma
     let current = required("current_password", &a.current_password)?;
     let new = required("new_password", &a.new_password)?;
     validate_password(new, min_len(&ctx))
-        .map_err(|e| CommandError::Invalid(format!("new_password: {e}")))?;
+        .map_err(|e| CommandError::invalid_field("new_password", e))?;
     let user = ctx
         .store()
         .find_user(username)
@@ -424,7 +434,7 @@ async fn changepassword(ctx: Ctx, a: PasswordChangeArgs) -> Result<Output, Comma
     let keep = own_session(&ctx, &user);
     let mut tx = ctx.begin_change().await?;
     let ended = tx
-        .set_password(&user.id, &hash, keep.as_deref(), ctx.now())
+        .set_password(&user.id, &hash, keep.as_ref(), ctx.now())
         .await?;
     let details = format!("own password; {ended} other sessions ended");
     ctx.commit_output(tx, status_output("Password changed", details))
@@ -446,7 +456,7 @@ async fn resetpassword(ctx: Ctx, a: ResetPasswordArgs) -> Result<Output, Command
     let user = load_ref(&ctx, &a.user).await?;
     let password = required("password", &a.password)?;
     validate_password(password, min_len(&ctx))
-        .map_err(|e| CommandError::Invalid(format!("password: {e}")))?;
+        .map_err(|e| CommandError::invalid_field("password", e))?;
     let hash = ctx
         .shared
         .hashing

@@ -143,7 +143,7 @@ impl UserFlags {
     pub fn to_input(&self, current: &UserObject) -> Result<UserInput, CommandError> {
         let mut i: UserInput = match self.from_json.as_deref() {
             Some(j) => serde_json::from_str(j)
-                .map_err(|e| CommandError::Invalid(format!("--from-json: {e}")))?,
+                .map_err(|e| CommandError::invalid_field("--from-json", e))?,
             None => UserInput::default(),
         };
         set(&mut i.password, &self.password);
@@ -274,9 +274,10 @@ impl UserFlags {
             .get_or_insert_with(|| current.filesystem.clone());
         if let Some(name) = &self.fs {
             fs.provider = provider_number(name).ok_or_else(|| {
-                CommandError::Invalid(format!(
-                    "--fs: unknown filesystem {name:?} (local, S3 or GCS)"
-                ))
+                CommandError::invalid_field(
+                    "--fs",
+                    format!("unknown filesystem {name:?} (local, S3 or GCS)"),
+                )
             })?;
         }
         let s3 = &mut fs.s3config;

@@ -57,7 +57,7 @@ pub fn to_object(user: &User) -> UserObject {
     let p = Profile::of(user);
     UserObject {
         id: user.num,
-        username: user.username.clone(),
+        username: user.username.to_string(),
         status: i64::from(user.active),
         expiration_date: secs_to_ms(user.expires_at),
         email: user.email.clone(),
@@ -94,7 +94,7 @@ pub fn object_json(user: &User) -> serde_json::Value {
 }
 
 pub(crate) fn invalid(e: FieldError) -> CommandError {
-    CommandError::Invalid(e.to_string())
+    CommandError::from(e)
 }
 
 /// Associated data of a sealed filesystem secret: the user (by name key: names never change)
@@ -124,10 +124,13 @@ async fn seal_secret(
             .and_then(|raw| String::from_utf8(raw).ok())
             .is_some_and(|sealed| aead::open(key, &sealed, &ad).is_ok());
         if !opens {
-            return Err(CommandError::Invalid(format!(
-                "{field}: a sealed value ({SEALED_PREFIX}…) that this server did not seal for \
-                 this user; send the secret in clear to replace it"
-            )));
+            return Err(CommandError::invalid_field(
+                field,
+                format!(
+                    "a sealed value ({SEALED_PREFIX}…) that this server did not seal for this \
+                     user; send the secret in clear to replace it"
+                ),
+            ));
         }
         return Ok(given.to_string());
     }
@@ -188,7 +191,7 @@ pub async fn apply_input(
         let email = email.trim();
         if !email.is_empty() {
             keyward_core::user::validate_email(email)
-                .map_err(|e| CommandError::Invalid(format!("email: {e}")))?;
+                .map_err(|e| CommandError::invalid_field("email", e))?;
         }
         if email != user.email {
             user.email_verified = false;
@@ -200,7 +203,7 @@ pub async fn apply_input(
     }
     if let Some(roles) = &input.roles {
         let parsed: Result<Vec<Role>, _> = roles.iter().map(|r| r.parse()).collect();
-        user.roles = Roles::new(parsed.map_err(|e| CommandError::Invalid(format!("roles: {e}")))?);
+        user.roles = Roles::new(parsed.map_err(|e| CommandError::invalid_field("roles", e))?);
     }
     if let Some(d) = &input.description {
         user.description = d.clone();

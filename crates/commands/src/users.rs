@@ -4,6 +4,7 @@
 
 use clap::Parser;
 use keyward_core::user::{Role, normalize_username, validate_email, validate_password};
+use keyward_proto::{UserId, Username};
 use keyward_store::users::{NewUser, User};
 use keyward_store::write_tx::WriteTx;
 use serde_json::json;
@@ -102,7 +103,7 @@ pub(crate) fn no_such_user(username: &str) -> CommandError {
 
 pub(crate) async fn load_user(ctx: &Ctx, username: &str) -> Result<User, CommandError> {
     ctx.store()
-        .find_user(username)
+        .find_user(&Username::from(username))
         .await?
         .ok_or_else(|| no_such_user(username))
 }
@@ -158,7 +159,12 @@ pub async fn create_user_account(
     let username = username.as_str();
     validate_password(password, ctx.settings().password_min_length as usize)?;
     validate_email(email)?;
-    if ctx.store().find_user(username).await?.is_some() {
+    if ctx
+        .store()
+        .find_user(&Username::from(username))
+        .await?
+        .is_some()
+    {
         return Err(CommandError::Conflict(format!(
             "user \"{username}\" already exists"
         )));
@@ -192,7 +198,7 @@ struct UsernameArg {
 
 async fn deleteuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
     let mut tx = ctx.begin_change().await?;
-    if !tx.delete_user(&a.username).await? {
+    if !tx.delete_user(&Username::from(a.username.as_str())).await? {
         return Err(no_such_user(&a.username));
     }
     ctx.commit_output(
@@ -207,7 +213,10 @@ async fn deleteuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
 
 async fn set_active(ctx: &Ctx, username: &str, active: bool) -> Result<Output, CommandError> {
     let mut tx = ctx.begin_change().await?;
-    if !tx.set_user_active(username, active, ctx.now()).await? {
+    if !tx
+        .set_user_active(&Username::from(username), active, ctx.now())
+        .await?
+    {
         return Err(no_such_user(username));
     }
     let verb = if active { "Enabled" } else { "Disabled" };
@@ -231,7 +240,10 @@ async fn enableuser(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
 
 async fn verifyuseremail(ctx: Ctx, a: UsernameArg) -> Result<Output, CommandError> {
     let mut tx = ctx.begin_change().await?;
-    if !tx.set_email_verified(&a.username, ctx.now()).await? {
+    if !tx
+        .set_email_verified(&Username::from(a.username.as_str()), ctx.now())
+        .await?
+    {
         return Err(no_such_user(&a.username));
     }
     ctx.commit_output(
@@ -355,7 +367,7 @@ async fn disableinactiveusers(ctx: Ctx, a: InactiveArgs) -> Result<Output, Comma
     let count = if a.dry_run {
         users.len() as u64
     } else {
-        let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+        let ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
         tx.disable_users(&ids, ctx.now()).await?
     };
     text.push_str(&format!("Disabled inactive users: {count}"));
@@ -400,7 +412,7 @@ async fn listusers(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
         let want = PAGE.min(limit - users.len() as i64);
         let page = ctx.store().list_users(after.as_deref(), want).await?;
         let done = (page.len() as i64) < want;
-        after = page.last().map(|u| u.username.clone());
+        after = page.last().map(|u| u.username.to_string());
         users.extend(page);
         if done {
             break;
@@ -410,7 +422,7 @@ async fn listusers(ctx: Ctx, a: ListArgs) -> Result<Output, CommandError> {
         .iter()
         .map(|u| {
             vec![
-                u.username.clone(),
+                u.username.to_string(),
                 u.email.clone(),
                 u.roles.to_string(),
                 if u.active { "active" } else { "disabled" }.to_string(),

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use keyward_core::otp::{self, TokenType};
 use keyward_core::user::LoginMethod;
+use keyward_proto::UserId;
 use keyward_store::challenges::Challenge;
 use keyward_store::tokens::{OtpAcceptance, Token};
 use keyward_store::writer::ValidationCommit;
@@ -184,7 +185,11 @@ async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<Decision, Comm
         (Some(serial), _) => match ctx.store().token_by_serial(serial).await? {
             Some(t) => {
                 let owner = match &t.owner_id {
-                    Some(id) => ctx.store().get_user_by_id(id).await?,
+                    Some(id) => {
+                        ctx.store()
+                            .get_user_by_id(&UserId::from(id.as_str()))
+                            .await?
+                    }
                     None => None,
                 };
                 (vec![t], owner)

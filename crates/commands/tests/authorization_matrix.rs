@@ -75,7 +75,7 @@ async fn seed(store: &Store) -> Vec<TargetOf> {
                 serial: serial.clone().into(),
                 token_type: "hmac".into(),
                 description: String::new(),
-                owner_id: Some(user.id.clone()),
+                owner_id: Some(user.id.to_string()),
                 seed_sealed: String::new(),
                 pin_hash: String::new(),
                 otplen: 6,
@@ -184,7 +184,7 @@ fn principals() -> Vec<(String, Principal)> {
         all.push((
             format!("account of rank {rank}"),
             Principal::Account {
-                username: format!("actor{rank}"),
+                username: format!("actor{rank}").into(),
                 roles: roles(rank),
                 session: None,
             },

@@ -46,6 +46,19 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
          IMP2, 3132333435363738393031323334353637383930\n",
     )
     .unwrap();
+    let dump = dir.join("dump.json");
+    let load = dir.join("load.json");
+    std::fs::write(
+        &load,
+        r#"{"format": "keyward", "version": 1, "users": [{"username": "erin", "password": "erin-pass-1"}]}"#,
+    )
+    .unwrap();
+    let ftpd = dir.join("ftpd.passwd");
+    std::fs::write(
+        &ftpd,
+        "dave:$1$R340qQAA$470a5RMlydob5dNSYCAAI1:2001:2001::/srv/ftp/dave:/bin/false\n",
+    )
+    .unwrap();
     let enckey = dir.join("data").join("enckey");
     let protected = dir.join("enckey.protected");
     vec![
@@ -134,7 +147,15 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
         ("audit rotate", run("audit rotate --dryrun")),
         (
             "add-user",
-            run("add-user carol --password carol-pass-1 --quota-files 3"),
+            run(&format!(
+                "add-user carol --password carol-pass-1 --quota-files 3 --home-dir {}",
+                dir.display()
+            )),
+        ),
+        ("start-quota-scan", run("start-quota-scan carol")),
+        (
+            "update-quota-usage",
+            run("update-quota-usage carol --used-quota-files 1 --mode add"),
         ),
         (
             "update-user",
@@ -154,6 +175,19 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
                 }),
                 ..run("changepassword --current-password carol-pass-3 --new-password carol-pass-4")
             },
+        ),
+        ("dumpdata", run(&format!("dumpdata {}", dump.display()))),
+        (
+            "loaddata",
+            run(&format!("loaddata {} --mode 0", load.display())),
+        ),
+        (
+            "convert-users",
+            run(&format!(
+                "convert-users {} proftpd {}",
+                ftpd.display(),
+                dir.join("converted.json").display()
+            )),
         ),
         ("delete-user", run("delete-user carol")),
         ("setup dump_enckey", run("setup dump_enckey")),

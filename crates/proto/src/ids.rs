@@ -1,5 +1,5 @@
 //! Newtypes for the identifiers that cross crate boundaries (store ↔ commands ↔ wire types):
-//! a token's serial, an API key's id, a session's id and a username. Each is a `String` inside,
+//! a token's serial, an API key's id, a session's id, a user's id and a username. Each is a `String` inside,
 //! serialised as the plain string (`serde(transparent)`), and reads as a `&str` (`Deref`,
 //! `AsRef`, `Display`), so it costs nothing at the edges; what it buys is that a serial cannot be
 //! passed where a key id is expected. They check nothing: validation stays where it is today
@@ -108,6 +108,18 @@ macro_rules! string_id {
                 &self.0 == other
             }
         }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == &other.0
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
     };
 }
 
@@ -129,6 +141,11 @@ string_id!(
 string_id!(
     /// A user's login name, as stored (already normalised by `keyward_core::user`).
     Username
+);
+
+string_id!(
+    /// A user's internal id (a UUID; the integer `num` is the SFTPGo-style id users see).
+    UserId
 );
 
 #[cfg(test)]

@@ -15,6 +15,10 @@ pub struct StatusMessage {
     pub message: String,
     /// The HTTP status code.
     pub status: u16,
+    /// On a 400 that names one argument or field of the request (`email`,
+    /// `filters.allowed_ip`, `limit`): its name. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl StatusMessage {
@@ -23,6 +27,7 @@ impl StatusMessage {
             error: String::new(),
             message: message.into(),
             status: 200,
+            field: None,
         }
     }
 }
@@ -90,6 +95,9 @@ pub struct Connection {
     /// Epoch seconds.
     pub expires_at: i64,
     pub active_transfers: Vec<serde_json::Value>,
+    /// SFTPGo's SSH command of the connection; always empty (keyward runs no SSH commands).
+    #[serde(default)]
+    pub ssh_command: String,
 }
 
 /// The `connections` command's result: live sessions, oldest first.

@@ -33,7 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 )]
 async fn me(Authenticated(caller): Authenticated) -> Json<MeResponse> {
     Json(MeResponse {
-        username: caller.username,
+        username: caller.username.into_string(),
         roles: caller
             .roles
             .iter()
@@ -43,6 +43,7 @@ async fn me(Authenticated(caller): Authenticated) -> Json<MeResponse> {
             AuthVia::Session(_) => "session",
             AuthVia::ApiKey { .. } => "api_key",
             AuthVia::Basic => "basic",
+            AuthVia::AdminCookie => "admin_session",
         }
         .to_string(),
     })

@@ -5,7 +5,7 @@
 //! object are epoch milliseconds.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use keyward_proto::{
     Connection, PasswordChange, StatusMessage, UpdateUserQuery, User, UserInput, UserQuery,
 };
@@ -14,7 +14,9 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Authenticated, ClientAddr};
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::throttle::retry_after_secs;
+use keyward_proto::ErrorKind;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -67,7 +69,7 @@ async fn add_user(
     ApiJson(input): ApiJson<UserInput>,
 ) -> Result<Json<User>, ApiError> {
     let Some(username) = input.username.clone().filter(|u| !u.trim().is_empty()) else {
-        return Err(ApiError::bad_request("username: required"));
+        return Err(ApiError::invalid_field("username", "username: required"));
     };
     let words = vec![
         "add-user".to_string(),
@@ -104,7 +106,7 @@ async fn update_user(
     client: ClientAddr,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-    Query(q): Query<UpdateUserQuery>,
+    ApiQuery(q): ApiQuery<UpdateUserQuery>,
     ApiJson(input): ApiJson<UserInput>,
 ) -> Result<Json<StatusMessage>, ApiError> {
     let mut words = vec![
@@ -162,7 +164,7 @@ async fn get_users(
     State(state): State<AppState>,
     client: ClientAddr,
     Authenticated(caller): Authenticated,
-    Query(q): Query<UserQuery>,
+    ApiQuery(q): ApiQuery<UserQuery>,
 ) -> Result<Json<Vec<User>>, ApiError> {
     let mut words = vec!["get-users".to_string()];
     if let Some(l) = q.limit {
@@ -219,6 +221,8 @@ async fn delete_user(
         (status = 400, description = "Invalid new password", body = StatusMessage),
         (status = 401, description = "Not authenticated", body = StatusMessage),
         (status = 403, description = "Wrong current password", body = StatusMessage),
+        (status = 429, description = "Too many wrong current passwords from this client for \
+            this account (the login throttle); `Retry-After` says when", body = StatusMessage),
     )
 )]
 async fn change_password(
@@ -227,12 +231,29 @@ async fn change_password(
     Authenticated(caller): Authenticated,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Json<StatusMessage>, ApiError> {
+    // The current password is a guess like a login's: the same per-node throttle counts the
+    // wrong ones, so a stolen session cannot try passwords at full speed.
+    let attempt = state
+        .throttle
+        .reserve(caller.username.as_str(), &client.text())
+        .map_err(|wait| ApiError::throttled(retry_after_secs(wait)))?;
     let words = vec![
         "changepassword".to_string(),
         format!("--current-password={}", body.current_password),
         format!("--new-password={}", body.new_password),
     ];
-    run(&state, &client, &caller, words).await?;
+    match run(&state, &client, &caller, words).await {
+        Ok(_) => attempt.succeeded(),
+        // Forbidden is the wrong current password: it stays counted.
+        Err(e) if e.kind() == ErrorKind::Forbidden => {
+            drop(attempt);
+            return Err(e);
+        }
+        Err(e) => {
+            attempt.not_a_guess();
+            return Err(e);
+        }
+    }
     Ok(Json(StatusMessage::ok("Password changed")))
 }
 

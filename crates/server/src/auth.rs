@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use keyward_commands::access::Principal;
 use keyward_core::user::{AccessRules, LoginMethod, Role, Roles, check_access};
+use keyward_proto::{ApiKeyId, SessionId, Username};
 
 use crate::AppState;
 pub use crate::client_addr::{ClientAddr, client_ip, request_client_ip, resolve_client};
@@ -24,11 +25,13 @@ const TOUCH_EVERY_SECS: i64 = 60;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthVia {
     /// A login session (its id).
-    Session(String),
+    Session(SessionId),
     /// An API key (its id) with its role: `admin` or `validate`.
-    ApiKey { id: String, role: String },
+    ApiKey { id: ApiKeyId, role: String },
     /// HTTP Basic credentials of an operator account (see [`crate::basic_auth`]).
     Basic,
+    /// LinOTP's `admin_session` cookie on `/admin/*` (see [`crate::linotp::admin_session`]).
+    AdminCookie,
 }
 
 /// An authenticated caller.
@@ -36,7 +39,7 @@ pub enum AuthVia {
 pub struct Caller {
     /// Audit actor, e.g. `user:alice` or `apikey:3f2a…`.
     pub actor: String,
-    pub username: String,
+    pub username: Username,
     pub roles: Roles,
     pub via: AuthVia,
 }
@@ -55,7 +58,7 @@ impl Caller {
             roles: self.roles.clone(),
             session: match &self.via {
                 AuthVia::Session(id) => Some(id.clone()),
-                AuthVia::ApiKey { .. } | AuthVia::Basic => None,
+                AuthVia::ApiKey { .. } | AuthVia::Basic | AuthVia::AdminCookie => None,
             },
         }
     }
@@ -112,7 +115,7 @@ pub async fn authenticate(
             actor: format!("user:{}", user.username),
             username: user.username,
             roles: user.roles,
-            via: AuthVia::Session(session.id.into()),
+            via: AuthVia::Session(session.id),
         });
     }
     if let Some(key) = store
@@ -127,7 +130,7 @@ pub async fn authenticate(
         if key.role == "admin" {
             roles.insert(Role::Admin);
         }
-        if let Some(owner_id) = key.owner_id.as_deref() {
+        if let Some(owner_id) = &key.owner_id {
             let user = store
                 .get_user_by_id(owner_id)
                 .await
@@ -152,10 +155,10 @@ pub async fn authenticate(
         }
         return Ok(Caller {
             actor: format!("apikey:{}", key.id),
-            username: key.username.into(),
+            username: key.username,
             roles,
             via: AuthVia::ApiKey {
-                id: key.id.into(),
+                id: key.id,
                 role: key.role,
             },
         });
@@ -189,6 +192,7 @@ impl FromRequestParts<AppState> for Authenticated {
                     AuthVia::Session(_) => AuthKind::Session,
                     AuthVia::ApiKey { .. } => AuthKind::ApiKey,
                     AuthVia::Basic => AuthKind::Password,
+                    AuthVia::AdminCookie => AuthKind::AdminSession,
                 };
                 if let AuthVia::ApiKey { role, .. } = &caller.via
                     && role != "admin"

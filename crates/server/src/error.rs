@@ -6,8 +6,9 @@
 //! server log.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,8 @@ pub struct ApiError {
     status: Option<StatusCode>,
     /// Seconds for `Retry-After` (throttled answers).
     retry_after: Option<u64>,
+    /// The request field an invalid-argument error names (`field` in the body).
+    field: Option<String>,
 }
 
 impl ApiError {
@@ -38,7 +41,21 @@ impl ApiError {
             message: message.into(),
             status: None,
             retry_after: None,
+            field: None,
         }
+    }
+
+    /// An invalid-argument error naming `field` (the body says which).
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError {
+            field: Some(field.into()),
+            ..ApiError::new(ErrorKind::InvalidArgument, message)
+        }
+    }
+
+    /// The request field the error names, if any.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -124,6 +141,7 @@ pub fn error_body(status: StatusCode, error: &str) -> StatusMessage {
         error: error.to_string(),
         message: status.canonical_reason().unwrap_or("Error").to_string(),
         status: status.as_u16(),
+        field: None,
     }
 }
 
@@ -136,7 +154,11 @@ impl IntoResponse for ApiError {
         } else {
             self.message
         };
-        let mut resp = (status, Json(error_body(status, &error))).into_response();
+        let body = StatusMessage {
+            field: self.field,
+            ..error_body(status, &error)
+        };
+        let mut resp = (status, Json(body)).into_response();
         let retry_after = match self.retry_after {
             Some(secs) => Some(secs),
             None if self.kind.retries() => Some(keyward_commands::hashing::RETRY_AFTER_SECS),
@@ -153,9 +175,10 @@ impl IntoResponse for ApiError {
 
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
-        match e.retry_after() {
-            Some(secs) => ApiError::throttled(secs),
-            None => ApiError::new(e.kind(), e.to_string()),
+        match (e.retry_after(), e.field()) {
+            (Some(secs), _) => ApiError::throttled(secs),
+            (None, Some(field)) => ApiError::invalid_field(field, e.to_string()),
+            (None, None) => ApiError::new(e.kind(), e.to_string()),
         }
     }
 }
@@ -187,7 +210,59 @@ impl From<JsonRejection> for ApiError {
             StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
             s => s,
         };
-        ApiError::rejection(status, r.body_text())
+        let text = r.body_text();
+        let field = matches!(r, JsonRejection::JsonDataError(_))
+            .then(|| json_error_path(&text))
+            .flatten();
+        ApiError {
+            field,
+            ..ApiError::rejection(status, text)
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        let text = r.body_text();
+        ApiError {
+            field: query_error_field(&text),
+            ..ApiError::rejection(r.status(), text)
+        }
+    }
+}
+
+/// The parameter a query string that does not fit names: axum reports serde's field first
+/// (`Failed to deserialize query string: limit: invalid digit …`).
+fn query_error_field(text: &str) -> Option<String> {
+    let (field, _) = text.split_once("query string: ")?.1.split_once(": ")?;
+    (!field.is_empty() && !field.contains(char::is_whitespace)).then(|| field.to_string())
+}
+
+/// The field path of a body that parsed but did not fit the schema: axum reports serde's path
+/// first (`…target type: filters.allowed_ip[0]: invalid type: …`); `None` for the root.
+fn json_error_path(text: &str) -> Option<String> {
+    let rest = text.split_once("target type: ")?.1;
+    let (path, _) = rest.split_once(": ")?;
+    let path = path.trim();
+    (!path.is_empty() && path != "." && !path.contains(char::is_whitespace))
+        .then(|| path.to_string())
+}
+
+/// `Query<T>` whose rejections are [`ApiError`]s naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(ApiError::from)
     }
 }
 
@@ -290,6 +365,48 @@ mod tests {
             "too many failed attempts; retry in 7 s"
         );
         assert_eq!(throttled.retry_after(), Some(7));
+    }
+
+    #[test]
+    fn a_query_that_does_not_fit_names_the_parameter() {
+        assert_eq!(
+            query_error_field(
+                "Failed to deserialize query string: limit: invalid digit found in string"
+            )
+            .as_deref(),
+            Some("limit")
+        );
+        assert_eq!(
+            query_error_field("Failed to deserialize query string"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_body_that_does_not_fit_names_the_field() {
+        assert_eq!(
+            json_error_path(
+                "Failed to deserialize the JSON body into the target type: uid: invalid type: \
+                 string \"abc\", expected i64 at line 1 column 10"
+            )
+            .as_deref(),
+            Some("uid")
+        );
+        assert_eq!(
+            json_error_path(
+                "Failed to deserialize the JSON body into the target type: filters.allowed_ip[0]: \
+                 invalid type: integer `1`, expected a string"
+            )
+            .as_deref(),
+            Some("filters.allowed_ip[0]")
+        );
+        assert_eq!(
+            json_error_path(
+                "Failed to deserialize the JSON body into the target type: invalid type: \
+                 integer `1`, expected struct UserInput"
+            ),
+            None
+        );
     }
 
     #[test]

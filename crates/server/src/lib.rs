@@ -3,6 +3,9 @@
 //! `keyward-commands`. `run` wires settings, store, keys and the router together.
 
 mod api;
+mod api_dump;
+mod api_ops;
+mod api_tokens;
 mod api_users;
 pub mod audit_coalesce;
 pub mod auth;
@@ -68,6 +71,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(login::routes())
         .merge(api::routes())
         .merge(api_users::routes())
+        .merge(api_tokens::routes())
+        .merge(api_ops::routes())
+        .merge(api_dump::routes())
         .merge(management::routes())
         .merge(linotp::routes())
         .routes(routes!(metrics::metrics))

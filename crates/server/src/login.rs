@@ -174,7 +174,7 @@ async fn register(
     Ok((
         StatusCode::CREATED,
         Json(UserInfo {
-            username: user.username,
+            username: user.username.into_string(),
             email: user.email,
             roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
         }),

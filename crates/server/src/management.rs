@@ -69,6 +69,16 @@ fn denied(endpoint_off: bool) -> Response {
     resp
 }
 
+/// The `--json` result of a failed command: its stable kind, its message and, for an invalid
+/// argument that names one, the field.
+fn error_result(e: &keyward_commands::CommandError) -> serde_json::Value {
+    let mut v = serde_json::json!({ "error": e.kind(), "message": e.to_string() });
+    if let Some(field) = e.field() {
+        v["field"] = serde_json::Value::from(field);
+    }
+    v
+}
+
 fn rejected(non_field: Option<&str>, command_name: Option<String>) -> Response {
     (
         StatusCode::BAD_REQUEST,
@@ -190,9 +200,7 @@ async fn management_command(
         Err(e) => ManagementResponse {
             output: e.to_string(),
             exit_code: e.exit_code(),
-            result: req
-                .json
-                .then(|| serde_json::json!({ "error": e.kind(), "message": e.to_string() })),
+            result: req.json.then(|| error_result(&e)),
         },
     };
     ctx.audit(

@@ -37,6 +37,8 @@ pub enum AuthKind {
     Session,
     ApiKey,
     ManagementKey,
+    /// LinOTP's `admin_session` cookie on `/admin/*`.
+    AdminSession,
 }
 
 impl AuthKind {
@@ -46,6 +48,7 @@ impl AuthKind {
             AuthKind::Session => "session",
             AuthKind::ApiKey => "api_key",
             AuthKind::ManagementKey => "management_key",
+            AuthKind::AdminSession => "admin_session",
         }
     }
 }

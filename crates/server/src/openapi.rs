@@ -27,7 +27,12 @@ pub struct OpenApiJson(pub Arc<String>);
         (name = "users", description = "Users as SFTPGo v0.9's REST API has them (/api/v1/user); \
                                         every time in the user object is in epoch milliseconds"),
         (name = "connections", description = "Active sessions (SFTPGo connections)"),
+        (name = "tokens", description = "OTP tokens as REST resources (the commands of LinOTP's \
+                                          /admin/*); times in epoch milliseconds"),
+        (name = "apikeys", description = "API keys; a new key is shown once"),
+        (name = "quota", description = "SFTPGo quota scans and usage updates"),
         (name = "audit", description = "Tamper-evident audit log"),
+        (name = "maintenance", description = "dumpdata / loaddata (SFTPGo's dump files included)"),
         (name = "management", description = "Psono-style remote management commands"),
         (name = "linotp", description = "LinOTP-compatible token administration (/admin/*) and \
                                          authentication (/validate/*). These answer LinOTP's \
@@ -72,6 +77,14 @@ impl Modify for SecuritySchemes {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
                 "`Token <management_command_access_key>`",
+            ))),
+        );
+        components.add_security_scheme(
+            "admin_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "admin_session",
+                "LinOTP's admin session from `/admin/getsession` (after HTTP Basic); every \
+                 request must repeat its value as the `session` parameter",
             ))),
         );
     }

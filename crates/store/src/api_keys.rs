@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use keyward_proto::{ApiKeyId, Username};
+use keyward_proto::{ApiKeyId, UserId, Username};
 
 use crate::{Store, StoreError, sha256_hex};
 
@@ -19,7 +19,7 @@ pub struct ApiKey {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     /// The account the key was made for (`None`: a service key named after no account).
-    pub owner_id: Option<String>,
+    pub owner_id: Option<UserId>,
 }
 
 #[derive(Clone, Debug)]
@@ -33,7 +33,7 @@ pub struct NewApiKey<'a> {
     pub now: i64,
     pub expires_at: i64,
     /// The id of the account named by `username`, when one exists.
-    pub owner_id: Option<&'a str>,
+    pub owner_id: Option<&'a UserId>,
 }
 
 macro_rules! select_keys {
@@ -55,7 +55,9 @@ fn from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
-        owner_id: row.try_get("owner_id")?,
+        owner_id: row
+            .try_get::<Option<String>, _>("owner_id")?
+            .map(UserId::new),
     })
 }
 
@@ -77,9 +79,9 @@ impl Store {
     }
 
     /// One key by id (revoked and expired ones included).
-    pub async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+    pub async fn get_api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
         let row = sqlx::query(select_keys!("WHERE id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(from_row).transpose()
@@ -109,7 +111,7 @@ pub(crate) async fn create_api_key(
     .bind(new.description)
     .bind(new.now)
     .bind(new.expires_at)
-    .bind(new.owner_id)
+    .bind(new.owner_id.map(UserId::as_str))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -118,13 +120,13 @@ pub(crate) async fn create_api_key(
 /// Revokes one key; false when no unrevoked key has that id.
 pub(crate) async fn revoke_api_key(
     conn: &mut AnyConnection,
-    id: &str,
+    id: &ApiKeyId,
     now: i64,
 ) -> Result<bool, StoreError> {
     let done =
         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)
-            .bind(id)
+            .bind(id.as_str())
             .execute(&mut *conn)
             .await?;
     Ok(done.rows_affected() > 0)
@@ -134,8 +136,8 @@ pub(crate) async fn revoke_api_key(
 /// account; returns how many.
 pub(crate) async fn revoke_user_api_keys(
     conn: &mut AnyConnection,
-    user_id: &str,
-    username: &str,
+    user_id: &UserId,
+    username: &Username,
     now: i64,
 ) -> Result<u64, StoreError> {
     let done = sqlx::query(
@@ -143,8 +145,8 @@ pub(crate) async fn revoke_user_api_keys(
          AND (owner_id = $2 OR (owner_id IS NULL AND LOWER(username) = LOWER($3)))",
     )
     .bind(now)
-    .bind(user_id)
-    .bind(username)
+    .bind(user_id.as_str())
+    .bind(username.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected())

@@ -12,43 +12,30 @@ struct Migration {
     postgres: &'static str,
 }
 
+/// One migration: its version, its name and the file stem of its SQL under
+/// `migrations/sqlite/` and `migrations/postgres/` (the same stem for both engines).
+macro_rules! migration {
+    ($version:literal, $name:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!("../migrations/sqlite/", $file, ".sql")),
+            postgres: include_str!(concat!("../migrations/postgres/", $file, ".sql")),
+        }
+    };
+}
+
 const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "foundation",
-        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "tokens",
-        sqlite: include_str!("../migrations/sqlite/0002_tokens.sql"),
-        postgres: include_str!("../migrations/postgres/0002_tokens.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "audit checkpoint signature",
-        sqlite: include_str!("../migrations/sqlite/0003_audit_checkpoint_signature.sql"),
-        postgres: include_str!("../migrations/postgres/0003_audit_checkpoint_signature.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "username skeleton",
-        sqlite: include_str!("../migrations/sqlite/0004_username_skeleton.sql"),
-        postgres: include_str!("../migrations/postgres/0004_username_skeleton.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "key_owners",
-        sqlite: include_str!("../migrations/sqlite/0005_key_owners.sql"),
-        postgres: include_str!("../migrations/postgres/0005_key_owners.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "user number",
-        sqlite: include_str!("../migrations/sqlite/0006_user_number.sql"),
-        postgres: include_str!("../migrations/postgres/0006_user_number.sql"),
-    },
+    migration!(1, "foundation", "0001_foundation"),
+    migration!(2, "tokens", "0002_tokens"),
+    migration!(
+        3,
+        "audit checkpoint signature",
+        "0003_audit_checkpoint_signature"
+    ),
+    migration!(4, "username skeleton", "0004_username_skeleton"),
+    migration!(5, "key_owners", "0005_key_owners"),
+    migration!(6, "user number", "0006_user_number"),
 ];
 
 /// How many migrations this build knows; a test pins it so none is lost or renumbered.

@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use keyward_proto::{SessionId, Username};
+use keyward_proto::{SessionId, UserId, Username};
 
 use crate::{Store, StoreError, sha256_hex};
 
@@ -12,7 +12,7 @@ use crate::{Store, StoreError, sha256_hex};
 #[derive(Clone, Debug)]
 pub struct Session {
     pub id: SessionId,
-    pub user_id: String,
+    pub user_id: UserId,
     pub username: Username,
     pub protocol: String,
     pub remote_addr: String,
@@ -25,7 +25,7 @@ pub struct Session {
 /// What is needed to open a session; `token` is the bearer secret (only its hash is stored).
 #[derive(Clone, Debug)]
 pub struct NewSession<'a> {
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     pub token: &'a str,
     pub protocol: &'a str,
     pub remote_addr: &'a str,
@@ -40,7 +40,7 @@ const SELECT: &str = "SELECT s.id, s.user_id, u.username, s.protocol, s.remote_a
 fn from_row(row: &AnyRow) -> Result<Session, StoreError> {
     Ok(Session {
         id: row.try_get::<String, _>("id")?.into(),
-        user_id: row.try_get("user_id")?,
+        user_id: UserId::new(row.try_get::<String, _>("user_id")?),
         username: row.try_get::<String, _>("username")?.into(),
         protocol: row.try_get("protocol")?,
         remote_addr: row.try_get("remote_addr")?,
@@ -59,7 +59,7 @@ impl Store {
              last_activity, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
         )
         .bind(&id)
-        .bind(new.user_id)
+        .bind(new.user_id.as_str())
         .bind(sha256_hex(new.token.as_bytes()))
         .bind(new.protocol)
         .bind(new.remote_addr)
@@ -89,18 +89,18 @@ impl Store {
     }
 
     /// The user id of a session by its id (expired sessions included), if it exists.
-    pub async fn session_user_id(&self, id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn session_user_id(&self, id: &SessionId) -> Result<Option<UserId>, StoreError> {
         let user: Option<String> = sqlx::query_scalar("SELECT user_id FROM sessions WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
-        Ok(user)
+        Ok(user.map(UserId::new))
     }
 
-    pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
+    pub async fn touch_session(&self, id: &SessionId, now: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_activity = $1 WHERE id = $2")
             .bind(now)
-            .bind(id)
+            .bind(id.as_str())
             .execute(self.pool())
             .await?;
         Ok(())
@@ -119,11 +119,11 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    pub async fn count_user_sessions(&self, user_id: &str, now: i64) -> Result<i64, StoreError> {
+    pub async fn count_user_sessions(&self, user_id: &UserId, now: i64) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND expires_at > $2",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .bind(now)
         .fetch_one(self.pool())
         .await?)
@@ -162,9 +162,12 @@ impl Store {
     }
 }
 
-pub(crate) async fn delete_session(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
+pub(crate) async fn delete_session(
+    conn: &mut AnyConnection,
+    id: &SessionId,
+) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() > 0)
@@ -184,10 +187,10 @@ pub(crate) async fn delete_expired_sessions(
 
 pub(crate) async fn delete_user_sessions(
     conn: &mut AnyConnection,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<u64, StoreError> {
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())

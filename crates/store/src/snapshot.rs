@@ -308,7 +308,7 @@ async fn read_counters(
     Ok(BTreeMap::from([(USER_NUM_COUNTER.to_string(), last)]))
 }
 
-async fn begin_snapshot(store: &Store) -> Result<Transaction<'static, Any>, StoreError> {
+pub(crate) async fn begin_snapshot(store: &Store) -> Result<Transaction<'static, Any>, StoreError> {
     Ok(match store.backend() {
         Backend::Sqlite => store.pool().begin_with("BEGIN").await?,
         Backend::Postgres => {

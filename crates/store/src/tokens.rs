@@ -206,6 +206,8 @@ pub struct TokenQuery {
     /// 1-based page.
     pub page: i64,
     pub pagesize: i64,
+    /// Rows to skip, when given instead of `page` (the REST `offset`).
+    pub offset: Option<i64>,
 }
 
 /// One page of tokens and the total matching.
@@ -223,7 +225,7 @@ pub const SELECT: &str = "SELECT t.id, t.serial, t.token_type, t.description, t.
     t.count_auth_success_max, t.validity_start, t.validity_end, t.last_auth, t.info, t.created_at, \
     t.updated_at FROM tokens t LEFT JOIN users u ON u.id = t.owner_id ";
 
-fn from_row(row: &impl Columns) -> Result<Token, StoreError> {
+pub(crate) fn from_row(row: &impl Columns) -> Result<Token, StoreError> {
     let info = match serde_json::from_str(&row.text("info")?) {
         Ok(Value::Object(m)) => m,
         _ => {
@@ -417,7 +419,10 @@ impl Store {
     }
 
     /// Every token of an owner (user id), by serial.
-    pub async fn tokens_of_owner(&self, owner_id: &str) -> Result<Vec<Token>, StoreError> {
+    pub async fn tokens_of_owner(
+        &self,
+        owner_id: &keyward_proto::UserId,
+    ) -> Result<Vec<Token>, StoreError> {
         let mut tokens = self.owner_tokens_for_validation(owner_id).await?;
         self.fill_realms(&mut tokens).await?;
         Ok(tokens)
@@ -480,7 +485,10 @@ impl Store {
             other => format!("{} {dir}, t.serial {dir}", other.column()),
         };
         let pagesize = q.pagesize.max(1);
-        let offset = (q.page.max(1) - 1).saturating_mul(pagesize);
+        let offset = match q.offset {
+            Some(o) => o.max(0),
+            None => (q.page.max(1) - 1).saturating_mul(pagesize),
+        };
         let sql = format!(
             "{SELECT}{}ORDER BY {order} LIMIT {pagesize} OFFSET {offset}",
             w.sql()

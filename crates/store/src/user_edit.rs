@@ -6,6 +6,7 @@
 use sqlx::AnyConnection;
 
 use keyward_core::user::username_key;
+use keyward_proto::{SessionId, UserId};
 
 use crate::users::{User, ensure_a_superuser_remains, from_row, select_users, superusers_before};
 use crate::{Store, StoreError};
@@ -84,7 +85,7 @@ pub(crate) async fn update_user_record(
     .bind(&user.description)
     .bind(user.resource_profile.to_string())
     .bind(now)
-    .bind(&user.id)
+    .bind(user.id.as_str())
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
@@ -92,7 +93,7 @@ pub(crate) async fn update_user_record(
     }
     if !user.active {
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(&user.id)
+            .bind(user.id.as_str())
             .execute(&mut *conn)
             .await?;
     }
@@ -104,20 +105,20 @@ pub(crate) async fn update_user_record(
 /// user changes their own password). Returns how many sessions ended.
 pub(crate) async fn set_password(
     conn: &mut AnyConnection,
-    user_id: &str,
+    user_id: &UserId,
     hash: &str,
-    keep: Option<&str>,
+    keep: Option<&SessionId>,
     now: i64,
 ) -> Result<u64, StoreError> {
     sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(now)
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *conn)
         .await?;
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
-        .bind(user_id)
-        .bind(keep.unwrap_or_default())
+        .bind(user_id.as_str())
+        .bind(keep.map(SessionId::as_str).unwrap_or_default())
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())

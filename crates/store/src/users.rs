@@ -1,6 +1,7 @@
 //! The `users` table: the full user record (SFTPGo-style) with case-insensitively unique names.
 
 use keyward_core::user::{Role, Roles, username_key, username_skeleton};
+use keyward_proto::{UserId, Username};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
@@ -10,10 +11,10 @@ use crate::{Store, StoreError, flag, json_list};
 /// One user as stored.
 #[derive(Clone, Debug, Serialize)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     /// The stable integer id (SFTPGo's `id`), assigned at creation and never reused.
     pub num: i64,
-    pub username: String,
+    pub username: Username,
     #[serde(skip)]
     pub password_hash: String,
     pub email: String,
@@ -47,9 +48,9 @@ pub struct NewUser<'a> {
 pub(crate) fn from_row(row: &impl Columns) -> Result<User, StoreError> {
     let profile = row.text("resource_profile")?;
     Ok(User {
-        id: row.text("id")?,
+        id: UserId::new(row.text("id")?),
         num: row.int("num")?,
-        username: row.text("username")?,
+        username: Username::new(row.text("username")?),
         password_hash: row.text("password_hash")?,
         email: row.text("email")?,
         email_verified: flag(row.int("email_verified")?),
@@ -92,33 +93,33 @@ pub(crate) use select_users;
 
 impl Store {
     /// Looks a user up by name, case-insensitively.
-    pub async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
+    pub async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
         if let Some(path) = &self.sqlite_file {
             let users = crate::native_read::query_map(
                 path,
                 select_users!("WHERE username_key = $1"),
-                [username_key(username)],
+                [username_key(username.as_str())],
                 |r| from_row(r),
             )?;
             return Ok(users.into_iter().next());
         }
         let row = sqlx::query(select_users!("WHERE username_key = $1"))
-            .bind(username_key(username))
+            .bind(username_key(username.as_str()))
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// Like [`Store::find_user`] but a missing user is an error.
-    pub async fn get_user(&self, username: &str) -> Result<User, StoreError> {
+    pub async fn get_user(&self, username: &Username) -> Result<User, StoreError> {
         self.find_user(username)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("user {username:?}")))
     }
 
-    pub async fn get_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+    pub async fn get_user_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(select_users!("WHERE id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(from_row).transpose()
@@ -167,23 +168,23 @@ impl Store {
 
     pub async fn set_password_hash(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         hash: &str,
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(now)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .execute(self.pool())
             .await?;
         Ok(())
     }
 
-    pub async fn record_login(&self, user_id: &str, now: i64) -> Result<(), StoreError> {
+    pub async fn record_login(&self, user_id: &UserId, now: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2")
             .bind(now)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .execute(self.pool())
             .await?;
         Ok(())
@@ -353,7 +354,7 @@ pub(crate) async fn create_user(
 /// Deletes a user (sessions go with it by cascade). Returns whether it existed.
 pub(crate) async fn delete_user(
     conn: &mut AnyConnection,
-    username: &str,
+    username: &Username,
 ) -> Result<bool, StoreError> {
     let before = superusers_before(conn).await?;
     let key = username_key(username);
@@ -392,7 +393,7 @@ pub(crate) async fn delete_user(
 /// Sets the active flag; ending sessions when disabling. Returns whether the user exists.
 pub(crate) async fn set_user_active(
     conn: &mut AnyConnection,
-    username: &str,
+    username: &Username,
     active: bool,
     now: i64,
 ) -> Result<bool, StoreError> {
@@ -420,7 +421,7 @@ pub(crate) async fn set_user_active(
 
 pub(crate) async fn set_email_verified(
     conn: &mut AnyConnection,
-    username: &str,
+    username: &Username,
     now: i64,
 ) -> Result<bool, StoreError> {
     let done =
@@ -434,7 +435,7 @@ pub(crate) async fn set_email_verified(
 
 pub(crate) async fn set_roles(
     conn: &mut AnyConnection,
-    user_id: &str,
+    user_id: &UserId,
     roles: &Roles,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -442,7 +443,7 @@ pub(crate) async fn set_roles(
     sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3")
         .bind(roles.to_db())
         .bind(now)
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *conn)
         .await?;
     if !roles.contains(Role::Superuser) {
@@ -454,7 +455,7 @@ pub(crate) async fn set_roles(
 /// Disables exactly the given users and ends their sessions, all in one transaction.
 pub(crate) async fn disable_users(
     conn: &mut AnyConnection,
-    ids: &[String],
+    ids: &[UserId],
     now: i64,
 ) -> Result<u64, StoreError> {
     let before = superusers_before(conn).await?;
@@ -464,12 +465,12 @@ pub(crate) async fn disable_users(
             "UPDATE users SET active = 0, updated_at = $1 WHERE id = $2 AND active = 1",
         )
         .bind(now)
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut *conn)
         .await?
         .rows_affected();
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .execute(&mut *conn)
             .await?;
     }

@@ -8,6 +8,7 @@
 //! method (its own transaction, committed at once) and as a `WriteTx` method (the caller's
 //! transaction).
 
+use keyward_proto::{ApiKeyId, SessionId, UserId, Username};
 use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::api_keys::NewApiKey;
@@ -85,6 +86,11 @@ impl WriteTx {
         Ok(())
     }
 
+    /// The transaction's connection, for the table modules' writes.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
     /// Inserts one token and its realms; a taken serial is a conflict.
     pub async fn create_token(&mut self, new: &NewToken) -> Result<u64, StoreError> {
         crate::token_writes::create_tokens(&mut self.tx, std::slice::from_ref(new)).await
@@ -127,37 +133,41 @@ write_ops! {
     fn create_user(new: &NewUser<'_>) -> User = crate::users::create_user;
     /// Deletes a user (sessions and API keys with it; its tokens lose their owner). Returns
     /// whether it existed.
-    fn delete_user(username: &str) -> bool = crate::users::delete_user;
+    fn delete_user(username: &Username) -> bool = crate::users::delete_user;
     /// Sets the active flag; ending sessions when disabling. Returns whether the user exists.
-    fn set_user_active(username: &str, active: bool, now: i64) -> bool
+    fn set_user_active(username: &Username, active: bool, now: i64) -> bool
         = crate::users::set_user_active;
     /// Marks a user's email as verified; false when no such user.
-    fn set_email_verified(username: &str, now: i64) -> bool = crate::users::set_email_verified;
+    fn set_email_verified(username: &Username, now: i64) -> bool = crate::users::set_email_verified;
     /// Replaces a user's roles (refused when no active superuser would remain).
-    fn set_roles(user_id: &str, roles: &keyward_core::user::Roles, now: i64) -> ()
+    fn set_roles(user_id: &UserId, roles: &keyward_core::user::Roles, now: i64) -> ()
         = crate::users::set_roles;
     /// Disables exactly the given users and ends their sessions.
-    fn disable_users(ids: &[String], now: i64) -> u64 = crate::users::disable_users;
+    fn disable_users(ids: &[UserId], now: i64) -> u64 = crate::users::disable_users;
 
     /// Writes every editable column of a user record (by its UUID); whether it exists.
     fn update_user_record(user: &User, now: i64) -> bool = crate::user_edit::update_user_record;
 
+    /// Sets (or, with `add`, adds to) a user's used quota; `None` when no such user.
+    fn set_quota_usage(user_id: &str, size: i64, files: i64, add: bool, now_ms: i64)
+        -> Option<crate::quota::QuotaUsage> = crate::quota::set_quota_usage;
+
     /// Sets a password hash and ends the user's sessions but `keep`; how many ended.
-    fn set_password(user_id: &str, hash: &str, keep: Option<&str>, now: i64) -> u64
+    fn set_password(user_id: &UserId, hash: &str, keep: Option<&SessionId>, now: i64) -> u64
         = crate::user_edit::set_password;
 
     fn create_api_key(new: &NewApiKey<'_>) -> () = crate::api_keys::create_api_key;
     /// Revokes one key; false when no unrevoked key has that id.
-    fn revoke_api_key(id: &str, now: i64) -> bool = crate::api_keys::revoke_api_key;
+    fn revoke_api_key(id: &ApiKeyId, now: i64) -> bool = crate::api_keys::revoke_api_key;
     /// Revokes every key made for the account `user_id`, or named after `username` without an
     /// account; returns how many.
-    fn revoke_user_api_keys(user_id: &str, username: &str, now: i64) -> u64
+    fn revoke_user_api_keys(user_id: &UserId, username: &Username, now: i64) -> u64
         = crate::api_keys::revoke_user_api_keys;
 
-    fn delete_session(id: &str) -> bool = crate::sessions::delete_session;
+    fn delete_session(id: &SessionId) -> bool = crate::sessions::delete_session;
     /// Deletes expired sessions; returns how many.
     fn delete_expired_sessions(now: i64) -> u64 = crate::sessions::delete_expired_sessions;
-    fn delete_user_sessions(user_id: &str) -> u64 = crate::sessions::delete_user_sessions;
+    fn delete_user_sessions(user_id: &UserId) -> u64 = crate::sessions::delete_user_sessions;
 
     fn config_set(key: &str, value: &str, now: i64) -> () = crate::runtime_config::config_set;
     fn config_unset(key: &str) -> bool = crate::runtime_config::config_unset;

@@ -88,15 +88,15 @@ async fn populate(store: &Store) {
         tx.commit_audited(entry("createuser")).await.unwrap();
     }
     // The highest-numbered user goes: the counter stays ahead of the rows.
-    store.delete_user("carol").await.unwrap();
-    let alice = store.find_user("alice").await.unwrap().unwrap();
+    store.delete_user(&"carol".into()).await.unwrap();
+    let alice = store.find_user(&"alice".into()).await.unwrap().unwrap();
     let tokens: Vec<BulkToken> = (0..50)
         .map(|i| BulkToken {
             id: format!("tok-{i}"),
             serial: format!("OATH{i:04}"),
             token_type: "hotp",
             description: "d'quote \"x\" ✓".into(),
-            owner_id: (i % 2 == 0).then(|| alice.id.clone()),
+            owner_id: (i % 2 == 0).then(|| alice.id.to_string()),
             realm: (i % 3 == 0).then(|| "keyward".to_string()),
         })
         .collect();

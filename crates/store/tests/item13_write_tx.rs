@@ -65,7 +65,7 @@ async fn change_and_row_commit_together(store: Store) {
         .await
         .unwrap();
     tx.commit_audited(entry("createuser")).await.unwrap();
-    assert!(store.find_user("alice").await.unwrap().is_some());
+    assert!(store.find_user(&"alice".into()).await.unwrap().is_some());
     assert_eq!(audit_rows(&store).await, 1);
     let rows = store.list_audit(0, None, 10).await.unwrap();
     assert_eq!(rows[0].event.action, "createuser");
@@ -76,7 +76,7 @@ async fn change_and_row_commit_together(store: Store) {
     tx.create_user(&user("bob")).await.unwrap();
     tx.config_unset("registration_enabled").await.unwrap();
     assert!(tx.commit_audited(entry("createuser")).await.is_err());
-    assert!(store.find_user("bob").await.unwrap().is_none());
+    assert!(store.find_user(&"bob".into()).await.unwrap().is_none());
     assert!(
         store
             .config_get("registration_enabled")
@@ -90,7 +90,7 @@ async fn change_and_row_commit_together(store: Store) {
     let mut tx = store.begin_change().await.unwrap();
     tx.create_user(&user("carol")).await.unwrap();
     drop(tx);
-    assert!(store.find_user("carol").await.unwrap().is_none());
+    assert!(store.find_user(&"carol".into()).await.unwrap().is_none());
     store.close().await;
 }
 

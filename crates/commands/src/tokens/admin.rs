@@ -156,7 +156,7 @@ async fn assign(ctx: Ctx, a: AssignArgs) -> Result<Output, CommandError> {
         )));
     }
     let mut fields = vec![
-        TokenField::Owner(Some(owner.id.clone())),
+        TokenField::Owner(Some(owner.id.to_string())),
         TokenField::FailCount(0),
     ];
     if let Some(pin) = a.pin.as_deref() {

@@ -184,7 +184,9 @@ fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
                     })?,
                     None => KeyFormat::Hex,
                 };
-                (parse_otpkey(key, format)?, false)
+                let seed = parse_otpkey(key, format)
+                    .map_err(|e| CommandError::Invalid(format!("parameter 'otpkey': {e}")))?;
+                (seed, false)
             }
             (None, true) => {
                 let size = match given(&a.keysize) {
@@ -310,7 +312,7 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
         serial: p.serial.clone().into(),
         token_type: p.kind.as_str().to_string(),
         description: given(&a.description).unwrap_or_default().to_string(),
-        owner_id: owner.as_ref().map(|u| u.id.clone()),
+        owner_id: owner.as_ref().map(|u| u.id.to_string()),
         seed_sealed,
         pin_hash,
         otplen: p.otplen,
@@ -333,7 +335,7 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     ctx.commit_change(tx, &audit).await?;
     let account = owner
         .as_ref()
-        .map(|u| u.username.clone())
+        .map(|u| u.username.to_string())
         .unwrap_or_else(|| p.serial.clone());
     let mut text = format!(
         "Enrolled token {} ({}, {} digits, {})",

@@ -11,6 +11,7 @@ mod import;
 pub mod lookup_limit;
 mod query;
 mod resolvers;
+pub mod rest_view;
 mod resync;
 mod set;
 mod validity;
@@ -18,6 +19,7 @@ mod validity;
 use keyward_core::aead;
 use keyward_core::enckey::KeySlot;
 use keyward_core::otp::{HashAlg, OtpError, TokenType};
+use keyward_proto::Username;
 use keyward_store::tokens::Token;
 use keyward_store::users::User;
 use serde_json::{Value, json};
@@ -39,6 +41,7 @@ pub fn commands() -> Vec<CommandSpec> {
     all.extend(resolvers::commands());
     all.extend(import::commands());
     all.extend(resync::commands());
+    all.extend(rest_view::commands());
     all
 }
 
@@ -96,7 +99,7 @@ pub(crate) async fn load_token(ctx: &Ctx, serial: &str) -> Result<Token, Command
 /// is `default_realm`: `name@other` is an unknown realm (an error), never `name`.
 pub(crate) async fn find_owner(ctx: &Ctx, user: &str) -> Result<Option<User>, CommandError> {
     let user = user.trim();
-    if let Some(u) = ctx.store().find_user(user).await? {
+    if let Some(u) = ctx.store().find_user(&Username::from(user)).await? {
         return Ok(Some(u));
     }
     if let Some((name, realm)) = user.rsplit_once('@')
@@ -108,7 +111,7 @@ pub(crate) async fn find_owner(ctx: &Ctx, user: &str) -> Result<Option<User>, Co
                 "realm \"{shown}\" does not exist"
             )));
         }
-        return Ok(ctx.store().find_user(name).await?);
+        return Ok(ctx.store().find_user(&Username::from(name)).await?);
     }
     Ok(None)
 }
@@ -152,7 +155,7 @@ pub(crate) async fn tokens_by_serial_or_user(
 }
 
 /// Associated data binding a sealed token value to its row and column.
-fn token_ad(token_id: &str, column: &str) -> Vec<u8> {
+pub(crate) fn token_ad(token_id: &str, column: &str) -> Vec<u8> {
     format!("token:{token_id}:{column}").into_bytes()
 }
 

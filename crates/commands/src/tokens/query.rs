@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use keyward_core::otp::{self, TokenType};
+use keyward_proto::UserId;
 use keyward_store::tokens::{SortBy, Token, TokenQuery};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -95,6 +96,19 @@ pub struct ShowArgs {
     /// json to embed the token info as an object.
     #[arg(long)]
     tokeninfo_format: Option<String>,
+    /// Only this type: hotp, totp or pw.
+    #[arg(long = "type")]
+    #[serde(rename = "type")]
+    token_type: Option<String>,
+    /// Only active (1) or inactive (0) tokens.
+    #[arg(long)]
+    active: Option<String>,
+    /// Tokens to skip, instead of --page.
+    #[arg(long)]
+    offset: Option<String>,
+    /// rest: answer the REST token list ({tokens, total, limit, offset}) instead of LinOTP's value.
+    #[arg(long)]
+    view: Option<String>,
 }
 
 async fn show(ctx: Ctx, a: ShowArgs) -> Result<Output, CommandError> {
@@ -132,6 +146,34 @@ async fn show(ctx: Ctx, a: ShowArgs) -> Result<Output, CommandError> {
             ));
         }
     };
+    let rest_view = match given(&a.view).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("linotp") => false,
+        Some("rest") => true,
+        Some(_) => {
+            return Err(CommandError::Invalid(
+                "parameter 'view' must be rest or linotp".into(),
+            ));
+        }
+    };
+    let offset = match given(&a.offset) {
+        Some(o) => Some(int_in("offset", o, 0, i64::from(i32::MAX))?),
+        None => None,
+    };
+    let token_type = match given(&a.token_type) {
+        Some(t) => Some(
+            TokenType::parse(t)
+                .map_err(|_| {
+                    CommandError::Invalid("parameter 'type' must be hotp, totp or pw".into())
+                })?
+                .as_str()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let active = match given(&a.active) {
+        Some(v) => Some(boolean("active", v)?),
+        None => None,
+    };
     let info_as_json = given(&a.tokeninfo_format)
         .map(str::to_ascii_lowercase)
         .as_deref()
@@ -147,15 +189,23 @@ async fn show(ctx: Ctx, a: ShowArgs) -> Result<Output, CommandError> {
         descending,
         page,
         pagesize,
+        offset,
+        token_type,
+        active,
         ..Default::default()
     };
     if let Some(u) = given(&a.user) {
         match find_owner(&ctx, u).await? {
-            Some(owner) => q.owner_id = Some(owner.id),
+            Some(owner) => q.owner_id = Some(owner.id.into_string()),
+            None if rest_view => q.owner_id = Some(String::new()),
             None => q.owner_like = Some(u.trim_matches('*').to_string()),
         }
     }
     let result = ctx.store().list_tokens(&q).await?;
+    if rest_view {
+        let skipped = offset.unwrap_or((page - 1).saturating_mul(pagesize));
+        return super::rest_view::token_list(&result, pagesize, skipped);
+    }
     let pages = (result.total + pagesize - 1) / pagesize;
     let data: Vec<Value> = result
         .tokens
@@ -268,7 +318,11 @@ async fn owner(ctx: Ctx, a: SerialOnlyArgs) -> Result<Output, CommandError> {
             json!({}),
         ));
     };
-    let Some(user) = ctx.store().get_user_by_id(id).await? else {
+    let Some(user) = ctx
+        .store()
+        .get_user_by_id(&UserId::from(id.as_str()))
+        .await?
+    else {
         return Ok(Output::new(
             format!("Token {serial} belongs to a user that no longer exists"),
             json!({}),

@@ -104,7 +104,7 @@ async fn userlist(ctx: Ctx, a: UserListArgs) -> Result<Output, CommandError> {
         .collect();
     let rows: Vec<Vec<String>> = users
         .iter()
-        .map(|u| vec![u.username.clone(), u.email.clone()])
+        .map(|u| vec![u.username.to_string(), u.email.clone()])
         .collect();
     let table = crate::table::Table::new(&["USERNAME", "EMAIL"], rows);
     let mut text = table.render(None);

@@ -32,6 +32,8 @@ pub fn commands() -> Vec<CommandSpec> {
     ]
 }
 
+/// LinOTP reads `set`'s parameter names case-insensitively (its admin client sends
+/// `maxfailcount`, `syncwindow`, `otplen`): each camel-case name also has its lower-case alias.
 #[derive(Parser, Deserialize, Default)]
 #[serde(default)]
 pub struct SetArgs {
@@ -44,46 +46,46 @@ pub struct SetArgs {
     #[arg(long)]
     description: Option<String>,
     #[arg(long = "max-fail-count", alias = "MaxFailCount")]
-    #[serde(rename = "MaxFailCount")]
+    #[serde(rename = "MaxFailCount", alias = "maxfailcount")]
     max_fail_count: Option<String>,
     #[arg(long = "sync-window", alias = "SyncWindow")]
-    #[serde(rename = "SyncWindow")]
+    #[serde(rename = "SyncWindow", alias = "syncwindow")]
     sync_window: Option<String>,
     #[arg(long = "otp-len", alias = "OtpLen")]
-    #[serde(rename = "OtpLen")]
+    #[serde(rename = "OtpLen", alias = "otplen")]
     otp_len: Option<String>,
     #[arg(long = "counter-window", alias = "CounterWindow")]
-    #[serde(rename = "CounterWindow")]
+    #[serde(rename = "CounterWindow", alias = "counterwindow")]
     counter_window: Option<String>,
     #[arg(long)]
     hashlib: Option<String>,
     #[arg(long = "time-window", alias = "timeWindow")]
-    #[serde(rename = "timeWindow")]
+    #[serde(rename = "timeWindow", alias = "timewindow")]
     time_window: Option<String>,
     #[arg(long = "time-step", alias = "timeStep")]
-    #[serde(rename = "timeStep")]
+    #[serde(rename = "timeStep", alias = "timestep")]
     time_step: Option<String>,
     #[arg(long = "time-shift", alias = "timeShift")]
-    #[serde(rename = "timeShift")]
+    #[serde(rename = "timeShift", alias = "timeshift")]
     time_shift: Option<String>,
     #[arg(long = "count-auth-success-max", alias = "countAuthSuccessMax")]
-    #[serde(rename = "countAuthSuccessMax")]
+    #[serde(rename = "countAuthSuccessMax", alias = "countauthsuccessmax")]
     count_auth_success_max: Option<String>,
     #[arg(long = "count-auth-success", alias = "countAuthSuccess")]
-    #[serde(rename = "countAuthSuccess")]
+    #[serde(rename = "countAuthSuccess", alias = "countauthsuccess")]
     count_auth_success: Option<String>,
     #[arg(long = "count-auth", alias = "countAuth")]
-    #[serde(rename = "countAuth")]
+    #[serde(rename = "countAuth", alias = "countauth")]
     count_auth: Option<String>,
     #[arg(long = "count-auth-max", alias = "countAuthMax")]
-    #[serde(rename = "countAuthMax")]
+    #[serde(rename = "countAuthMax", alias = "countauthmax")]
     count_auth_max: Option<String>,
     /// Start of validity: unix seconds, `DD/MM/YY HH:MM`, RFC 3339, or `unlimited`.
     #[arg(long = "validity-period-start", alias = "validityPeriodStart")]
-    #[serde(rename = "validityPeriodStart")]
+    #[serde(rename = "validityPeriodStart", alias = "validityperiodstart")]
     validity_period_start: Option<String>,
     #[arg(long = "validity-period-end", alias = "validityPeriodEnd")]
-    #[serde(rename = "validityPeriodEnd")]
+    #[serde(rename = "validityPeriodEnd", alias = "validityperiodend")]
     validity_period_end: Option<String>,
     /// Phone number (SMS tokens).
     #[arg(long)]

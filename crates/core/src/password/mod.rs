@@ -12,6 +12,7 @@
 //! | scrypt | `$7$` | `scrypt` crate (KDF) + own parsing |
 //! | md5crypt / apr1 | `$1$` / `$apr1$` | own code on `md-5` |
 //! | descrypt | 13 characters, no prefix | own code |
+//! | PBKDF2 (SFTPGo's encodings) | `$pbkdf2-sha1$` `$pbkdf2-sha256$` `$pbkdf2-sha512$` `$pbkdf2-b64salt-sha256$` | `pbkdf2` crate + own parsing |
 //!
 //! gost-yescrypt (`$gy$`) and other identifiable schemes are reported as
 //! [`PasswordError::Unsupported`]. Computed and stored hashes are always compared in constant
@@ -23,6 +24,7 @@ mod crate_backed;
 mod descrypt;
 mod itoa64;
 mod md5crypt;
+mod pbkdf2_mcf;
 mod scheme;
 mod scrypt7;
 #[cfg(test)]
@@ -99,6 +101,7 @@ pub fn verify_password(password: &str, stored: &str) -> Result<bool, PasswordErr
         Scheme::Scrypt => scrypt7::verify(password, stored),
         Scheme::Md5Crypt(flavor) => md5crypt::verify(password, stored, flavor),
         Scheme::DesCrypt => descrypt::verify(password, stored),
+        Scheme::Pbkdf2(kind) => pbkdf2_mcf::verify(password, stored, kind),
         Scheme::Unsupported(name) => Err(PasswordError::Unsupported(name)),
         Scheme::Malformed => Err(PasswordError::Malformed),
     }
@@ -117,7 +120,8 @@ pub fn needs_upgrade(stored: &str, params: &Argon2Params) -> bool {
 
 /// The scheme of a stored hash, judged by its prefix: `"argon2id"`, `"yescrypt"`,
 /// `"sha512crypt"`, `"sha256crypt"`, `"md5crypt"`, `"apr1"`, `"bcrypt"`, `"scrypt"`,
-/// `"descrypt"`, also `"argon2i"` / `"argon2d"`; `"unknown"` for anything this module cannot
+/// `"descrypt"`, `"pbkdf2-sha1"`, `"pbkdf2-sha256"`, `"pbkdf2-sha512"`, `"pbkdf2-b64salt-sha256"`,
+/// also `"argon2i"` / `"argon2d"`; `"unknown"` for anything this module cannot
 /// verify (including gost-yescrypt).
 #[must_use]
 pub fn scheme_name(stored: &str) -> &'static str {

@@ -1,7 +1,7 @@
 //! Recognising the scheme of a stored hash from its prefix (`$id$` of the Modular Crypt
 //! Format, or the bare 13-character shape of DES crypt), without validating the rest.
 
-use super::{crate_backed::ShaVariant, descrypt, md5crypt::Flavor};
+use super::{crate_backed::ShaVariant, descrypt, md5crypt::Flavor, pbkdf2_mcf::Pbkdf2Kind};
 
 /// The scheme a stored hash string claims to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub(super) enum Scheme {
     Bcrypt,
     /// `$7$`
     Scrypt,
+    /// `$pbkdf2-sha1$`, `$pbkdf2-sha256$`, `$pbkdf2-sha512$`, `$pbkdf2-b64salt-sha256$` (SFTPGo)
+    Pbkdf2(Pbkdf2Kind),
     /// 13 characters of `[./0-9A-Za-z]`
     DesCrypt,
     /// A recognisable scheme this module does not verify (the string names it, e.g.
@@ -57,6 +59,9 @@ impl Scheme {
             "apr1" => Scheme::Md5Crypt(Flavor::Apr1),
             "2a" | "2b" | "2y" => Scheme::Bcrypt,
             "7" => Scheme::Scrypt,
+            "pbkdf2-sha1" | "pbkdf2-sha256" | "pbkdf2-sha512" | "pbkdf2-b64salt-sha256" => {
+                Pbkdf2Kind::from_id(id).map_or(Scheme::Malformed, Scheme::Pbkdf2)
+            }
             // Some other MCF identifier (`$2x$`, `$sha1$`, `$md5$`, `$3$`, ...).
             _ if Self::is_mcf_id(id) => Scheme::Unsupported(format!("${id}$")),
             _ => Scheme::Malformed,
@@ -85,6 +90,7 @@ impl Scheme {
             Scheme::Bcrypt => "bcrypt",
             Scheme::Scrypt => "scrypt",
             Scheme::DesCrypt => "descrypt",
+            Scheme::Pbkdf2(kind) => kind.name(),
             Scheme::Unsupported(_) | Scheme::Malformed => "unknown",
         }
     }
@@ -112,6 +118,11 @@ mod tests {
             ("$2y$05$x", "bcrypt"),
             ("$2x$05$x", "unknown"),
             ("$7$CU..../....", "scrypt"),
+            ("$pbkdf2-sha1$1$s$k", "pbkdf2-sha1"),
+            ("$pbkdf2-sha256$1$s$k", "pbkdf2-sha256"),
+            ("$pbkdf2-sha512$1$s$k", "pbkdf2-sha512"),
+            ("$pbkdf2-b64salt-sha256$1$s$k", "pbkdf2-b64salt-sha256"),
+            ("$pbkdf2-md5$1$s$k", "unknown"),
             ("YAvYIDlgIr4vs", "descrypt"),
             ("YAvYIDlgIr4v", "unknown"),
             ("", "unknown"),

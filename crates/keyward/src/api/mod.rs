@@ -6,6 +6,7 @@
 mod auth;
 mod flags;
 mod output;
+mod tokens;
 mod user;
 
 use std::process::ExitCode;
@@ -125,6 +126,61 @@ enum ApiCommand {
     /// Whether the server reaches its database (GET /api/v1/providerstatus).
     #[command(after_help = "Example:\n  keyward api get-provider-status")]
     GetProviderStatus,
+    /// OTP tokens (/api/v1/token): list, show, init, enable, disable, reset, assign, unassign,
+    /// resync, set, remove.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// API keys (/api/v1/apikey): list, show, create, revoke.
+    #[command(subcommand)]
+    Apikey(tokens::ApiKeyCommand),
+    /// Quota scans running on the server (GET /api/v1/quota_scan).
+    #[command(after_help = "Example:\n  keyward api get-quota-scans")]
+    GetQuotaScans,
+    /// Scan a user's home_dir in the background (POST /api/v1/quota_scan); the user flags of
+    /// add-user are accepted, only the username is used.
+    #[command(after_help = "Example:\n  keyward api start-quota-scan test_username")]
+    StartQuotaScan(Box<user::UserFlags>),
+    /// Set or add to a user's used quota (PUT /api/v1/quota_update).
+    #[command(
+        after_help = "Example:\n  keyward api update-quota-usage test_username --used-quota-size 1024 --used-quota-files 3"
+    )]
+    UpdateQuotaUsage(tokens::QuotaUpdateFlags),
+    /// Have the server write a dump inside its backups_path (GET /api/v1/dumpdata).
+    #[command(after_help = "Example:\n  keyward api dumpdata backup.json --indent 1")]
+    Dumpdata {
+        /// File name inside the server's backups_path.
+        output_file: String,
+        /// Spaces of indentation (0: one line).
+        #[arg(short = 'I', long, default_value_t = 0,
+              value_parser = clap::value_parser!(u8).range(0..=8))]
+        indent: u8,
+    },
+    /// Have the server load a dump, all or nothing (GET /api/v1/loaddata; with --upload, POST
+    /// this machine's file as the body).
+    #[command(
+        after_help = "Example:\n  keyward api loaddata /app/data/backups/backup.json --scan-quota 2 --mode 0"
+    )]
+    Loaddata {
+        /// The dump file: a path inside the server's backups_path (or, with --upload, a local file).
+        input_file: String,
+        /// 0: no quota scan, 1: scan loaded users, 2: only users with quota limits.
+        #[arg(short = 'Q', long, default_value_t = 0,
+              value_parser = clap::value_parser!(u8).range(0..=2))]
+        scan_quota: u8,
+        /// 0: add and update, 1: add new only, 2: update and end changed users' sessions.
+        #[arg(short = 'M', long, default_value_t = 0,
+              value_parser = clap::value_parser!(u8).range(0..=2))]
+        mode: u8,
+        /// Send the local file as the request body instead of naming a server file.
+        #[arg(long)]
+        upload: bool,
+    },
+    /// Convert a Unix, Pure-FTPd or ProFTPD user store into a loaddata file (runs locally, no
+    /// request is sent).
+    #[command(
+        after_help = "Examples:\n  keyward api convert-users \"\" unix-passwd unix_users.json --min-uid 500 --force-uid 1000 --force-gid 1000\n  keyward api convert-users pureftpd.passwd pure-ftpd pure_users.json --usernames user1 user2\n  keyward api convert-users proftpd.passwd proftpd pro_users.json"
+    )]
+    ConvertUsers(Box<keyward_commands::dump::ConvertArgs>),
 }
 
 /// One request to send.
@@ -226,7 +282,62 @@ fn plan(command: ApiCommand) -> Result<Call, String> {
         }
         ApiCommand::GetVersion => call(Method::GET, &["api", "v1", "version"]),
         ApiCommand::GetProviderStatus => call(Method::GET, &["api", "v1", "providerstatus"]),
+        ApiCommand::Token(t) => tokens::plan_token(t)?,
+        ApiCommand::Apikey(k) => tokens::plan_apikey(k)?,
+        ApiCommand::GetQuotaScans => call(Method::GET, &["api", "v1", "quota_scan"]),
+        ApiCommand::StartQuotaScan(flags) => tokens::plan_start_scan(&flags)?,
+        ApiCommand::UpdateQuotaUsage(f) => tokens::plan_quota_update(f)?,
+        ApiCommand::Dumpdata {
+            output_file,
+            indent,
+        } => Call {
+            query: vec![("output_file", output_file), ("indent", indent.to_string())],
+            ..call(Method::GET, &["api", "v1", "dumpdata"])
+        },
+        ApiCommand::Loaddata {
+            input_file,
+            scan_quota,
+            mode,
+            upload,
+        } => {
+            let mut query = vec![
+                ("scan_quota", scan_quota.to_string()),
+                ("mode", mode.to_string()),
+            ];
+            if upload {
+                let text = keyward_commands::dump::read_bounded(std::path::Path::new(&input_file))
+                    .map_err(|e| e.to_string())?;
+                let body: Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("{input_file}: not JSON: {e}"))?;
+                Call {
+                    query,
+                    body: Some(body),
+                    ..call(Method::POST, &["api", "v1", "loaddata"])
+                }
+            } else {
+                query.insert(0, ("input_file", input_file));
+                Call {
+                    query,
+                    ..call(Method::GET, &["api", "v1", "loaddata"])
+                }
+            }
+        }
+        ApiCommand::ConvertUsers(_) => return Err("convert-users runs locally".into()),
     })
+}
+
+/// `keyward api convert-users`: the same conversion as `keyward manage convert-users`, here.
+fn convert_locally(a: &keyward_commands::dump::ConvertArgs, color: bool) -> ExitCode {
+    match keyward_commands::dump::convert(a) {
+        Ok(out) => {
+            println!("{}", output::render(&out.json, color));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(u8::try_from(e.kind().exit_code()).unwrap_or(1))
+        }
+    }
 }
 
 fn url_of(base: &reqwest::Url, c: &Call) -> Result<reqwest::Url, String> {
@@ -252,6 +363,9 @@ pub async fn run(args: ApiArgs) -> ExitCode {
         Ok(u) => u,
         Err(e) => return usage(&e),
     };
+    if let ApiCommand::ConvertUsers(a) = &args.command {
+        return convert_locally(a, output::use_color(args.color, args.no_color));
+    }
     let call = match plan(args.command) {
         Ok(c) => c,
         Err(e) => return usage(&e),

@@ -88,6 +88,9 @@ const SECRET_KEYS: &[&str] = &[
     "key",
     "otpkey",
     "pin",
+    "otpauth_uri",
+    "otp1",
+    "otp2",
 ];
 
 /// A copy of `value` with every secret-named string replaced by `"******"`.

@@ -340,10 +340,12 @@ both_backends!(seed_004_command_lines_in_order, |env: &TestEnv| {
         "last_activity",
         "protocol",
         "remote_address",
+        "ssh_command",
         "username",
     ] {
         assert!(mine.get(field).is_some(), "{field} missing in {mine}");
     }
+    assert_eq!(mine["ssh_command"], "", "{mine}");
     let connection_id = mine["connection_id"].as_str().unwrap().to_string();
 
     // Close connection
@@ -354,7 +356,20 @@ both_backends!(seed_004_command_lines_in_order, |env: &TestEnv| {
     let after = api_json(env, &server, &["get-connections"]);
     assert!(!after.to_string().contains(&connection_id), "{after}");
 
-    // (get-quota-scans and start-quota-scan come with the operations issue.)
+    // Get quota scans; Start quota scan (the seed's home dir need not exist: the scan runs in
+    // the background and a failed one is audited).
+    assert!(api_json(env, &server, &["get-quota-scans"]).is_array());
+    assert_eq!(
+        api_json(env, &server, &["start-quota-scan", "test_username"]),
+        json!({"status": 201, "message": "Scan started", "error": ""})
+    );
+    for _ in 0..100 {
+        let scans = api_json(env, &server, &["get-quota-scans"]);
+        if scans.as_array().unwrap().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 
     // Delete user
     assert_eq!(
@@ -376,6 +391,91 @@ both_backends!(seed_004_command_lines_in_order, |env: &TestEnv| {
     assert_eq!(
         api_json(env, &server, &["get-provider-status"]),
         ack("Alive")
+    );
+
+    // Backup data: written on the server, inside its backups directory.
+    assert_eq!(
+        api_json(env, &server, &["dumpdata", "backup.json", "--indent", "1"]),
+        ack("Data saved")
+    );
+    let backup = env.data_dir().join("backups/backup.json");
+    let dumped: Value = serde_json::from_slice(&std::fs::read(&backup).unwrap()).unwrap();
+    assert!(dumped["users"].is_array(), "{dumped}");
+
+    // Restore data (the seed's /app/data/backups is this server's backups directory).
+    let backup = backup.display().to_string();
+    assert_eq!(
+        api_json(
+            env,
+            &server,
+            &["loaddata", &backup, "--scan-quota", "2", "--mode", "0"]
+        ),
+        ack("Data restored")
+    );
+
+    // Convert users from other stores: runs locally, writes loaddata files. The seed's input
+    // files are the fixtures made by the real tools ("" reads this machine's passwd/shadow).
+    let out_dir = env.dir.path();
+    let pure = crate::harness::fixture("userstores/pureftpd.passwd");
+    let pro = crate::harness::fixture("userstores/ftpd.passwd");
+    let pure = pure.display().to_string();
+    let pro = pro.display().to_string();
+    let lines: [Vec<&str>; 3] = [
+        vec![
+            "convert-users",
+            "",
+            "unix-passwd",
+            "unix_users.json",
+            "--min-uid",
+            "500",
+            "--force-uid",
+            "1000",
+            "--force-gid",
+            "1000",
+        ],
+        vec![
+            "convert-users",
+            &pure,
+            "pure-ftpd",
+            "pure_users.json",
+            "--usernames",
+            "user1",
+            "user2",
+        ],
+        vec!["convert-users", &pro, "proftpd", "pro_users.json"],
+    ];
+    for line in &lines {
+        let out = env
+            .keyward()
+            .current_dir(out_dir)
+            .arg("api")
+            .args(line)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = out_dir.join(line[3]);
+        let converted: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert!(converted["users"].is_array(), "{line:?}: {converted}");
+    }
+    // ProFTPD's three users, with their hashes as ftpasswd wrote them.
+    let pro_users: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("pro_users.json")).unwrap()).unwrap();
+    let names: Vec<&str> = pro_users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob", "carol"]);
+    assert!(
+        pro_users["users"][0]["password"]
+            .as_str()
+            .unwrap()
+            .starts_with("$1$")
     );
 });
 

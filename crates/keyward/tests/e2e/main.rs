@@ -7,12 +7,16 @@
 
 mod api_client;
 mod api_client_errors;
+mod api_client_tokens;
 mod cli_help;
+mod dump_import;
+mod dump_load;
 mod hardening_audit;
 mod hardening_small;
 mod hardening_tx;
 #[allow(dead_code)]
 mod harness;
+mod linotp_admin_client;
 mod manage_backup;
 mod manage_setup;
 mod manage_tokens;
@@ -28,9 +32,12 @@ mod server_client;
 mod server_import;
 mod server_limits;
 mod server_management;
+mod server_quota;
 mod server_sessions;
 mod server_status;
 mod server_throttles;
+mod server_tokens_rest;
 mod server_tracing;
 mod server_users_rest;
 mod server_validate;
+mod sftpgo_api_cli;

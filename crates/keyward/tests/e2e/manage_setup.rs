@@ -90,9 +90,48 @@ fn encrypted_enckey_needs_the_right_passphrase() {
     env.manage_ok(&["setup", "create_enckey"]);
     let plain = env.data_dir().join("enckey");
     let ids = env.manage_ok(&["setup", "verify_enckey"]);
-    // Without a passphrase encrypt_enckey refuses (never from the command line).
+    // Without a passphrase encrypt_enckey refuses, saying where one comes from.
     let (_, err) = env.manage_err(&["setup", "encrypt_enckey", plain.to_str().unwrap()]);
     assert!(err.contains("KEYWARD_ENCKEY_PASSPHRASE"), "{err}");
+    assert!(err.contains("--passphrase-prompt"), "{err}");
+    // From standard input (twice-typed prompts need a terminal; stdin is read once).
+    let mut child = env
+        .manage(&[
+            "setup",
+            "encrypt_enckey",
+            plain.to_str().unwrap(),
+            "--passphrase-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"stdin horse battery\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_stdin = String::from_utf8(out.stdout).unwrap();
+    assert!(!from_stdin.contains("stdin horse"), "{from_stdin}");
+    let stdin_path = env.dir.path().join("enckey.stdin");
+    std::fs::write(&stdin_path, &from_stdin).unwrap();
+    let unlocked = env
+        .manage(&["setup", "verify_enckey"])
+        .env("KEYWARD_ENCKEY_FILE", &stdin_path)
+        .env("KEYWARD_ENCKEY_PASSPHRASE", "stdin horse battery")
+        .output()
+        .unwrap();
+    assert!(
+        unlocked.status.success(),
+        "the stdin passphrase protects the key"
+    );
     let out = env
         .manage(&["setup", "encrypt_enckey", plain.to_str().unwrap()])
         .env("KEYWARD_ENCKEY_PASSPHRASE", "correct horse battery")

@@ -284,6 +284,7 @@ both_backends!(
         ] {
             let v = send(&http, "GET", &format!("/api/v1/user?{q}"), None, &auth).assert_error(400);
             assert!(v["error"].as_str().unwrap().contains(field), "{q}: {v}");
+            assert_eq!(v["field"], json!(field), "{q}: {v}");
         }
     }
 );
@@ -357,6 +358,11 @@ both_backends!(
                 v["error"].as_str().unwrap().contains(field),
                 "{body}: error should name {field}: {v}"
             );
+            assert_eq!(
+                v["field"],
+                json!(field),
+                "{body}: the field, machine-readable"
+            );
         }
         assert_eq!(
             send(&http, "GET", "/api/v1/user/test_username", None, &auth).json(),
@@ -374,6 +380,7 @@ both_backends!(
             }
             let v = send(&http, "POST", "/api/v1/user", Some(&body), &auth).assert_error(400);
             assert!(v["error"].as_str().unwrap().contains(field), "{body}: {v}");
+            assert_eq!(v["field"], json!(field), "{body}: {v}");
         }
         assert_eq!(env.query_i64("SELECT COUNT(*) FROM users"), users);
         assert_eq!(audit_count(env, "update-user"), 0);
@@ -565,3 +572,30 @@ both_backends!(the_role_rule_applies_to_user_editing, |env: &TestEnv| {
         ) >= 4
     );
 });
+
+both_backends!(
+    wrong_current_passwords_are_throttled_like_logins,
+    |env: &TestEnv| {
+        env.manage_ok(&["createuser", "carl", "pw-carl-1", "carl@example.com"]);
+        let server = env.serve();
+        let http = Http::new(&server);
+        let t = format!("Bearer {}", http.login_ok("carl", "pw-carl-1"));
+        let hash = || env.query_strings("SELECT password_hash FROM users WHERE username = 'carl'");
+        let before = hash();
+        let wrong = json!({"current_password": "guess", "new_password": "pw-carl-2"});
+        let statuses: Vec<u16> = (0..8)
+            .map(|_| send(&http, "PUT", "/api/v1/changepwd", Some(&wrong), &t).status)
+            .collect();
+        assert_eq!(statuses[0], 403, "{statuses:?}");
+        assert!(
+            statuses.contains(&429),
+            "guesses go unthrottled: {statuses:?}"
+        );
+        // Blocked means blocked: the right password waits too, and nothing changed.
+        let right = json!({"current_password": "pw-carl-1", "new_password": "pw-carl-2"});
+        let r = send(&http, "PUT", "/api/v1/changepwd", Some(&right), &t);
+        r.assert_error(429);
+        assert!(r.headers.get("retry-after").is_some(), "Retry-After");
+        assert_eq!(hash(), before, "the password did not change");
+    }
+);

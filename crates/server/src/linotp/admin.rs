@@ -1,6 +1,7 @@
 //! `GET|POST /admin/<endpoint>`: LinOTP's admin API, one dispatcher over the token commands of
-//! `keyward_commands::tokens::ADMIN_ENDPOINTS`. It authenticates (session or admin API key) and
-//! runs the command with the request's parameters as the caller — the registry applies the
+//! `keyward_commands::tokens::ADMIN_ENDPOINTS`. It authenticates ([`AdminAuth`]: bearer session,
+//! admin API key, HTTP Basic of an operator account, or LinOTP's `admin_session` cookie with its
+//! `session` parameter; a 401 carries `WWW-Authenticate: Basic`) and runs the command with the request's parameters as the caller — the registry applies the
 //! command's roles and the target rule; the command's JSON is the envelope's `value`. `show` with `outform=csv` answers
 //! the CSV download instead.
 
@@ -15,11 +16,11 @@ use utoipa::openapi::{OpenApi, RefOr};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::admin_session::{AdminAuth, challenge};
 use super::envelope::{LinotpEnvelope, LinotpError, Success};
 use super::params::LinotpParams;
 use crate::AppState;
-use crate::auth::{Authenticated, ClientAddr};
-use crate::error::ApiError;
+use crate::auth::ClientAddr;
 
 /// `Content-Disposition` of the `show` CSV download.
 const CSV_DISPOSITION: &str = "attachment; filename=\"keyward-tokendata.csv\"";
@@ -87,7 +88,7 @@ async fn dispatch(
     state: AppState,
     client: ClientAddr,
     endpoint: Result<Path<String>, PathRejection>,
-    auth: Result<Authenticated, ApiError>,
+    auth: Result<AdminAuth, LinotpError>,
     params: Result<LinotpParams, LinotpError>,
 ) -> Result<Response, LinotpError> {
     let endpoint = endpoint.map(|Path(e)| e).unwrap_or_default();
@@ -98,9 +99,11 @@ async fn dispatch(
             StatusCode::NOT_FOUND,
         ));
     };
-    let Authenticated(caller) = auth.map_err(LinotpError::from)?;
+    let auth = auth?;
     let params = params?;
     let httperror = params.httperror;
+    auth.check_session(params.map.get("session"))?;
+    let caller = auth.caller();
     if state.registry.spec(command).is_none() {
         return Err(
             LinotpError::from(keyward_commands::CommandError::Internal(format!(
@@ -126,6 +129,26 @@ async fn dispatch(
     Ok(success.into_response())
 }
 
+/// The refusals of `/admin/*` (GET and POST alike), for the OpenAPI document; the handlers
+/// answer with the LinOTP envelope, never with this enum.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum AdminRefusals {
+    /// Not authenticated (code -311), with `WWW-Authenticate: Basic realm="keyward"`
+    #[response(status = 401)]
+    NotAuthenticated(LinotpEnvelope),
+    /// Role or API key not allowed here, or an `admin_session` cookie without its `session`
+    /// parameter (code -311)
+    #[response(status = 403)]
+    Forbidden(LinotpEnvelope),
+    /// No such admin endpoint
+    #[response(status = 404)]
+    NoSuchEndpoint(LinotpEnvelope),
+    /// Body too large
+    #[response(status = 413)]
+    TooLarge(LinotpEnvelope),
+}
+
 /// LinOTP admin API (read with GET): `show`, `check_serial`, `getTokenOwner`, … — every
 /// endpoint accepts GET and POST; parameters come from the query string.
 #[utoipa::path(
@@ -133,7 +156,7 @@ async fn dispatch(
     path = "/admin/{endpoint}",
     tag = "linotp",
     operation_id = "linotp_admin_get",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("basic" = []), ("admin_session" = [])),
     params(
         ("endpoint" = String, Path, description = "The LinOTP admin endpoint, e.g. `show`"),
     ),
@@ -145,22 +168,21 @@ async fn dispatch(
                 (LinotpEnvelope = "application/json"),
                 (String = "text/csv"),
             )),
-        (status = 401, description = "Not authenticated (code -311)", body = LinotpEnvelope),
-        (status = 403, description = "Role or API key not allowed here (code -311)", body = LinotpEnvelope),
-        (status = 404, description = "No such admin endpoint", body = LinotpEnvelope),
-        (status = 413, description = "Body too large", body = LinotpEnvelope),
+        AdminRefusals,
     )
 )]
 async fn admin_get(
     State(state): State<AppState>,
     client: ClientAddr,
     endpoint: Result<Path<String>, PathRejection>,
-    auth: Result<Authenticated, ApiError>,
+    auth: Result<AdminAuth, LinotpError>,
     params: Result<LinotpParams, LinotpError>,
 ) -> Response {
-    dispatch(state, client, endpoint, auth, params)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    challenge(
+        dispatch(state, client, endpoint, auth, params)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+    )
 }
 
 /// LinOTP admin API: `init`, `assign`, `remove`, `set`, `loadtokens`, … — parameters from
@@ -170,7 +192,7 @@ async fn admin_get(
     path = "/admin/{endpoint}",
     tag = "linotp",
     operation_id = "linotp_admin_post",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("basic" = []), ("admin_session" = [])),
     params(
         ("endpoint" = String, Path, description = "The LinOTP admin endpoint, e.g. `init`"),
     ),
@@ -190,22 +212,21 @@ async fn admin_get(
                 (LinotpEnvelope = "application/json"),
                 (String = "text/csv"),
             )),
-        (status = 401, description = "Not authenticated (code -311)", body = LinotpEnvelope),
-        (status = 403, description = "Role or API key not allowed here (code -311)", body = LinotpEnvelope),
-        (status = 404, description = "No such admin endpoint", body = LinotpEnvelope),
-        (status = 413, description = "Body too large", body = LinotpEnvelope),
+        AdminRefusals,
     )
 )]
 async fn admin_post(
     State(state): State<AppState>,
     client: ClientAddr,
     endpoint: Result<Path<String>, PathRejection>,
-    auth: Result<Authenticated, ApiError>,
+    auth: Result<AdminAuth, LinotpError>,
     params: Result<LinotpParams, LinotpError>,
 ) -> Response {
-    dispatch(state, client, endpoint, auth, params)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    challenge(
+        dispatch(state, client, endpoint, auth, params)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+    )
 }
 
 #[cfg(test)]

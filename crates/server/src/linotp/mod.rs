@@ -30,6 +30,7 @@
 //! error (`status: true, value: false`).
 
 pub mod admin;
+pub mod admin_session;
 pub mod envelope;
 pub mod params;
 pub mod validate;
@@ -41,6 +42,7 @@ use crate::AppState;
 /// The LinOTP routes, documented.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(admin_session::routes())
         .merge(admin::routes())
         .merge(validate::routes())
 }

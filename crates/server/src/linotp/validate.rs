@@ -186,6 +186,35 @@ async fn do_simplecheck(
     simple_answer(run(&state, client, &headers, params).await)
 }
 
+/// The answers of `/validate/check` (GET and POST alike), for the OpenAPI document; the
+/// handlers build their answers from the envelope, never from this enum.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum CheckAnswers {
+    /// The envelope: `result.value` true when accepted, `result.authentication` ACCEPT /
+    /// REJECT / CHALLENGE; errors have `result.status` false
+    #[response(status = 200)]
+    Checked(LinotpEnvelope),
+    /// `api_key_required` is on and no validate API key was presented
+    #[response(status = 401)]
+    NoValidateKey(LinotpEnvelope),
+    /// Body too large
+    #[response(status = 413)]
+    TooLarge(LinotpEnvelope),
+}
+
+/// The answers of `/validate/simplecheck` (GET and POST alike), for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum SimplecheckAnswers {
+    /// `:-)` accepted, `:-(` rejected or challenged, `:-/` error
+    #[response(status = 200, content_type = "text/plain")]
+    Checked(String),
+    /// `api_key_required` is on and no validate API key was presented
+    #[response(status = 401)]
+    NoValidateKey(LinotpEnvelope),
+}
+
 /// Check a PIN+OTP (LinOTP `/validate/check`).
 #[utoipa::path(
     get,
@@ -194,13 +223,7 @@ async fn do_simplecheck(
     operation_id = "linotp_validate_check_get",
     security((), ("bearer" = [])),
     params(CheckParams),
-    responses(
-        (status = 200, description = "The envelope: `result.value` true when accepted, \
-            `result.authentication` ACCEPT / REJECT / CHALLENGE; errors have `result.status` false",
-            body = LinotpEnvelope),
-        (status = 401, description = "`api_key_required` is on and no validate API key was presented", body = LinotpEnvelope),
-        (status = 413, description = "Body too large", body = LinotpEnvelope),
-    )
+    responses(CheckAnswers)
 )]
 async fn check_get(
     State(state): State<AppState>,
@@ -222,13 +245,7 @@ async fn check_get(
         (CheckParams = "application/x-www-form-urlencoded"),
         (CheckParams = "application/json"),
     )),
-    responses(
-        (status = 200, description = "The envelope: `result.value` true when accepted, \
-            `result.authentication` ACCEPT / REJECT / CHALLENGE; errors have `result.status` false",
-            body = LinotpEnvelope),
-        (status = 401, description = "`api_key_required` is on and no validate API key was presented", body = LinotpEnvelope),
-        (status = 413, description = "Body too large", body = LinotpEnvelope),
-    )
+    responses(CheckAnswers)
 )]
 async fn check_post(
     State(state): State<AppState>,
@@ -247,11 +264,7 @@ async fn check_post(
     operation_id = "linotp_validate_simplecheck_get",
     security((), ("bearer" = [])),
     params(CheckParams),
-    responses(
-        (status = 200, description = "`:-)` accepted, `:-(` rejected or challenged, `:-/` error",
-            body = String, content_type = "text/plain"),
-        (status = 401, description = "`api_key_required` is on and no validate API key was presented", body = LinotpEnvelope),
-    )
+    responses(SimplecheckAnswers)
 )]
 async fn simplecheck_get(
     State(state): State<AppState>,
@@ -273,11 +286,7 @@ async fn simplecheck_get(
         (CheckParams = "application/x-www-form-urlencoded"),
         (CheckParams = "application/json"),
     )),
-    responses(
-        (status = 200, description = "`:-)` accepted, `:-(` rejected or challenged, `:-/` error",
-            body = String, content_type = "text/plain"),
-        (status = 401, description = "`api_key_required` is on and no validate API key was presented", body = LinotpEnvelope),
-    )
+    responses(SimplecheckAnswers)
 )]
 async fn simplecheck_post(
     State(state): State<AppState>,
