@@ -95,24 +95,16 @@ fn encrypted_enckey_needs_the_right_passphrase() {
     assert!(err.contains("KEYWARD_ENCKEY_PASSPHRASE"), "{err}");
     assert!(err.contains("--passphrase-prompt"), "{err}");
     // From standard input (twice-typed prompts need a terminal; stdin is read once).
-    let mut child = env
+    let out = env
         .manage(&[
             "setup",
             "encrypt_enckey",
             plain.to_str().unwrap(),
             "--passphrase-stdin",
         ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .write_stdin("stdin horse battery\n")
+        .output()
         .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"stdin horse battery\n").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",
