@@ -377,7 +377,7 @@ fn killed_restore_leaves_target_as_before(target: &TestEnv) {
             break;
         }
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::thread::sleep(std::time::Duration::from_millis(100));
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert!(
