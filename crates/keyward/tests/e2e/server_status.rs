@@ -104,6 +104,7 @@ fn openapi_document_lists_every_route_with_responses() {
         ),
         ("/validate/check", &["200", "401", "413"][..]),
         ("/validate/simplecheck", &["200", "401"][..]),
+        ("/admin/getsession", &["200", "401", "403"][..]),
     ] {
         for method in ["get", "post"] {
             let responses = &doc["paths"][path][method]["responses"];

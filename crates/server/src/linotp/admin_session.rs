@@ -175,6 +175,22 @@ async fn getsession(
     Ok(resp)
 }
 
+/// The answers of `/admin/getsession` (GET and POST alike), for the OpenAPI document; the
+/// handlers answer with the LinOTP envelope, never with this enum.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum GetsessionAnswers {
+    /// `value: true`, with the `admin_session` cookie
+    #[response(status = 200)]
+    Session(LinotpEnvelope),
+    /// Not authenticated (code -311), with `WWW-Authenticate: Basic realm="keyward"`
+    #[response(status = 401)]
+    NotAuthenticated(LinotpEnvelope),
+    /// A cookie without its `session` parameter (code -311)
+    #[response(status = 403)]
+    Forbidden(LinotpEnvelope),
+}
+
 /// LinOTP's `getsession`: `{"result": {"status": true, "value": true}}` and, for HTTP Basic or
 /// cookie callers, `Set-Cookie: admin_session=…` (HttpOnly, SameSite=Strict, Path=/admin,
 /// 10 minutes). Afterwards, a request that authenticates with the cookie must repeat its value
@@ -185,14 +201,7 @@ async fn getsession(
     tag = "linotp",
     operation_id = "linotp_admin_getsession_get",
     security(("basic" = []), ("admin_session" = []), ("bearer" = [])),
-    responses(
-        (status = 200, description = "`value: true`, with the `admin_session` cookie",
-            body = LinotpEnvelope),
-        (status = 401, description = "Not authenticated (code -311), with \
-            `WWW-Authenticate: Basic realm=\"keyward\"`", body = LinotpEnvelope),
-        (status = 403, description = "A cookie without its `session` parameter (code -311)",
-            body = LinotpEnvelope),
-    )
+    responses(GetsessionAnswers)
 )]
 async fn getsession_get(
     State(state): State<AppState>,
@@ -217,14 +226,7 @@ async fn getsession_get(
         description = "Optional: `session` (for cookie callers)",
         content((Object = "application/x-www-form-urlencoded"), (Object = "application/json"))
     ),
-    responses(
-        (status = 200, description = "`value: true`, with the `admin_session` cookie",
-            body = LinotpEnvelope),
-        (status = 401, description = "Not authenticated (code -311), with \
-            `WWW-Authenticate: Basic realm=\"keyward\"`", body = LinotpEnvelope),
-        (status = 403, description = "A cookie without its `session` parameter (code -311)",
-            body = LinotpEnvelope),
-    )
+    responses(GetsessionAnswers)
 )]
 async fn getsession_post(
     State(state): State<AppState>,
