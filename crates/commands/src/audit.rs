@@ -17,6 +17,7 @@ use crate::audit_verify::verify;
 use crate::context::Ctx;
 use crate::csv::{raw_cell, text_cell};
 use crate::output::{CommandError, Output};
+use crate::progress::Progress;
 use crate::registry::{CommandSpec, command};
 
 pub fn commands() -> Vec<CommandSpec> {
@@ -190,6 +191,9 @@ struct RotateInner {
     /// Read highwatermark/lowwatermark or age from this TOML file (local runs only).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["highwatermark", "lowwatermark", "age"])]
     config: Option<std::path::PathBuf>,
+    /// No progress output (local runs show a bar on a terminal, plain lines otherwise).
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// The rotation settings `audit rotate --config FILE` reads: `highwatermark` and
@@ -327,9 +331,15 @@ async fn rotate(ctx: Ctx, mut a: RotateInner) -> Result<Output, CommandError> {
     if let Some(keep) = keep {
         for chain in ctx.store().audit_chains().await? {
             let bound = ctx.store().audit_chain_rotation_bound(&chain, keep).await?;
+            let due = u64::try_from(ctx.store().count_audit_chain_upto(&chain, bound).await?)
+                .unwrap_or(0);
             let n = if a.dryrun {
-                u64::try_from(ctx.store().count_audit_chain_upto(&chain, bound).await?).unwrap_or(0)
+                due
             } else {
+                // Progress only where the operator watches: at the console.
+                let quiet = a.quiet || !ctx.principal.is_local() || due == 0;
+                let mut progress =
+                    Progress::start(&format!("audit rotate {chain}"), "rows", due, quiet);
                 let mut n = 0;
                 loop {
                     let got = ctx
@@ -340,7 +350,9 @@ async fn rotate(ctx: Ctx, mut a: RotateInner) -> Result<Output, CommandError> {
                         break;
                     }
                     n += got;
+                    progress.add(got);
                 }
+                progress.finish();
                 n
             };
             if n > 0 {

@@ -26,6 +26,7 @@ use super::records::{Parsed, Password, UserRecord, parse};
 use crate::access::{Target, Targets, check_targets};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
+use crate::progress::Progress;
 use crate::tokens::token_ad;
 use crate::user_object::{Profile, apply_input};
 
@@ -42,6 +43,9 @@ pub(crate) struct LoadArgs {
     /// The dump itself as JSON text instead of FILE (what `POST /api/v1/loaddata` sends).
     #[arg(long = "dump-json", hide = true)]
     dump_json: Option<String>,
+    /// No progress output (local runs show a bar on a terminal, plain lines otherwise).
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 impl Targets for LoadArgs {
@@ -122,7 +126,9 @@ pub(crate) async fn loaddata(ctx: Ctx, a: LoadArgs) -> Result<Output, CommandErr
     let parsed = parse(&text, min_len)?;
     drop(text);
     authorize(&ctx, &parsed).await?;
-    let (mut summary, loaded) = apply(&ctx, parsed, a.mode).await?;
+    // Progress only where the operator watches: at the console.
+    let quiet = a.quiet || !ctx.principal.is_local();
+    let (mut summary, loaded) = apply(&ctx, parsed, a.mode, quiet).await?;
     if a.scan_quota > 0 {
         summary.quota_scans = crate::quota::scan_loaded_users(&ctx, loaded, a.scan_quota).await;
     }
@@ -196,6 +202,7 @@ async fn apply(
     ctx: &Ctx,
     parsed: Parsed,
     mode: u8,
+    quiet: bool,
 ) -> Result<(LoadSummary, Vec<User>), CommandError> {
     let now = ctx.now();
     let mut summary = LoadSummary {
@@ -243,8 +250,11 @@ async fn apply(
         })
         .collect();
     let mut loaded = Vec::new();
+    let total = (prepared.len() + tokens.len() + keys.len()) as u64;
+    let mut progress = Progress::start("loaddata", "records", total, quiet);
     let mut tx = ctx.begin_change().await?;
     for (rec, existing, hash) in prepared {
+        progress.add(1);
         let label = rec.label.clone();
         let user = match existing {
             Some(_) if mode == 1 => {
@@ -311,6 +321,7 @@ async fn apply(
         loaded.push(user);
     }
     for (label, t, existing) in tokens {
+        progress.add(1);
         if existing.is_some() && mode == 1 {
             summary.tokens_skipped += 1;
             continue;
@@ -331,6 +342,7 @@ async fn apply(
         }
     }
     for (label, k, exists) in keys {
+        progress.add(1);
         if exists && mode == 1 {
             summary.api_keys_skipped += 1;
             continue;
@@ -365,6 +377,7 @@ async fn apply(
     }
     ctx.commit_change(tx, &format!("mode {mode}; {}", summary.text()))
         .await?;
+    progress.finish();
     Ok((summary, loaded))
 }
 

@@ -262,3 +262,56 @@ both_backends!(scan_quota_scans_the_loaded_users_homes, |env: &TestEnv| {
     env.manage_ok(&["loaddata", &file, "--scan-quota", "1"]);
     assert_eq!(used("frank")["used_quota_files"], 2);
 });
+
+#[test]
+fn loaddata_and_audit_rotate_show_progress_at_the_console_unless_quiet() {
+    let env = TestEnv::new(crate::harness::Backend::Sqlite);
+    let file = env.dir.path().join("two.json");
+    let dump = serde_json::json!({"format": "keyward", "version": 1, "users": [
+        {"username": "p1", "password": "Pass-word-1"},
+        {"username": "p2", "password": "Pass-word-2"}]});
+    std::fs::write(&file, dump.to_string()).unwrap();
+    let file = file.display().to_string();
+    let out = env.manage(&["loaddata", &file]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.lines().any(|l| l == "loaddata: 0/2 records"), "{err}");
+    assert!(
+        err.lines().any(|l| l == "loaddata: 2/2 records (100%)"),
+        "{err}"
+    );
+    let out = env.manage(&["loaddata", &file, "-q"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
+
+    let rotate = [
+        "audit",
+        "rotate",
+        "--highwatermark",
+        "1",
+        "--lowwatermark",
+        "0",
+    ];
+    let out = env.manage(&rotate).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("audit rotate ") && l.ends_with("rows (100%)")),
+        "{err}"
+    );
+    env.manage_ok(&["loaddata", &file, "-q"]);
+    let mut quiet = rotate.to_vec();
+    quiet.push("--quiet");
+    let out = env.manage(&quiet).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
+}
