@@ -5,7 +5,7 @@
 
 use sqlx::AnyConnection;
 
-use keyward_core::user::username_key;
+use keyward_core::user::{Role, Roles, username_key};
 use keyward_proto::{SessionId, UserId};
 
 use crate::users::{User, ensure_a_superuser_remains, from_row, select_users, superusers_before};
@@ -65,7 +65,23 @@ pub(crate) async fn update_user_record(
     user: &User,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let before = superusers_before(conn).await?;
+    // Only an edit that takes an active superuser away can leave the installation without one:
+    // the superuser count (a scan, under the superuser lock) is paid for those edits only.
+    let old: Option<(i64, String)> =
+        sqlx::query_as("SELECT active, roles FROM users WHERE id = $1")
+            .bind(user.id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let was_superuser = old.is_some_and(|(active, roles)| {
+        active == 1 && Roles::from_db(&roles).contains(Role::Superuser)
+    });
+    let stays_superuser = user.active && user.roles.contains(Role::Superuser);
+    let loses_one = was_superuser && !stays_superuser;
+    let before = if loses_one {
+        superusers_before(conn).await?
+    } else {
+        0
+    };
     let list = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     let done = sqlx::query(
         "UPDATE users SET email = $1, email_verified = $2, active = $3, roles = $4, \
@@ -97,7 +113,9 @@ pub(crate) async fn update_user_record(
             .execute(&mut *conn)
             .await?;
     }
-    ensure_a_superuser_remains(conn, before, &user.username).await?;
+    if loses_one {
+        ensure_a_superuser_remains(conn, before, &user.username).await?;
+    }
     Ok(true)
 }
 

@@ -292,7 +292,8 @@ pub(crate) async fn create_user(
     conn: &mut AnyConnection,
     new: &NewUser<'_>,
 ) -> Result<User, StoreError> {
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+    // Whether any user exists (not how many: a count is a scan, and loads create many users).
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) u")
         .fetch_one(&mut *conn)
         .await?;
     let key = username_key(new.username);
