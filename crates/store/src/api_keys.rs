@@ -45,7 +45,7 @@ macro_rules! select_keys {
     };
 }
 
-fn from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
     Ok(ApiKey {
         id: row.try_get::<String, _>("id")?.into(),
         role: row.try_get("role")?,

@@ -76,19 +76,7 @@ impl Store {
         let mut api_keys = Vec::with_capacity(rows.len());
         for row in rows {
             api_keys.push(ApiKeyRow {
-                key: ApiKey {
-                    id: row.try_get::<String, _>("id")?.into(),
-                    role: row.try_get("role")?,
-                    username: row.try_get::<String, _>("username")?.into(),
-                    realm: row.try_get("realm")?,
-                    description: row.try_get("description")?,
-                    created_at: row.try_get("created_at")?,
-                    expires_at: row.try_get("expires_at")?,
-                    revoked_at: row.try_get("revoked_at")?,
-                    owner_id: row
-                        .try_get::<Option<String>, _>("owner_id")?
-                        .map(UserId::from),
-                },
+                key: crate::api_keys::from_row(&row)?,
                 key_hash: row.try_get("key_hash")?,
                 owner_name: row.try_get("owner_name")?,
             });

@@ -216,17 +216,13 @@ async fn admin_get(
     )
 )]
 async fn admin_post(
-    State(state): State<AppState>,
+    state: State<AppState>,
     client: ClientAddr,
     endpoint: Result<Path<String>, PathRejection>,
     auth: Result<AdminAuth, LinotpError>,
     params: Result<LinotpParams, LinotpError>,
 ) -> Response {
-    challenge(
-        dispatch(state, client, endpoint, auth, params)
-            .await
-            .unwrap_or_else(IntoResponse::into_response),
-    )
+    admin_get(state, client, endpoint, auth, params).await
 }
 
 #[cfg(test)]

@@ -229,15 +229,11 @@ async fn getsession_get(
     responses(GetsessionAnswers)
 )]
 async fn getsession_post(
-    State(state): State<AppState>,
+    state: State<AppState>,
     auth: Result<AdminAuth, LinotpError>,
     params: Result<LinotpParams, LinotpError>,
 ) -> Response {
-    challenge(
-        getsession(state, auth, params)
-            .await
-            .unwrap_or_else(IntoResponse::into_response),
-    )
+    getsession_get(state, auth, params).await
 }
 
 /// The `admin_session` cookie's value, if the request has one.
