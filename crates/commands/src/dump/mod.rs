@@ -3,8 +3,8 @@
 //! passwd/shadow, Pure-FTPd, ProFTPD) turned into such a document.
 //!
 //! `dumpdata` reads one consistent snapshot and writes users (password = the stored hash),
-//! tokens (seeds and PINs still sealed under the enckey), API keys (hashes) and admins; realms,
-//! resolvers and policies are empty arrays (keyward has no such tables yet). `loaddata` (see
+//! tokens (seeds and PINs still sealed under the enckey), API keys (hashes), admins, realms and
+//! resolvers (bind passwords sealed; see `realms::dump_sections`); policies are an empty array. `loaddata` (see
 //! [`load`]) applies a file all or nothing in one transaction with its audit row. Files named by
 //! callers other than the local console live in `backups_path` (see [`files`]).
 
@@ -185,7 +185,8 @@ async fn dumpdata(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
     }
     let path = files::resolve(&ctx, &a.file, true)?;
     let snap = ctx.store().dump_snapshot().await?;
-    let doc = dump_document(&snap);
+    let mut doc = dump_document(&snap);
+    (doc.realms, doc.resolvers) = crate::realms::dump_sections::dump_sections(&ctx).await?;
     let bytes = to_json_text(&doc, a.indent)?;
     files::write_private(&path, &bytes)?;
     let counts = format!(
