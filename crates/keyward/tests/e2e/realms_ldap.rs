@@ -60,7 +60,7 @@ both_backends!(
             .output()
             .unwrap();
         assert_eq!(bad.status.code(), Some(1));
-        let text = String::from_utf8_lossy(&bad.stdout);
+        let text = String::from_utf8_lossy(&bad.stderr);
         assert!(text.contains("[FAILED] bind as uid=alice"), "{text}");
         assert!(text.contains("invalid credentials"), "{text}");
         // Dry run: the plan, nothing changed.
@@ -156,7 +156,7 @@ fn unresponsive_or_closed_ldap_fails_with_a_clear_error_in_time() {
         start.elapsed()
     );
     assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stderr);
     assert!(
         text.contains(&format!("[FAILED] bind as {ADMIN_DN}")),
         "{text}"
@@ -172,7 +172,7 @@ fn unresponsive_or_closed_ldap_fails_with_a_clear_error_in_time() {
     create_ldap_resolver(&env, &closed, &["--timeout", "1"]);
     let out = env.manage(&["testldap", "alice", "pw"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stderr);
     assert!(
         text.contains(&format!("[FAILED] connect to {closed}")),
         "{text}"
