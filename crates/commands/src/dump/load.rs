@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use super::files;
 use super::records::{Parsed, Password, UserRecord, parse};
+use super::token_fields::with_shared_token_fields;
 use crate::access::{Target, Targets, check_targets};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
@@ -434,38 +435,12 @@ async fn check_sealed(ctx: &Ctx, label: &str, t: &DumpToken) -> Result<(), Comma
 }
 
 fn token_row(t: &DumpToken, owner_id: Option<String>) -> Token {
-    Token {
-        id: t.id.clone(),
-        serial: t.serial.clone().into(),
-        token_type: t.token_type.clone(),
-        description: t.description.clone(),
-        owner_id,
-        owner_name: None,
-        active: t.active,
-        seed_sealed: t.seed_sealed.clone(),
-        pin_hash: t.pin_hash.clone(),
-        userpin_sealed: t.userpin_sealed.clone(),
-        sopin_sealed: t.sopin_sealed.clone(),
-        otplen: t.otplen,
-        hashlib: t.hashlib.clone(),
-        counter: t.counter,
-        time_step: t.time_step,
-        time_window: t.time_window,
-        time_shift: t.time_shift,
-        sync_window: t.sync_window,
-        count_window: t.count_window,
-        fail_count: t.fail_count,
-        max_fail: t.max_fail,
-        count_auth: t.count_auth,
-        count_auth_max: t.count_auth_max,
-        count_auth_success: t.count_auth_success,
-        count_auth_success_max: t.count_auth_success_max,
-        validity_start: t.validity_start,
-        validity_end: t.validity_end,
-        last_auth: t.last_auth,
-        info: t.info.clone(),
-        created_at: t.created_at,
-        updated_at: t.updated_at,
-        realms: t.realms.clone(),
-    }
+    with_shared_token_fields!(
+        t,
+        Token {
+            serial: t.serial.clone().into(),
+            owner_id: owner_id,
+            owner_name: None,
+        }
+    )
 }

@@ -12,6 +12,7 @@ mod convert;
 mod files;
 mod load;
 mod records;
+mod token_fields;
 
 use clap::Parser;
 use keyward_proto::StatusMessage;
@@ -24,6 +25,7 @@ use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
 use crate::user_object::object_json;
+use token_fields::with_shared_token_fields;
 
 pub use convert::{ConvertArgs, convert};
 pub use files::read_bounded;
@@ -97,38 +99,14 @@ pub fn dump_document(snap: &DumpSnapshot) -> Dump {
     let tokens = snap
         .tokens
         .iter()
-        .map(|t| DumpToken {
-            id: t.id.clone(),
-            serial: t.serial.to_string(),
-            token_type: t.token_type.clone(),
-            description: t.description.clone(),
-            user: t.owner_name.clone().unwrap_or_default(),
-            active: t.active,
-            seed_sealed: t.seed_sealed.clone(),
-            pin_hash: t.pin_hash.clone(),
-            userpin_sealed: t.userpin_sealed.clone(),
-            sopin_sealed: t.sopin_sealed.clone(),
-            otplen: t.otplen,
-            hashlib: t.hashlib.clone(),
-            counter: t.counter,
-            time_step: t.time_step,
-            time_window: t.time_window,
-            time_shift: t.time_shift,
-            sync_window: t.sync_window,
-            count_window: t.count_window,
-            fail_count: t.fail_count,
-            max_fail: t.max_fail,
-            count_auth: t.count_auth,
-            count_auth_max: t.count_auth_max,
-            count_auth_success: t.count_auth_success,
-            count_auth_success_max: t.count_auth_success_max,
-            validity_start: t.validity_start,
-            validity_end: t.validity_end,
-            last_auth: t.last_auth,
-            info: t.info.clone(),
-            realms: t.realms.clone(),
-            created_at: t.created_at,
-            updated_at: t.updated_at,
+        .map(|t| {
+            with_shared_token_fields!(
+                t,
+                DumpToken {
+                    serial: t.serial.to_string(),
+                    user: t.owner_name.clone().unwrap_or_default(),
+                }
+            )
         })
         .collect();
     let api_keys = snap
