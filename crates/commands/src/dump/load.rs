@@ -211,10 +211,29 @@ async fn apply(
         ignored: parsed.ignored.clone(),
         ..Default::default()
     };
-    // Everything read before the write transaction opens (no connection is held meanwhile),
-    // in one consistent read instead of a query per record.
-    let snap = ctx.store().dump_snapshot().await?;
-    let mut users_now: HashMap<String, User> = snap
+    // What the file names, read before the write transaction opens (no connection is held
+    // meanwhile), in one consistent read of just those rows.
+    let mut user_keys: Vec<String> = parsed
+        .users
+        .iter()
+        .map(|r| username_key(&r.username))
+        .chain(parsed.tokens.iter().map(|(_, t)| username_key(&t.user)))
+        .chain(parsed.api_keys.iter().map(|(_, k)| username_key(&k.owner)))
+        .filter(|k| !k.is_empty())
+        .collect();
+    user_keys.sort_unstable();
+    user_keys.dedup();
+    let serials: Vec<String> = parsed
+        .tokens
+        .iter()
+        .map(|(_, t)| t.serial.clone())
+        .collect();
+    let key_ids: Vec<String> = parsed.api_keys.iter().map(|(_, k)| k.id.clone()).collect();
+    let found = ctx
+        .store()
+        .dump_lookup(&user_keys, &serials, &key_ids)
+        .await?;
+    let mut users_now: HashMap<String, User> = found
         .users
         .into_iter()
         .map(|u| (username_key(&u.username), u))
@@ -224,12 +243,12 @@ async fn apply(
         .iter()
         .map(|(k, u)| (k.clone(), u.id.clone()))
         .collect();
-    let mut tokens_now: HashMap<String, Token> = snap
+    let mut tokens_now: HashMap<String, Token> = found
         .tokens
         .into_iter()
         .map(|t| (t.serial.to_string(), t))
         .collect();
-    let keys_now: HashSet<String> = snap.api_keys.iter().map(|k| k.key.id.to_string()).collect();
+    let keys_now: HashSet<String> = found.api_key_ids.into_iter().collect();
     let mut prepared = Vec::with_capacity(parsed.users.len());
     for rec in parsed.users {
         let existing = users_now.remove(&username_key(&rec.username));
