@@ -23,6 +23,7 @@ pub mod params;
 pub mod progress;
 pub mod quota;
 pub mod quota_scan;
+pub mod realms;
 pub mod registry;
 pub mod runtime_config;
 pub mod sessions;

@@ -73,8 +73,10 @@ pub struct LoadSummary {
     pub sessions_ended: u64,
     /// Quota scans run (local) or started (server) for loaded users (`--scan-quota`).
     pub quota_scans: usize,
-    /// Sections of the file that were read but not loaded (`2 realms`, `3 folders`).
+    /// Sections of the file that were read but not loaded (`3 folders`).
     pub ignored: Vec<String>,
+    pub resolvers_loaded: usize,
+    pub realms_loaded: usize,
 }
 
 impl LoadSummary {
@@ -94,6 +96,12 @@ impl LoadSummary {
             self.api_keys_skipped,
             self.sessions_ended
         );
+        if self.resolvers_loaded + self.realms_loaded > 0 {
+            s.push_str(&format!(
+                "; resolvers {} and realms {} loaded",
+                self.resolvers_loaded, self.realms_loaded
+            ));
+        }
         if !self.ignored.is_empty() {
             s.push_str(&format!("; ignored: {}", self.ignored.join(", ")));
         }
@@ -249,6 +257,8 @@ async fn apply(
         .map(|t| (t.serial.to_string(), t))
         .collect();
     let keys_now: HashSet<String> = found.api_key_ids.into_iter().collect();
+    let sections =
+        crate::realms::dump_sections::check_sections(ctx, parsed.realms, parsed.resolvers).await?;
     let mut prepared = Vec::with_capacity(parsed.users.len());
     for rec in parsed.users {
         let existing = users_now.remove(&username_key(&rec.username));
@@ -395,6 +405,9 @@ async fn apply(
             summary.api_keys_added += 1;
         }
     }
+    (summary.resolvers_loaded, summary.realms_loaded) =
+        crate::realms::dump_sections::load_sections(ctx, &mut tx, &sections, &owners, mode == 1)
+            .await?;
     ctx.commit_change(tx, &format!("mode {mode}; {}", summary.text()))
         .await?;
     progress.finish();

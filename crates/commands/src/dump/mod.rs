@@ -4,8 +4,8 @@
 //!
 //! `dumpdata` reads one consistent snapshot and writes users (password = the stored hash),
 //! tokens (seeds and PINs still sealed under the enckey), API keys (hashes) and admins as they
-//! are read ([`stream`]: memory stays flat however many users there are); realms, resolvers and
-//! policies are empty arrays (keyward has no such tables yet). `loaddata` (see
+//! are read ([`stream`]: memory stays flat however many users there are), realms and resolvers
+//! (bind passwords sealed; see `realms::dump_sections`); policies are an empty array. `loaddata` (see
 //! [`load`]) applies a file all or nothing in one transaction with its audit row. Files named by
 //! callers other than the local console live in `backups_path` (see [`files`]).
 
@@ -120,10 +120,11 @@ async fn dumpdata(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
         })?;
     rows.end_streamed().map_err(written)?;
     let api_keys: Vec<DumpApiKey> = rest.api_keys.iter().map(dump_api_key).collect();
+    let (realms, resolvers) = crate::realms::dump_sections::dump_sections(&ctx).await?;
     let empty: [serde_json::Value; 0] = [];
     let mut doc = rows.doc;
-    doc.field("realms", &empty).map_err(written)?;
-    doc.field("resolvers", &empty).map_err(written)?;
+    doc.field("realms", &realms).map_err(written)?;
+    doc.field("resolvers", &resolvers).map_err(written)?;
     doc.field("policies", &empty).map_err(written)?;
     doc.field("api_keys", &api_keys).map_err(written)?;
     doc.field("admins", &rows.admins).map_err(written)?;
