@@ -1,5 +1,5 @@
 //! Whole-installation reads and writes of `dumpdata` / `loaddata`: one consistent snapshot of
-//! users, tokens (with realms) and API keys read in one transaction, and the row writes a
+//! users, tokens (with realms), API keys and policies read in one transaction, and the row writes a
 //! restore needs beyond the ordinary ones — a user's stored hash, integer id and last login as
 //! the dump says, a token inserted with every column (its sealed values are bound to its id, so
 //! the id is kept), and an API key with its stored hash. The writes run on a connection already
@@ -29,6 +29,8 @@ pub struct DumpSnapshot {
     pub users: Vec<User>,
     pub tokens: Vec<Token>,
     pub api_keys: Vec<ApiKeyRow>,
+    /// Every policy, by name.
+    pub policies: Vec<keyward_core::policy::Policy>,
 }
 
 impl Store {
@@ -81,11 +83,19 @@ impl Store {
                 owner_name: row.try_get("owner_name")?,
             });
         }
+        let rows = sqlx::query(crate::policies::SELECT_ALL)
+            .fetch_all(&mut *tx)
+            .await?;
+        let policies = rows
+            .iter()
+            .map(crate::policies::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         tx.rollback().await?;
         Ok(DumpSnapshot {
             users,
             tokens,
             api_keys,
+            policies,
         })
     }
 }

@@ -69,6 +69,9 @@ pub struct LoadSummary {
     pub api_keys_added: u64,
     pub api_keys_updated: u64,
     pub api_keys_skipped: u64,
+    pub policies_added: u64,
+    pub policies_updated: u64,
+    pub policies_skipped: u64,
     pub sessions_ended: u64,
     /// Quota scans run (local) or started (server) for loaded users (`--scan-quota`).
     pub quota_scans: usize,
@@ -80,7 +83,8 @@ impl LoadSummary {
     fn text(&self) -> String {
         let mut s = format!(
             "{} dump: users {} added, {} updated, {} skipped; tokens {} added, {} updated, {} skipped; \
-             API keys {} added, {} updated, {} skipped; {} sessions ended",
+             API keys {} added, {} updated, {} skipped; policies {} added, {} updated, {} skipped; \
+             {} sessions ended",
             self.source,
             self.users_added,
             self.users_updated,
@@ -91,6 +95,9 @@ impl LoadSummary {
             self.api_keys_added,
             self.api_keys_updated,
             self.api_keys_skipped,
+            self.policies_added,
+            self.policies_updated,
+            self.policies_skipped,
             self.sessions_ended
         );
         if !self.ignored.is_empty() {
@@ -150,6 +157,11 @@ async fn authorize(ctx: &Ctx, parsed: &Parsed) -> Result<(), CommandError> {
     if !parsed.api_keys.is_empty() {
         return Err(CommandError::Forbidden(
             "loaddata: only a superuser loads API keys".into(),
+        ));
+    }
+    if !parsed.policies.is_empty() {
+        return Err(CommandError::Forbidden(
+            "loaddata: only a superuser loads policies".into(),
         ));
     }
     let mut targets = Vec::new();
@@ -229,6 +241,7 @@ async fn apply(
         .map(|t| (t.serial.to_string(), t))
         .collect();
     let keys_now: HashSet<String> = snap.api_keys.iter().map(|k| k.key.id.to_string()).collect();
+    let policies_now: HashSet<String> = snap.policies.iter().map(|p| p.name.clone()).collect();
     let mut prepared = Vec::with_capacity(parsed.users.len());
     for rec in parsed.users {
         let existing = users_now.remove(&username_key(&rec.username));
@@ -375,8 +388,24 @@ async fn apply(
             summary.api_keys_added += 1;
         }
     }
+    for (label, p) in &parsed.policies {
+        let exists = policies_now.contains(&p.name);
+        if exists && mode == 1 {
+            summary.policies_skipped += 1;
+            continue;
+        }
+        tx.put_policy(p, exists, now)
+            .await
+            .map_err(|e| store_err(label, e))?;
+        if exists {
+            summary.policies_updated += 1;
+        } else {
+            summary.policies_added += 1;
+        }
+    }
     ctx.commit_change(tx, &format!("mode {mode}; {}", summary.text()))
         .await?;
+    ctx.shared.policies.invalidate();
     progress.finish();
     Ok((summary, loaded))
 }

@@ -3,13 +3,13 @@
 //! passwd/shadow, Pure-FTPd, ProFTPD) turned into such a document.
 //!
 //! `dumpdata` reads one consistent snapshot and writes users (password = the stored hash),
-//! tokens (seeds and PINs still sealed under the enckey), API keys (hashes) and admins; realms,
-//! resolvers and policies are empty arrays (keyward has no such tables yet). `loaddata` (see
+//! tokens (seeds and PINs still sealed under the enckey), API keys (hashes), admins and policies
+//! (the records of `config export`); realms and resolvers are empty arrays (no such tables yet). `loaddata` (see
 //! [`load`]) applies a file all or nothing in one transaction with its audit row. Files named by
 //! callers other than the local console live in `backups_path` (see [`files`]).
 
 mod convert;
-mod files;
+pub(crate) mod files;
 mod load;
 mod records;
 
@@ -154,7 +154,11 @@ pub fn dump_document(snap: &DumpSnapshot) -> Dump {
         tokens,
         realms: Vec::new(),
         resolvers: Vec::new(),
-        policies: Vec::new(),
+        policies: snap
+            .policies
+            .iter()
+            .map(|p| serde_json::to_value(crate::policies::transfer::record(p)).unwrap_or_default())
+            .collect(),
         api_keys,
         admins,
     }
@@ -189,11 +193,12 @@ async fn dumpdata(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
     let bytes = to_json_text(&doc, a.indent)?;
     files::write_private(&path, &bytes)?;
     let counts = format!(
-        "{} users, {} admins, {} tokens, {} API keys",
+        "{} users, {} admins, {} tokens, {} API keys, {} policies",
         doc.users.len(),
         doc.admins.len(),
         doc.tokens.len(),
-        doc.api_keys.len()
+        doc.api_keys.len(),
+        doc.policies.len()
     );
     let mut json = serde_json::to_value(StatusMessage::ok("Data saved")).unwrap_or_default();
     if let Some(map) = json.as_object_mut() {
@@ -202,6 +207,7 @@ async fn dumpdata(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
         map.insert("admins".into(), doc.admins.len().into());
         map.insert("tokens".into(), doc.tokens.len().into());
         map.insert("api_keys".into(), doc.api_keys.len().into());
+        map.insert("policies".into(), doc.policies.len().into());
     }
     Ok(
         Output::new(format!("Data saved to {}: {counts}", path.display()), json)

@@ -23,6 +23,7 @@ mod manage_tokens;
 mod manage_user_flags;
 mod manage_users;
 mod oath;
+mod policies;
 mod readme_tour;
 mod server_admin;
 mod server_api_keys;
