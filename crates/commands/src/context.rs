@@ -50,8 +50,8 @@ pub struct Shared {
     pub lookup_limit: LookupLimit,
     /// This process's running quota scans (see [`crate::quota_scan`]).
     pub quota_scans: crate::quota_scan::QuotaScans,
-    /// This process's copy of the active policies (see [`crate::policies::cache`]).
-    pub policies: crate::policies::PolicyCache,
+    /// This process's copy of the active policies and passthru brake (see [`crate::policies`]).
+    pub policies: crate::policies::PolicyState,
     enckey: OnceCell<EncKey>,
     server_keys: OnceCell<ServerKeys>,
     audit_signer: OnceCell<SharedSigner>,

@@ -162,8 +162,9 @@ pub async fn pin_right(
     }
 }
 
-/// The `passthru` policy's check of a user without a token: the pass must be the password, and
-/// the user's access rules must allow a password login.
+/// The `passthru` policy's check of a user without a token: the pass must be the password, the
+/// user's access rules must allow a password login, and repeated failures make the user wait
+/// (see [`super::passthru_guard`]).
 pub async fn passthru(
     ctx: &Ctx,
     owner: &User,
@@ -176,6 +177,13 @@ pub async fn passthru(
             reason: format!("user refused: {}", denial.as_str()),
         });
     }
+    let guard = &ctx.shared.policies.passthru;
+    let name = owner.username.as_str();
+    if guard.reserve(name, ctx.shared.clock.now_ms()).is_err() {
+        return Ok(CheckOutcome::Rejected {
+            reason: "passthru attempts throttled after repeated failures".into(),
+        });
+    }
     let right = !pass.is_empty()
         && matches!(
             ctx.shared
@@ -184,6 +192,9 @@ pub async fn passthru(
                 .await?,
             Ok(true)
         );
+    if right {
+        guard.succeeded(name);
+    }
     Ok(if right {
         // No serial: the password, not a token, authenticated.
         CheckOutcome::Accepted {

@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod enforce;
+pub mod passthru_guard;
 pub mod transfer;
 
 use clap::Parser;
@@ -21,6 +22,28 @@ use crate::registry::{CommandSpec, command};
 use crate::table::Table;
 
 pub use cache::PolicyCache;
+
+/// What a process keeps about policies: its copy of the active set and the passthru brake.
+#[derive(Default)]
+pub struct PolicyState {
+    pub set: PolicyCache,
+    pub passthru: passthru_guard::PassthruGuard,
+}
+
+impl PolicyState {
+    /// Forgets the loaded set (after a change of the policies table in this process).
+    pub fn invalidate(&self) {
+        self.set.invalidate();
+    }
+
+    /// The active policies (see [`PolicyCache::get`]).
+    pub async fn get(
+        &self,
+        ctx: &Ctx,
+    ) -> Result<std::sync::Arc<keyward_core::policy::PolicySet>, CommandError> {
+        self.set.get(ctx).await
+    }
+}
 
 pub fn commands() -> Vec<CommandSpec> {
     vec![

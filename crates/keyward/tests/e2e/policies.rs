@@ -175,7 +175,11 @@ both_backends!(
             "bob",
         ]);
         assert!(accepted(&http, "bob", "pw-12345"));
-        assert!(!accepted(&http, "bob", "wrong-password"));
+        // Guessing is braked: after five failures even the right password waits.
+        for _ in 0..5 {
+            assert!(!accepted(&http, "bob", "wrong-password"));
+        }
+        assert!(!accepted(&http, "bob", "pw-12345"), "throttled");
         // otppin=none: the OTP alone; the PIN in front is now wrong.
         policy(&["create", "pin", "authentication", "otppin=none"]);
         assert!(!accepted(&http, "alice", &format!("1234{}", hotp(0))));
