@@ -23,6 +23,7 @@ impl Registry {
         all.extend(crate::paper_key::commands());
         all.extend(crate::dump::commands());
         all.extend(crate::realms::commands());
+        all.extend(crate::policies::commands());
         Registry::new(all)
     }
 }

@@ -20,6 +20,7 @@ pub mod login;
 pub mod output;
 pub mod paper_key;
 pub mod params;
+pub mod policies;
 pub mod progress;
 pub mod quota;
 pub mod quota_scan;

@@ -59,6 +59,12 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
         "dave:$1$R340qQAA$470a5RMlydob5dNSYCAAI1:2001:2001::/srv/ftp/dave:/bin/false\n",
     )
     .unwrap();
+    let policies = dir.join("policies.json");
+    std::fs::write(
+        &policies,
+        r#"{"policy": {"p2": {"scope": "enrollment", "action": "otp_length=8"}}}"#,
+    )
+    .unwrap();
     let enckey = dir.join("data").join("enckey");
     let protected = dir.join("enckey.protected");
     vec![
@@ -82,6 +88,20 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
         ("demoteuser", run("demoteuser alice auditor")),
         ("config set", run("config set registration_enabled true")),
         ("config unset", run("config unset registration_enabled")),
+        (
+            "config policy create",
+            run("config policy create p1 authentication passthru"),
+        ),
+        ("config policy disable", run("config policy disable p1")),
+        ("config policy enable", run("config policy enable p1")),
+        (
+            "config import",
+            run(&format!(
+                "config import -t policy -i {}",
+                policies.display()
+            )),
+        ),
+        ("config policy delete", run("config policy delete p1")),
         (
             "token init",
             run("token init --serial S1 --type hotp --genkey --user alice"),

@@ -5,6 +5,7 @@
 pub mod dump;
 pub mod error;
 pub mod ids;
+pub mod policy;
 pub mod quota;
 pub mod rest;
 pub mod token;

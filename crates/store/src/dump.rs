@@ -1,5 +1,5 @@
 //! Whole-installation reads and writes of `dumpdata` / `loaddata`: one consistent snapshot of
-//! users, tokens (with realms) and API keys read in one transaction, and the row writes a
+//! users, tokens (with realms), API keys and policies read in one transaction, and the row writes a
 //! restore needs beyond the ordinary ones — a user's stored hash, integer id and last login as
 //! the dump says, a token inserted with every column (its sealed values are bound to its id, so
 //! the id is kept), and an API key with its stored hash. The writes run on a connection already
@@ -32,6 +32,8 @@ pub struct DumpSnapshot {
     pub users: Vec<User>,
     pub tokens: Vec<Token>,
     pub api_keys: Vec<ApiKeyRow>,
+    /// Every policy, by name.
+    pub policies: Vec<keyward_core::policy::Policy>,
 }
 
 /// Where [`Store::dump_stream`] sends the large sections, one row at a time.
@@ -88,6 +90,7 @@ impl Store {
                 DumpStreamError::Rows(never) => match never {},
             })?;
         whole.api_keys = rest.api_keys;
+        whole.policies = rest.policies;
         Ok(whole)
     }
 
@@ -144,9 +147,17 @@ impl Store {
                 owner_name: row.try_get("owner_name")?,
             });
         }
+        let rows = sqlx::query(crate::policies::SELECT_ALL)
+            .fetch_all(&mut *tx)
+            .await?;
+        let policies = rows
+            .iter()
+            .map(crate::policies::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         tx.rollback().await?;
         Ok(DumpSnapshot {
             api_keys,
+            policies,
             ..DumpSnapshot::default()
         })
     }

@@ -12,6 +12,7 @@ pub mod instance;
 pub mod login_tx;
 mod migrations;
 mod native_read;
+pub mod policies;
 pub mod quota;
 pub mod realms;
 pub mod restore;

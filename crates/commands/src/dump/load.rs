@@ -70,6 +70,9 @@ pub struct LoadSummary {
     pub api_keys_added: u64,
     pub api_keys_updated: u64,
     pub api_keys_skipped: u64,
+    pub policies_added: u64,
+    pub policies_updated: u64,
+    pub policies_skipped: u64,
     pub sessions_ended: u64,
     /// Quota scans run (local) or started (server) for loaded users (`--scan-quota`).
     pub quota_scans: usize,
@@ -83,7 +86,8 @@ impl LoadSummary {
     fn text(&self) -> String {
         let mut s = format!(
             "{} dump: users {} added, {} updated, {} skipped; tokens {} added, {} updated, {} skipped; \
-             API keys {} added, {} updated, {} skipped; {} sessions ended",
+             API keys {} added, {} updated, {} skipped; policies {} added, {} updated, {} skipped; \
+             {} sessions ended",
             self.source,
             self.users_added,
             self.users_updated,
@@ -94,6 +98,9 @@ impl LoadSummary {
             self.api_keys_added,
             self.api_keys_updated,
             self.api_keys_skipped,
+            self.policies_added,
+            self.policies_updated,
+            self.policies_skipped,
             self.sessions_ended
         );
         if self.resolvers_loaded + self.realms_loaded > 0 {
@@ -159,6 +166,11 @@ async fn authorize(ctx: &Ctx, parsed: &Parsed) -> Result<(), CommandError> {
     if !parsed.api_keys.is_empty() {
         return Err(CommandError::Forbidden(
             "loaddata: only a superuser loads API keys".into(),
+        ));
+    }
+    if !parsed.policies.is_empty() {
+        return Err(CommandError::Forbidden(
+            "loaddata: only a superuser loads policies".into(),
         ));
     }
     let mut targets = Vec::new();
@@ -259,6 +271,13 @@ async fn apply(
     let keys_now: HashSet<String> = found.api_key_ids.into_iter().collect();
     let sections =
         crate::realms::dump_sections::check_sections(ctx, parsed.realms, parsed.resolvers).await?;
+    let policies_now: HashSet<String> = ctx
+        .store()
+        .list_policies()
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     let mut prepared = Vec::with_capacity(parsed.users.len());
     for rec in parsed.users {
         let existing = users_now.remove(&username_key(&rec.username));
@@ -408,8 +427,24 @@ async fn apply(
     (summary.resolvers_loaded, summary.realms_loaded) =
         crate::realms::dump_sections::load_sections(ctx, &mut tx, &sections, &owners, mode == 1)
             .await?;
+    for (label, p) in &parsed.policies {
+        let exists = policies_now.contains(&p.name);
+        if exists && mode == 1 {
+            summary.policies_skipped += 1;
+            continue;
+        }
+        tx.put_policy(p, exists, now)
+            .await
+            .map_err(|e| store_err(label, e))?;
+        if exists {
+            summary.policies_updated += 1;
+        } else {
+            summary.policies_added += 1;
+        }
+    }
     ctx.commit_change(tx, &format!("mode {mode}; {}", summary.text()))
         .await?;
+    ctx.shared.policies.invalidate();
     progress.finish();
     Ok((summary, loaded))
 }

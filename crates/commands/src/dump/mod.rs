@@ -5,12 +5,13 @@
 //! `dumpdata` reads one consistent snapshot and writes users (password = the stored hash),
 //! tokens (seeds and PINs still sealed under the enckey), API keys (hashes) and admins as they
 //! are read ([`stream`]: memory stays flat however many users there are), realms and resolvers
-//! (bind passwords sealed; see `realms::dump_sections`); policies are an empty array. `loaddata` (see
+//! (bind passwords sealed; see `realms::dump_sections`) and policies (the records of `config
+//! export`). `loaddata` (see
 //! [`load`]) applies a file all or nothing in one transaction with its audit row. Files named by
 //! callers other than the local console live in `backups_path` (see [`files`]).
 
 mod convert;
-mod files;
+pub(crate) mod files;
 mod load;
 mod records;
 mod stream;
@@ -121,18 +122,23 @@ async fn dumpdata(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
     rows.end_streamed().map_err(written)?;
     let api_keys: Vec<DumpApiKey> = rest.api_keys.iter().map(dump_api_key).collect();
     let (realms, resolvers) = crate::realms::dump_sections::dump_sections(&ctx).await?;
-    let empty: [serde_json::Value; 0] = [];
+    let policies: Vec<_> = rest
+        .policies
+        .iter()
+        .map(crate::policies::transfer::record)
+        .collect();
     let mut doc = rows.doc;
     doc.field("realms", &realms).map_err(written)?;
     doc.field("resolvers", &resolvers).map_err(written)?;
-    doc.field("policies", &empty).map_err(written)?;
+    doc.field("policies", &policies).map_err(written)?;
     doc.field("api_keys", &api_keys).map_err(written)?;
     doc.field("admins", &rows.admins).map_err(written)?;
     doc.finish().map_err(written)?.commit()?;
     let (users, admins, tokens) = (rows.users, rows.admins.len(), rows.tokens);
     let counts = format!(
-        "{users} users, {admins} admins, {tokens} tokens, {} API keys",
-        api_keys.len()
+        "{users} users, {admins} admins, {tokens} tokens, {} API keys, {} policies",
+        api_keys.len(),
+        policies.len()
     );
     let mut json = serde_json::to_value(StatusMessage::ok("Data saved")).unwrap_or_default();
     if let Some(map) = json.as_object_mut() {
@@ -141,6 +147,7 @@ async fn dumpdata(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
         map.insert("admins".into(), admins.into());
         map.insert("tokens".into(), tokens.into());
         map.insert("api_keys".into(), api_keys.len().into());
+        map.insert("policies".into(), policies.len().into());
     }
     Ok(
         Output::new(format!("Data saved to {}: {counts}", path.display()), json)

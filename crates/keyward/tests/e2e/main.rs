@@ -24,6 +24,7 @@ mod manage_tokens;
 mod manage_user_flags;
 mod manage_users;
 mod oath;
+mod policies;
 mod readme_tour;
 mod realms_ldap;
 mod server_admin;
