@@ -8,7 +8,7 @@
 //!   (scope admin), called by the registry for every changing command on every transport.
 //!
 //! Who a request is about is decided in [`user_subject`] / [`named_subject`]: the user's realm
-//! and resolver come from there alone, so realm definitions can be wired in at that one place.
+//! and resolver come from there alone (the realm definitions, [`crate::realms`]).
 
 use std::net::IpAddr;
 
@@ -24,49 +24,49 @@ use crate::login::check_user_access;
 use crate::output::CommandError;
 use crate::validate::CheckOutcome;
 
-/// The resolver name of keyward's own user store.
-pub const INTERNAL_RESOLVER: &str = "internal";
-
-/// The realm of a user record. Until realm definitions exist, every user found is in the
-/// default realm (`user@realm` finds users only for that realm).
-pub fn user_realm(ctx: &Ctx, _user: &User) -> String {
-    ctx.settings().default_realm.to_lowercase()
-}
-
-/// The resolver a user record comes from (today always keyward's own store).
-pub fn user_resolver(_user: &User) -> &'static str {
-    INTERNAL_RESOLVER
-}
-
-/// The subject of a known user.
-pub fn user_subject(ctx: &Ctx, user: &User, client: Option<IpAddr>) -> Subject {
-    Subject::new(
+/// The subject of a known user: its realm and resolver as the realm definitions say
+/// ([`crate::realms::realm_of_source`]).
+pub async fn user_subject(
+    ctx: &Ctx,
+    user: &User,
+    client: Option<IpAddr>,
+) -> Result<Subject, CommandError> {
+    let source = crate::realms::source_of_user(ctx, user).await?;
+    let realms: Vec<String> = crate::realms::realm_of_source(ctx, &source)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Subject::new(
         Some(user.username.as_str()),
-        &[user_realm(ctx, user)],
-        Some(user_resolver(user)),
+        &realms,
+        Some(source.resolver.as_str()),
         client,
-    )
+    ))
 }
 
 /// The subject of a request that names a user (`name`, `name@realm`, or `realm` apart) without
-/// looking the user up: for checks made before any credential is read.
-pub fn named_subject(
+/// looking the user up: for checks made before any credential is read. `name@realm` splits only
+/// where `realm` is a realm; otherwise the default realm is meant.
+pub async fn named_subject(
     ctx: &Ctx,
     user: Option<&str>,
     realm: Option<&str>,
     client: Option<IpAddr>,
-) -> Subject {
-    let default = ctx.settings().default_realm.to_lowercase();
+) -> Result<Subject, CommandError> {
+    let default = crate::realms::default_realm(ctx).await?.unwrap_or_default();
     let realm_given = realm.map(str::trim).filter(|r| !r.is_empty());
     let (name, realm) = match (user.map(str::trim), realm_given) {
         (Some(u), Some(r)) => (Some(u), r.to_lowercase()),
         (Some(u), None) => match u.rsplit_once('@') {
-            Some((n, r)) if r.eq_ignore_ascii_case(&default) => (Some(n), default),
+            Some((n, r)) if !n.is_empty() && crate::realms::is_realm(ctx, r).await? => {
+                (Some(n), r.to_lowercase())
+            }
             _ => (Some(u), default),
         },
         (None, r) => (None, r.map(str::to_lowercase).unwrap_or(default)),
     };
-    Subject::new(name, &[realm], None, client)
+    let realms: Vec<String> = std::iter::once(realm).filter(|r| !r.is_empty()).collect();
+    Ok(Subject::new(name, &realms, None, client))
 }
 
 /// Whether an authorization policy makes `/validate/*` need a validate API key for this request.
@@ -80,7 +80,7 @@ pub async fn api_key_required(
     if set.scope_is_empty(Scope::Authorization) {
         return Ok(false);
     }
-    let s = named_subject(ctx, user, realm, client);
+    let s = named_subject(ctx, user, realm, client).await?;
     Ok(set.flag(Scope::Authorization, "api_key_required", &s))
 }
 
@@ -117,7 +117,7 @@ pub async fn authentication(
         return Ok(AuthPolicy::default());
     }
     let s = match user {
-        Some(u) => user_subject(ctx, u, client),
+        Some(u) => user_subject(ctx, u, client).await?,
         None => Subject::new(None, &[], None, client),
     };
     let scope = Scope::Authentication;
@@ -152,10 +152,7 @@ pub async fn pin_right(
             if let Some((_, ok)) = checked.iter().find(|(p, _)| p == pin) {
                 return Ok(*ok);
             }
-            let ok = matches!(
-                ctx.shared.hashing.verify(pin, &owner.password_hash).await?,
-                Ok(true)
-            );
+            let ok = crate::realms::check_user_password(ctx, owner, pin).await?;
             checked.push((pin.to_string(), ok));
             Ok(ok)
         }
@@ -184,14 +181,7 @@ pub async fn passthru(
             reason: "passthru attempts throttled after repeated failures".into(),
         });
     }
-    let right = !pass.is_empty()
-        && matches!(
-            ctx.shared
-                .hashing
-                .verify(pass, &owner.password_hash)
-                .await?,
-            Ok(true)
-        );
+    let right = crate::realms::check_user_password(ctx, owner, pass).await?;
     if right {
         guard.succeeded(name);
     }
@@ -227,7 +217,7 @@ pub async fn enrollment_defaults(
         return Ok(EnrollDefaults::default());
     }
     let s = match owner {
-        Some(u) => user_subject(ctx, u, None),
+        Some(u) => user_subject(ctx, u, None).await?,
         None => Subject::new(None, realms, None, None),
     };
     let scope = Scope::Enrollment;
@@ -263,7 +253,7 @@ async fn token_subject(ctx: &Ctx, serial: &str) -> Result<Option<Subject>, Comma
         None => None,
     };
     let mut s = match &owner {
-        Some(u) => user_subject(ctx, u, None),
+        Some(u) => user_subject(ctx, u, None).await?,
         None => Subject::new(None, &[], None, None),
     };
     if !token.realms.is_empty() {
@@ -299,14 +289,14 @@ pub async fn check_admin_policy(
     for t in targets {
         let s = match t {
             Target::Token(serial) => token_subject(ctx, serial).await?,
-            Target::User(name) => crate::tokens::find_owner(ctx, name)
-                .await
-                .ok()
-                .flatten()
-                .map(|u| user_subject(ctx, &u, None)),
-            Target::UserRef(r) => crate::user_edit::find_user_ref(ctx, r)
-                .await?
-                .map(|u| user_subject(ctx, &u, None)),
+            Target::User(name) => match crate::tokens::find_owner(ctx, name).await {
+                Ok(Some(u)) => Some(user_subject(ctx, &u, None).await?),
+                _ => None,
+            },
+            Target::UserRef(r) => match crate::user_edit::find_user_ref(ctx, r).await? {
+                Some(u) => Some(user_subject(ctx, &u, None).await?),
+                None => None,
+            },
             _ => None,
         };
         subjects.extend(s);
