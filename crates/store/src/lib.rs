@@ -8,6 +8,7 @@ pub mod audit_heads;
 pub mod challenges;
 mod columns;
 pub mod dump;
+pub mod fileserver;
 pub mod instance;
 pub mod login_tx;
 mod migrations;
