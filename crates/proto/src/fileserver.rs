@@ -166,8 +166,10 @@ pub struct FsClusterConfig {
     pub config: String,
 }
 
-/// A shard in the member configuration.
+/// A shard in the member configuration (unknown keys are refused: a `member_id` added below a
+/// `[[shards]]` table would otherwise land in it unnoticed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FsConfigShard {
     pub shard_id: String,
     #[serde(default)]

@@ -151,18 +151,40 @@ both_backends!(
         user(env, "alice"); // a plain user: reads the shards
         let server = env.serve_in_process();
         let http = Http::new(&server);
-        let cluster = created_id(&env.console_ok(&["fsclustercreate", "Default Cluster"]));
-        let shard = created_id(&env.console_ok(&["fsshardcreate", "Docs", "Documents"]));
-        let read_only = created_id(&env.console_ok(&["fsshardcreate", "Archive", "Old"]));
-        let unlinked = created_id(&env.console_ok(&["fsshardcreate", "Other", "Elsewhere"]));
-        env.console_ok(&["fsshardlink", &cluster, &shard, "rw"]);
-        env.console_ok(&["fsshardlink", &cluster, &read_only, "r"]);
-        let text = env.console_ok(&[
-            "fsclustershowconfig",
-            &cluster,
-            "--server-url",
-            server.url(),
-        ]);
+        // Set up over REST as root (the adapters run the same commands).
+        let root = format!("Bearer {}", http.login_ok("root", "pw-12345"));
+        let post = |path: &str, body: serde_json::Value| {
+            let r = http.post(path, &body, Some(&root));
+            assert_eq!(r.status, 201, "{path}: {}", r.text);
+            r.json()["id"].as_str().unwrap().to_string()
+        };
+        let cluster = post(
+            "/api/v1/fileserver/clusters",
+            json!({ "title": "Default Cluster" }),
+        );
+        let shard_body = |t: &str| json!({ "title": t, "description": "d" });
+        let shard = post("/api/v1/fileserver/shards", shard_body("Docs"));
+        let read_only = post("/api/v1/fileserver/shards", shard_body("Archive"));
+        let unlinked = post("/api/v1/fileserver/shards", shard_body("Other"));
+        let link =
+            |s: &str, p: &str| json!({ "cluster_id": cluster, "shard_id": s, "permission": p });
+        post("/api/v1/fileserver/links", link(&shard, "rw"));
+        post("/api/v1/fileserver/links", link(&read_only, "r"));
+        let dup = http.post("/api/v1/fileserver/links", &link(&shard, "r"), Some(&root));
+        dup.assert_error(409);
+        let bad = http.post("/api/v1/fileserver/links", &link(&shard, "x"), Some(&root));
+        assert_eq!(bad.assert_error(400)["field"], "permission");
+        let config_path = format!(
+            "/api/v1/fileserver/clusters/{cluster}/config?server_url={}",
+            server.url()
+        );
+        let r = http.send(
+            http.client
+                .get(http.url(&config_path))
+                .header("Authorization", &root),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        let text = r.json()["config"].as_str().unwrap().to_string();
         let file = env.dir.path().join("member.toml");
         std::fs::write(&file, &text).unwrap();
 
@@ -279,5 +301,18 @@ both_backends!(
         // The replay stays refused after the TTL (the timestamp is still remembered).
         http.post("/fileserver/alive/", &body, None)
             .assert_error(409);
+
+        // A linked cluster goes over REST only with force=true.
+        let delete = |path: &str| {
+            http.send(
+                http.client
+                    .delete(http.url(path))
+                    .header("Authorization", &root),
+            )
+        };
+        delete(&format!("/api/v1/fileserver/clusters/{cluster}")).assert_error(409);
+        let gone = delete(&format!("/api/v1/fileserver/clusters/{cluster}?force=true"));
+        assert_eq!(gone.status, 200, "{}", gone.text);
+        assert_eq!(env.query_i64("SELECT COUNT(*) FROM fileserver_links"), 0);
     }
 );
