@@ -32,7 +32,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Transaction};
 
-pub use migrations::MIGRATION_COUNT;
+pub use migrations::{MIGRATION_COUNT, SCHEMA_VERSION};
 
 /// Which database engine a store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

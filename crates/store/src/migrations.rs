@@ -42,6 +42,13 @@ const MIGRATIONS: &[Migration] = &[
 /// How many migrations this build knows; a test pins it so none is lost or renumbered.
 pub const MIGRATION_COUNT: usize = 7;
 
+/// The schema version this build brings a database to: the last migration's version (the
+/// count, while the numbers are linear; backups compare with this).
+pub const SCHEMA_VERSION: i64 = match MIGRATIONS.last() {
+    Some(m) => m.version,
+    None => 0,
+};
+
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS keyward_migrations (\
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 
