@@ -158,7 +158,7 @@ pub async fn accept(ctx: &Ctx, req: &FsAliveRequest) -> Result<FsAliveAccepted, 
         .unwrap_or(i64::MAX / 2_000)
         .saturating_mul(1000);
     let skew_ms = a.timestamp_ms.saturating_sub(now_ms);
-    if skew_ms.abs() > window_ms {
+    if skew_ms.unsigned_abs() > window_ms.unsigned_abs() {
         return Err(reject(
             &target,
             "stale timestamp",
@@ -202,12 +202,11 @@ pub async fn accept(ctx: &Ctx, req: &FsAliveRequest) -> Result<FsAliveAccepted, 
     let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX / 2));
     let recorded = record(
         ctx,
-        &target,
+        (&cluster_id, &target),
         &a,
         &shards,
-        now,
-        expires_at,
-        now_ms - window_ms,
+        (now, expires_at),
+        now_ms.saturating_sub(window_ms),
     )
     .await
     .map_err(|e| reject(&target, "store error", e))?;
@@ -244,18 +243,17 @@ pub async fn accept(ctx: &Ctx, req: &FsAliveRequest) -> Result<FsAliveAccepted, 
 /// audit row.
 async fn record(
     ctx: &Ctx,
-    target: &str,
+    (cluster_id, target): (&str, &str),
     a: &FsAnnouncement,
     shards: &[(String, bool, bool)],
-    now: i64,
-    expires_at: i64,
+    (now, expires_at): (i64, i64),
     replay_floor_ms: i64,
 ) -> Result<Recorded, CommandError> {
     let mut tx = ctx.begin_change().await?;
     tx.prune_fileserver_members(now, replay_floor_ms).await?;
     let recorded = tx
         .record_fileserver_announcement(&Announcement {
-            cluster_id: target.split('/').next().unwrap_or_default(),
+            cluster_id,
             member_id: &a.member_id,
             url: &a.url,
             ts_ms: a.timestamp_ms,

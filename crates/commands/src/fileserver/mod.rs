@@ -341,7 +341,7 @@ async fn cluster_show_config(ctx: Ctx, mut a: ShowConfigArgs) -> Result<Output, 
         })
         .collect();
     let url = server_url(&ctx, a.server_url);
-    alive::check_url(&url).map_err(|e| CommandError::invalid_field("--server-url", e))?;
+    alive::check_url(&url).map_err(|e| CommandError::invalid_field("server_url", e))?;
     let config = keys::member_config(&ctx, &cluster, &url, config_shards).await?;
     let text = keys::member_config_toml(&config, &cluster.title)?;
     let value = json!(FsClusterConfig {
