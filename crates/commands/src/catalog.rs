@@ -24,6 +24,7 @@ impl Registry {
         all.extend(crate::dump::commands());
         all.extend(crate::realms::commands());
         all.extend(crate::policies::commands());
+        all.extend(crate::fileserver::commands());
         Registry::new(all)
     }
 }

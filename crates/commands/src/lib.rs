@@ -14,6 +14,7 @@ pub mod change;
 pub mod context;
 pub mod csv;
 pub mod dump;
+pub mod fileserver;
 pub mod hashing;
 pub mod keys;
 pub mod login;

@@ -11,6 +11,7 @@ mod api_client_tokens;
 mod cli_help;
 mod dump_import;
 mod dump_load;
+mod fileserver;
 mod hardening_audit;
 mod hardening_small;
 mod hardening_tx;
