@@ -188,6 +188,14 @@ settings! {
     /// write and read dump files (names given there must stay inside it); default:
     /// `backups` in data_dir. Local `keyward manage` runs take any path.
     backups_path: Option<String> = None;
+    /// The URL clients and fileserver cluster members reach this server at (printed by
+    /// `fsclustershowconfig`); default: built from `listen` (https with tls_cert_file).
+    public_url: Option<String> = None;
+    /// Seconds a fileserver cluster member stays listed after its last accepted announcement.
+    fileserver_member_ttl_secs: u64 = 120;
+    /// Largest difference in seconds between an announcement's timestamp and the server's
+    /// clock; older (or later) announcements are refused as stale.
+    fileserver_announce_window_secs: u64 = 60;
 }
 
 impl Settings {

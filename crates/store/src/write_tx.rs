@@ -172,6 +172,18 @@ write_ops! {
     fn config_set(key: &str, value: &str, now: i64) -> () = crate::runtime_config::config_set;
     fn config_unset(key: &str) -> bool = crate::runtime_config::config_unset;
 
+    /// Inserts a policy (or, with `replace`, overwrites the one of its name); a taken name
+    /// without `replace` is a conflict.
+    fn put_policy(policy: &keyward_core::policy::Policy, replace: bool, now: i64) -> ()
+        = crate::policies::put_policy;
+    /// Sets a policy's active flag; false when no such policy.
+    fn set_policy_active(name: &str, active: bool, now: i64) -> bool
+        = crate::policies::set_policy_active;
+    /// Deletes a policy; false when no such policy.
+    fn delete_policy(name: &str) -> bool = crate::policies::delete_policy;
+    /// Deletes every policy (`config import --cleanup`); returns how many.
+    fn delete_all_policies() -> u64 = crate::policies::delete_all_policies;
+
     /// Deletes up to `chunk` challenges created before `cutoff`; returns how many went.
     fn delete_challenges_chunk(cutoff: i64, chunk: i64) -> u64
         = crate::challenges::delete_challenges_chunk;

@@ -65,6 +65,14 @@ pub async fn source_of_user(ctx: &Ctx, user: &User) -> Result<UserSource, Comman
 /// `default_realm` setting for internal users. `None`: in no realm.
 pub async fn realm_of_user(ctx: &Ctx, user: &User) -> Result<Option<String>, CommandError> {
     let source = source_of_user(ctx, user).await?;
+    realm_of_source(ctx, &source).await
+}
+
+/// [`realm_of_user`] for a user whose source is already known.
+pub async fn realm_of_source(
+    ctx: &Ctx,
+    source: &UserSource,
+) -> Result<Option<String>, CommandError> {
     let realms = ctx.store().list_realms().await?;
     if realms.is_empty() {
         return Ok(source
@@ -79,6 +87,15 @@ pub async fn realm_of_user(ctx: &Ctx, user: &User) -> Result<Option<String>, Com
         .find(|r| r.is_default)
         .map(|r| r.name.clone())
         .or(first))
+}
+
+/// Whether `name` is a realm: a defined one, or (none defined) the `default_realm` setting.
+pub async fn is_realm(ctx: &Ctx, name: &str) -> Result<bool, CommandError> {
+    let realms = ctx.store().list_realms().await?;
+    if realms.is_empty() {
+        return Ok(name.eq_ignore_ascii_case(&ctx.settings().default_realm));
+    }
+    Ok(realms.iter().any(|r| r.name.eq_ignore_ascii_case(name)))
 }
 
 /// The default realm's name: the defined default, else (no realm defined) the setting.
@@ -149,4 +166,27 @@ pub async fn check_resolver_password(
 ) -> Result<bool, CommandError> {
     let resolver = load_resolver(ctx, &source.resolver).await?;
     directory::check_password(ctx, &resolver, user, password).await
+}
+
+/// Whether `password` is the user's password, wherever it lives: keyward's own hash (behind the
+/// hashing bound) or the user's resolver (an LDAP bind, the passwd file) for shadow users.
+pub async fn check_user_password(
+    ctx: &Ctx,
+    user: &User,
+    password: &str,
+) -> Result<bool, CommandError> {
+    if password.is_empty() {
+        return Ok(false);
+    }
+    let source = source_of_user(ctx, user).await?;
+    if source.is_internal() {
+        return Ok(matches!(
+            ctx.shared
+                .hashing
+                .verify(password, &user.password_hash)
+                .await?,
+            Ok(true)
+        ));
+    }
+    check_resolver_password(ctx, user, &source, password).await
 }
