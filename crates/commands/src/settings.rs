@@ -184,6 +184,10 @@ settings! {
     /// write and read dump files (names given there must stay inside it); default:
     /// `backups` in data_dir. Local `keyward manage` runs take any path.
     backups_path: Option<String> = None;
+    /// The SAML identity provider's metadata, a file path or an http(s) URL (`testsaml`).
+    saml_idp_metadata: Option<String> = None;
+    /// The IdP entity id `testsaml` expects in that metadata (any when unset).
+    saml_idp_entity_id: Option<String> = None;
 }
 
 impl Settings {

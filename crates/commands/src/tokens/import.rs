@@ -83,6 +83,9 @@ pub struct LoadTokensArgs {
     /// Comma-separated realms to put the tokens in (as `token init`).
     #[arg(long)]
     tokenrealm: Option<String>,
+    /// LinOTP's name for the realm of uploaded tokens (same as --realm).
+    #[arg(long)]
+    targetrealm: Option<String>,
 }
 
 /// The file formats `loadtokens` reads.
@@ -184,7 +187,7 @@ fn decryption(a: &LoadTokensArgs) -> Result<Decryption, CommandError> {
 /// The union of the comma-separated realm lists, lowercased.
 fn realms(a: &LoadTokensArgs) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for list in [given(&a.realm), given(&a.tokenrealm)]
+    for list in [given(&a.realm), given(&a.tokenrealm), given(&a.targetrealm)]
         .into_iter()
         .flatten()
     {
@@ -267,7 +270,11 @@ async fn loadtokens(ctx: Ctx, a: LoadTokensArgs) -> Result<Output, CommandError>
             time_step: i64::from(t.time_step),
             time_window: TIME_WINDOW,
             time_shift: t.time_shift,
-            info: Map::new(),
+            info: t
+                .info
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect::<Map<_, _>>(),
             realms: realms.clone(),
             now,
         });

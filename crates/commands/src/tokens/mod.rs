@@ -8,6 +8,7 @@
 mod admin;
 mod enroll;
 mod import;
+pub(crate) mod ocra2;
 pub mod lookup_limit;
 mod query;
 mod resolvers;

@@ -91,6 +91,7 @@ fn parse_line(line: &str) -> Result<ImportedToken, String> {
         time_step,
         time_shift: 0,
         user: None,
+        info: Vec::new(),
     })
 }
 
