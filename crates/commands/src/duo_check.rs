@@ -144,7 +144,9 @@ impl DuoClient {
             .await
             .map_err(|e| format!("reading the answer failed: {}", describe_send_error(&e)))?;
         if bytes.len() > MAX_ANSWER_BYTES {
-            return Err(format!("the answer is larger than {MAX_ANSWER_BYTES} bytes"));
+            return Err(format!(
+                "the answer is larger than {MAX_ANSWER_BYTES} bytes"
+            ));
         }
         let value = serde_json::from_slice(&bytes).map_err(|_| {
             format!("HTTP {status}: the answer is not Duo's JSON (is the host a Duo API host?)")
@@ -166,7 +168,10 @@ fn describe_send_error(e: &reqwest::Error) -> String {
 /// Duo's failure text: `message (code N): message_detail`.
 fn duo_failure(status: u16, v: &Value) -> String {
     let message = v["message"].as_str().unwrap_or("no message");
-    let code = v["code"].as_i64().map(|c| format!(" (code {c})")).unwrap_or_default();
+    let code = v["code"]
+        .as_i64()
+        .map(|c| format!(" (code {c})"))
+        .unwrap_or_default();
     let detail = v["message_detail"]
         .as_str()
         .map(|d| format!(": {d}"))
@@ -220,7 +225,10 @@ async fn testduoconnection(ctx: Ctx, a: DuoArgs) -> Result<Output, CommandError>
         now: ctx.now(),
     };
     let mut report = Report {
-        lines: vec![format!("Duo API {} (signed for {})", client.base, client.host)],
+        lines: vec![format!(
+            "Duo API {} (signed for {})",
+            client.base, client.host
+        )],
         steps: Vec::new(),
     };
     // 1. The keys.
@@ -238,7 +246,12 @@ async fn testduoconnection(ctx: Ctx, a: DuoArgs) -> Result<Output, CommandError>
             return Ok(report.finish(false));
         }
     }
-    let Some(user) = a.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
+    let Some(user) = a
+        .username
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    else {
         return Ok(report.finish(true));
     };
     let duo_user = user.split('@').next().unwrap_or(user);
@@ -272,7 +285,11 @@ async fn testduoconnection(ctx: Ctx, a: DuoArgs) -> Result<Output, CommandError>
         }
     }
     // 3. A push to the user's first device.
-    let params = [("username", duo_user), ("factor", "push"), ("device", "auto")];
+    let params = [
+        ("username", duo_user),
+        ("factor", "push"),
+        ("device", "auto"),
+    ];
     let ok = match client.call("POST", "/auth/v2/auth", &params).await {
         Ok((status, v)) if is_ok(status, &v) => {
             let result = v["response"]["result"].as_str().unwrap_or("");

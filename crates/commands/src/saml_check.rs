@@ -146,7 +146,11 @@ fn check_metadata(report: &mut Report, text: &str, expected_entity: Option<&str>
         report.step("parse", false, "no md:EntityDescriptor in the metadata");
         return;
     };
-    report.step("parse", true, format!("{} entity descriptor(s)", entities.len()));
+    report.step(
+        "parse",
+        true,
+        format!("{} entity descriptor(s)", entities.len()),
+    );
     let id = entity.attribute("entityID").unwrap_or("");
     match expected_entity {
         _ if id.is_empty() => report.step("entity id", false, "the entityID is empty"),
@@ -161,7 +165,11 @@ fn check_metadata(report: &mut Report, text: &str, expected_entity: Option<&str>
         .children()
         .find(|n| n.has_tag_name((MD_NS, "IDPSSODescriptor")))
     else {
-        report.step("sso endpoint", false, "no md:IDPSSODescriptor (not an IdP?)");
+        report.step(
+            "sso endpoint",
+            false,
+            "no md:IDPSSODescriptor (not an IdP?)",
+        );
         return;
     };
     let sso: Vec<(&str, &str)> = idp
@@ -303,15 +311,29 @@ mod tests {
     fn certificate_dates_decide() {
         let at = |now: i64| {
             let mut r = Report::default();
-            check_metadata(&mut r, &metadata(), Some("https://idp.example.test/saml"), now);
+            check_metadata(
+                &mut r,
+                &metadata(),
+                Some("https://idp.example.test/saml"),
+                now,
+            );
             (r.failed, r.lines.join("\n"))
         };
         let (failed, text) = at(NOT_BEFORE + 100);
         assert!(!failed, "{text}");
-        assert!(text.contains("signing certificate 1: OK CN=idp.example.test"), "{text}");
-        assert!(text.contains("(HTTP-POST)") && !text.contains("WARNING"), "{text}");
+        assert!(
+            text.contains("signing certificate 1: OK CN=idp.example.test"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(HTTP-POST)") && !text.contains("WARNING"),
+            "{text}"
+        );
         let (failed, text) = at(NOT_AFTER - 86_400);
-        assert!(!failed && text.contains("WARNING expires within 30 days"), "{text}");
+        assert!(
+            !failed && text.contains("WARNING expires within 30 days"),
+            "{text}"
+        );
         let (failed, text) = at(NOT_AFTER + 1);
         assert!(failed && text.contains("FAILED expired"), "{text}");
         let (failed, text) = at(NOT_BEFORE - 1);
@@ -326,7 +348,12 @@ mod tests {
 
     #[test]
     fn structural_failures_are_named() {
-        assert!(run("<not xml", None).lines.join("\n").contains("not well-formed"));
+        assert!(
+            run("<not xml", None)
+                .lines
+                .join("\n")
+                .contains("not well-formed")
+        );
         let no_idp = format!(r#"<EntityDescriptor xmlns="{MD_NS}" entityID="https://idp"/>"#);
         let r = run(&no_idp, None);
         assert!(r.failed && r.lines.join("\n").contains("IDPSSODescriptor"));
@@ -340,7 +367,13 @@ mod tests {
         );
         let r = run(&no_cert, None);
         let text = r.lines.join("\n");
-        assert!(text.contains("sso endpoint: OK https://idp/sso (HTTP-Redirect)"), "{text}");
-        assert!(r.failed && text.contains("no signing X509Certificate"), "{text}");
+        assert!(
+            text.contains("sso endpoint: OK https://idp/sso (HTTP-Redirect)"),
+            "{text}"
+        );
+        assert!(
+            r.failed && text.contains("no signing X509Certificate"),
+            "{text}"
+        );
     }
 }

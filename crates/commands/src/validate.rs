@@ -382,7 +382,9 @@ async fn check_tokens(
             .filter(|t| unusable(t, now).is_none() && challenge_response(t))
             .collect();
         if !triggerable.is_empty() {
-            return Ok(open_challenges(ctx, &triggerable, now, question).await?.into());
+            return Ok(open_challenges(ctx, &triggerable, now, question)
+                .await?
+                .into());
         }
         let ids: Vec<String> = tokens.iter().map(|t| t.id.clone()).collect();
         return Ok(Decision::rejected("wrong PIN", ids));
@@ -417,9 +419,9 @@ async fn check_tokens(
 fn challenge_response(t: &Token) -> bool {
     is_ocra(t)
         || matches!(
-        t.info.get("challenge_response").and_then(|v| v.as_str()),
-        Some("1" | "true")
-    )
+            t.info.get("challenge_response").and_then(|v| v.as_str()),
+            Some("1" | "true")
+        )
 }
 
 fn is_ocra(t: &Token) -> bool {
@@ -519,22 +521,21 @@ async fn answer_challenge(
                 failed.push(t.id.clone());
                 continue;
             }
-            let answered = crate::tokens::ocra2::check_answer(
-                ctx,
-                t,
-                txid,
-                &ch.data_sealed,
-                otp,
-                now,
-            )
-            .await?;
+            let answered =
+                crate::tokens::ocra2::check_answer(ctx, t, txid, &ch.data_sealed, otp, now).await?;
             match answered {
                 Some(counter) => {
                     let m = Match {
                         counter,
                         time_shift: t.time_shift,
                     };
-                    return Ok(Decision::accepted(t, m, now, Some(txid.to_string()), failed));
+                    return Ok(Decision::accepted(
+                        t,
+                        m,
+                        now,
+                        Some(txid.to_string()),
+                        failed,
+                    ));
                 }
                 None => failed.push(t.id.clone()),
             }

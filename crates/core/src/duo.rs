@@ -27,10 +27,8 @@ fn escape(s: &str) -> String {
 
 /// `k1=v1&k2=v2`, sorted by key (then value), both percent-encoded.
 pub fn canon_params(params: &[(&str, &str)]) -> String {
-    let mut pairs: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (escape(k), escape(v)))
-        .collect();
+    let mut pairs: Vec<(String, String)> =
+        params.iter().map(|(k, v)| (escape(k), escape(v))).collect();
     pairs.sort();
     pairs
         .iter()
@@ -87,7 +85,11 @@ mod tests {
     #[test]
     fn params_are_sorted_and_escaped() {
         assert_eq!(
-            canon_params(&[("username", "a b@x"), ("factor", "push"), ("device", "auto")]),
+            canon_params(&[
+                ("username", "a b@x"),
+                ("factor", "push"),
+                ("device", "auto")
+            ]),
             "device=auto&factor=push&username=a%20b%40x"
         );
         assert_eq!(canon_params(&[("k", "~._-ä")]), "k=~._-%C3%A4");

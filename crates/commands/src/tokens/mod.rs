@@ -8,8 +8,8 @@
 mod admin;
 mod enroll;
 mod import;
-pub(crate) mod ocra2;
 pub mod lookup_limit;
+pub(crate) mod ocra2;
 mod query;
 mod resolvers;
 pub mod rest_view;

@@ -140,7 +140,9 @@ impl OcraSuite {
                 }
                 Some(b'S') => {
                     let n = item[1..].parse::<usize>().ok().filter(|n| {
-                        item.len() == 4 && (1..=512).contains(n) && item[1..].bytes().all(|b| b.is_ascii_digit())
+                        item.len() == 4
+                            && (1..=512).contains(n)
+                            && item[1..].bytes().all(|b| b.is_ascii_digit())
                     });
                     out.session_len = n;
                     (2, n.is_some())
@@ -202,7 +204,10 @@ impl OcraSuite {
         let mut out = String::with_capacity(len);
         for _ in 0..len {
             let i = crate::random::below(alphabet.len() as u64).map_err(|_| OtpError::Random)?;
-            let c = alphabet.get(usize::try_from(i).unwrap_or(0)).copied().unwrap_or(b'0');
+            let c = alphabet
+                .get(usize::try_from(i).unwrap_or(0))
+                .copied()
+                .unwrap_or(b'0');
             out.push(char::from(c));
         }
         Ok(out)

@@ -9,7 +9,9 @@ const KEY64: &str = "31323334353637383930313233343536373839303132333435363738393
 const T_MINUTES: u64 = 0x0132_d0b6;
 
 fn key(hex: &str) -> Vec<u8> {
-    data_encoding::HEXLOWER.decode(hex.as_bytes()).unwrap_or_default()
+    data_encoding::HEXLOWER
+        .decode(hex.as_bytes())
+        .unwrap_or_default()
 }
 
 fn run(suite: &str, key_hex: &str, input: &OcraInput<'_>) -> String {
@@ -31,7 +33,10 @@ fn one_way_qn08_sha1() {
     ];
     for (i, w) in (0u64..).zip(want) {
         let q = repeated(i);
-        let input = OcraInput { question: &q, ..Default::default() };
+        let input = OcraInput {
+            question: &q,
+            ..Default::default()
+        };
         assert_eq!(run("OCRA-1:HOTP-SHA1-6:QN08", KEY20, &input), w, "Q {q}");
     }
 }
@@ -43,14 +48,31 @@ fn one_way_counter_and_pin_sha256() {
         "91771096", "75011558", "08522129",
     ];
     for (c, w) in (0u64..).zip(want) {
-        let input = OcraInput { counter: c, question: "12345678", pin: b"1234", ..Default::default() };
-        assert_eq!(run("OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1", KEY32, &input), w, "C {c}");
+        let input = OcraInput {
+            counter: c,
+            question: "12345678",
+            pin: b"1234",
+            ..Default::default()
+        };
+        assert_eq!(
+            run("OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1", KEY32, &input),
+            w,
+            "C {c}"
+        );
     }
     let want = ["83238735", "01501458", "17957585", "86776967", "86807031"];
     for (i, w) in (0u64..).zip(want) {
         let q = repeated(i);
-        let input = OcraInput { question: &q, pin: b"1234", ..Default::default() };
-        assert_eq!(run("OCRA-1:HOTP-SHA256-8:QN08-PSHA1", KEY32, &input), w, "Q {q}");
+        let input = OcraInput {
+            question: &q,
+            pin: b"1234",
+            ..Default::default()
+        };
+        assert_eq!(
+            run("OCRA-1:HOTP-SHA256-8:QN08-PSHA1", KEY32, &input),
+            w,
+            "Q {q}"
+        );
     }
 }
 
@@ -62,14 +84,30 @@ fn one_way_sha512_counter_and_time() {
     ];
     for (i, w) in (0u64..).zip(want) {
         let q = repeated(i);
-        let input = OcraInput { counter: i, question: &q, ..Default::default() };
-        assert_eq!(run("OCRA-1:HOTP-SHA512-8:C-QN08", KEY64, &input), w, "C {i}");
+        let input = OcraInput {
+            counter: i,
+            question: &q,
+            ..Default::default()
+        };
+        assert_eq!(
+            run("OCRA-1:HOTP-SHA512-8:C-QN08", KEY64, &input),
+            w,
+            "C {i}"
+        );
     }
     let want = ["95209754", "55907591", "22048402", "24218844", "36209546"];
     for (i, w) in (0u64..).zip(want) {
         let q = repeated(i);
-        let input = OcraInput { question: &q, time_steps: T_MINUTES, ..Default::default() };
-        assert_eq!(run("OCRA-1:HOTP-SHA512-8:QN08-T1M", KEY64, &input), w, "Q {q}");
+        let input = OcraInput {
+            question: &q,
+            time_steps: T_MINUTES,
+            ..Default::default()
+        };
+        assert_eq!(
+            run("OCRA-1:HOTP-SHA512-8:QN08-T1M", KEY64, &input),
+            w,
+            "Q {q}"
+        );
     }
 }
 
@@ -79,21 +117,50 @@ fn mutual_challenge_response() {
     let client = ["15510767", "90175646", "33777207", "95285278", "28934924"];
     for (i, (s, c)) in (0u64..).zip(server.iter().zip(client)) {
         let q = format!("CLI2222{i}SRV1111{i}");
-        let input = OcraInput { question: &q, ..Default::default() };
-        assert_eq!(run("OCRA-1:HOTP-SHA256-8:QA08", KEY32, &input), *s, "server {q}");
+        let input = OcraInput {
+            question: &q,
+            ..Default::default()
+        };
+        assert_eq!(
+            run("OCRA-1:HOTP-SHA256-8:QA08", KEY32, &input),
+            *s,
+            "server {q}"
+        );
         let q = format!("SRV1111{i}CLI2222{i}");
-        let input = OcraInput { question: &q, ..Default::default() };
-        assert_eq!(run("OCRA-1:HOTP-SHA256-8:QA08", KEY32, &input), c, "client {q}");
+        let input = OcraInput {
+            question: &q,
+            ..Default::default()
+        };
+        assert_eq!(
+            run("OCRA-1:HOTP-SHA256-8:QA08", KEY32, &input),
+            c,
+            "client {q}"
+        );
     }
     let server = ["79496648", "76831980", "12250499", "90856481", "12761449"];
     let client = ["18806276", "70020315", "01600026", "18951020", "32528969"];
     for (i, (s, c)) in (0u64..).zip(server.iter().zip(client)) {
         let q = format!("CLI2222{i}SRV1111{i}");
-        let input = OcraInput { question: &q, ..Default::default() };
-        assert_eq!(run("OCRA-1:HOTP-SHA512-8:QA08", KEY64, &input), *s, "server {q}");
+        let input = OcraInput {
+            question: &q,
+            ..Default::default()
+        };
+        assert_eq!(
+            run("OCRA-1:HOTP-SHA512-8:QA08", KEY64, &input),
+            *s,
+            "server {q}"
+        );
         let q = format!("SRV1111{i}CLI2222{i}");
-        let input = OcraInput { question: &q, pin: b"1234", ..Default::default() };
-        assert_eq!(run("OCRA-1:HOTP-SHA512-8:QA08-PSHA1", KEY64, &input), c, "client {q}");
+        let input = OcraInput {
+            question: &q,
+            pin: b"1234",
+            ..Default::default()
+        };
+        assert_eq!(
+            run("OCRA-1:HOTP-SHA512-8:QA08-PSHA1", KEY64, &input),
+            c,
+            "client {q}"
+        );
     }
 }
 
@@ -102,14 +169,25 @@ fn plain_signature() {
     let want = ["53095496", "04110475", "31331128", "76028668", "46554205"];
     for (i, w) in (0u64..).zip(want) {
         let q = format!("SIG1{i}000");
-        let input = OcraInput { question: &q, ..Default::default() };
+        let input = OcraInput {
+            question: &q,
+            ..Default::default()
+        };
         assert_eq!(run("OCRA-1:HOTP-SHA256-8:QA08", KEY32, &input), w, "Q {q}");
     }
     let want = ["77537423", "31970405", "10235557", "95213541", "65360607"];
     for (i, w) in (0u64..).zip(want) {
         let q = format!("SIG1{i}00000");
-        let input = OcraInput { question: &q, time_steps: T_MINUTES, ..Default::default() };
-        assert_eq!(run("OCRA-1:HOTP-SHA512-8:QA10-T1M", KEY64, &input), w, "Q {q}");
+        let input = OcraInput {
+            question: &q,
+            time_steps: T_MINUTES,
+            ..Default::default()
+        };
+        assert_eq!(
+            run("OCRA-1:HOTP-SHA512-8:QA10-T1M", KEY64, &input),
+            w,
+            "Q {q}"
+        );
     }
 }
 
@@ -117,12 +195,18 @@ fn plain_signature() {
 fn suite_parsing() -> Result<(), OtpError> {
     let s = OcraSuite::parse(DEFAULT_SUITE)?;
     assert_eq!((s.hash, s.digits, s.counter), (HashAlg::Sha256, 8, false));
-    assert_eq!((s.question, s.question_max), (QuestionKind::Alphanumeric, 64));
+    assert_eq!(
+        (s.question, s.question_max),
+        (QuestionKind::Alphanumeric, 64)
+    );
     let s = OcraSuite::parse("OCRA-1:HOTP-SHA512-10:C-QH40-PSHA256-S128-T30S")?;
     assert!(s.counter);
     assert_eq!(s.pin_hash, Some(HashAlg::Sha256));
     assert_eq!((s.session_len, s.time_step), (Some(128), Some(30)));
-    assert_eq!(OcraSuite::parse("OCRA-1:HOTP-SHA1-6:QN08-T24H")?.time_step, Some(86400));
+    assert_eq!(
+        OcraSuite::parse("OCRA-1:HOTP-SHA1-6:QN08-T24H")?.time_step,
+        Some(86400)
+    );
     for bad in [
         "OCRA-2:HOTP-SHA1-6:QN08",
         "OCRA-1:HOTP-MD5-6:QN08",

@@ -31,7 +31,9 @@ fn duo_stand_in() -> (String, Arc<Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
-            stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
@@ -100,6 +102,15 @@ fn duo_stand_in() -> (String, Arc<Mutex<Vec<String>>>) {
     (url, seen)
 }
 
+/// What a failed run printed: the report goes to stderr after "error: ".
+fn all_output(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 #[test]
 fn testduoconnection_signs_as_duo_checks_and_fails_with_a_wrong_key() {
     let env = TestEnv::new(Backend::Sqlite);
@@ -108,55 +119,110 @@ fn testduoconnection_signs_as_duo_checks_and_fails_with_a_wrong_key() {
     assert!(out.contains("check: OK keys accepted"), "{out}");
     // With a user: preauth and a push for "something" (the part before '@').
     let out = env.manage_ok(&[
-        "testduoconnection", IKEY, SKEY, HOST, "something@example.com", "--base-url", &url,
+        "testduoconnection",
+        IKEY,
+        SKEY,
+        HOST,
+        "something@example.com",
+        "--base-url",
+        &url,
     ]);
-    assert!(out.contains("preauth: OK user \"something\" may authenticate"), "{out}");
+    assert!(
+        out.contains("preauth: OK user \"something\" may authenticate"),
+        "{out}"
+    );
     assert!(out.contains("push: OK result \"allow\""), "{out}");
     // A user Duo does not know: named, exit 1.
-    let out = env.manage(&["testduoconnection", IKEY, SKEY, HOST, "nobody", "--base-url", &url])
+    let out = env
+        .manage(&[
+            "testduoconnection",
+            IKEY,
+            SKEY,
+            HOST,
+            "nobody",
+            "--base-url",
+            &url,
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("preauth: FAILED user \"nobody\": result \"enroll\""), "{text}");
+    let text = all_output(&out);
+    assert!(
+        text.contains("preauth: FAILED user \"nobody\": result \"enroll\""),
+        "{text}"
+    );
     // A wrong secret key: the stand-in refuses the signature, exit 1, the key never printed.
     let wrong = "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Eq";
-    let out = env.manage(&["testduoconnection", IKEY, wrong, HOST, "--base-url", &url])
+    let out = env
+        .manage(&["testduoconnection", IKEY, wrong, HOST, "--base-url", &url])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("check: FAILED HTTP 401, Invalid signature in request credentials (code 40103)"), "{text}");
+    let text = all_output(&out);
+    assert!(
+        text.contains(
+            "check: FAILED HTTP 401, Invalid signature in request credentials (code 40103)"
+        ),
+        "{text}"
+    );
     assert!(!text.contains(wrong), "{text}");
     // Nothing listens there: a clear reason, exit 1.
     let (code, _) = {
-        let out = env.manage(&["testduoconnection", IKEY, SKEY, HOST, "--base-url", "http://127.0.0.1:9"])
+        let out = env
+            .manage(&[
+                "testduoconnection",
+                IKEY,
+                SKEY,
+                HOST,
+                "--base-url",
+                "http://127.0.0.1:9",
+            ])
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let text = all_output(&out);
         assert!(text.contains("cannot connect"), "{text}");
         (out.status.code(), text)
     };
     assert_eq!(code, Some(1));
     assert_eq!(
         *seen.lock().unwrap(),
-        ["/auth/v2/check", "/auth/v2/check", "/auth/v2/preauth", "/auth/v2/auth", "/auth/v2/check", "/auth/v2/preauth", "/auth/v2/check"]
+        [
+            "/auth/v2/check",
+            "/auth/v2/check",
+            "/auth/v2/preauth",
+            "/auth/v2/auth",
+            "/auth/v2/check",
+            "/auth/v2/preauth",
+            "/auth/v2/check"
+        ]
     );
 }
 
-/// IdP metadata around a fresh self-signed certificate (`openssl req -x509`, valid 30 days).
+/// IdP metadata around a fresh self-signed certificate (`openssl req -x509`, valid 20 days).
 fn write_metadata(dir: &std::path::Path, entity_id: &str) -> std::path::PathBuf {
     let cert = dir.join("idp.pem");
     let status = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
         .arg("-keyout")
         .arg(dir.join("idp.key"))
         .arg("-out")
         .arg(&cert)
-        .args(["-days", "30", "-subj", "/CN=idp.example.test"])
+        .args(["-days", "20", "-subj", "/CN=idp.example.test"])
         .output()
         .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let pem = std::fs::read_to_string(&cert).unwrap();
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let xml = format!(
@@ -183,9 +249,18 @@ fn testsaml_reports_the_configured_idp_and_fails_on_a_mismatch() {
     );
     let env = TestEnv::with_config(Backend::Sqlite, &config);
     let out = env.manage_ok(&["testsaml"]);
-    assert!(out.contains("entity id: OK https://idp.example.test/saml"), "{out}");
-    assert!(out.contains("sso endpoint: OK https://idp.example.test/sso (HTTP-Redirect)"), "{out}");
-    assert!(out.contains("signing certificate 1: OK CN=idp.example.test"), "{out}");
+    assert!(
+        out.contains("entity id: OK https://idp.example.test/saml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sso endpoint: OK https://idp.example.test/sso (HTTP-Redirect)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("signing certificate 1: OK CN=idp.example.test"),
+        "{out}"
+    );
     assert!(out.contains("WARNING expires within 30 days"), "{out}");
 
     let other = format!(
@@ -195,7 +270,7 @@ fn testsaml_reports_the_configured_idp_and_fails_on_a_mismatch() {
     let env = TestEnv::with_config(Backend::Sqlite, &other);
     let out = env.manage(&["testsaml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = all_output(&out);
     assert!(text.contains("entity id: FAILED"), "{text}");
 
     let env = TestEnv::new(Backend::Sqlite);

@@ -116,7 +116,10 @@ fn xml_text(xml: &str, tag: &str) -> Option<String> {
 /// LinOTP's XML answer (`<jsonrpc><result><status>True</status><value><imported>N</imported>
 /// <value>True</value></value></result>…`) as the JSON envelope's fields.
 pub fn xml_envelope(xml: &str) -> Value {
-    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"), "{xml}");
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+        "{xml}"
+    );
     assert!(xml.contains("<jsonrpc version=\"2.0\">"), "{xml}");
     match xml_text(xml, "status").as_deref() {
         Some("True") => {
@@ -517,7 +520,11 @@ both_backends!(
         let alnum = plain
             .replace("HOTP000", "ALNUM000")
             .replace("TOTP000", "ALNUMT00")
-            .replacen("Encoding=\"DECIMAL\" Length=\"8\"", "Encoding=\"ALPHANUMERIC\" Length=\"8\"", 1);
+            .replacen(
+                "Encoding=\"DECIMAL\" Length=\"8\"",
+                "Encoding=\"ALPHANUMERIC\" Length=\"8\"",
+                1,
+            );
         let msg = error(&api.upload("a.xml", &alnum, &[("type", "pskc")]), 905);
         assert!(msg.contains("\"ALPHANUMERIC\" is not supported"), "{msg}");
         let short = format!("S1, {RFC_KEY_HEX}\nS2\n");

@@ -497,7 +497,10 @@ fn descriptive_fields(
     let fields = [
         ("issuer", issuer),
         ("model", path(package, &["DeviceInfo", "Model"])),
-        ("manufacturer", path(package, &["DeviceInfo", "Manufacturer"])),
+        (
+            "manufacturer",
+            path(package, &["DeviceInfo", "Manufacturer"]),
+        ),
     ];
     for (name, node) in fields {
         if let Some(value) = node.map(text).filter(|v| !v.is_empty()) {

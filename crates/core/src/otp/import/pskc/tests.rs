@@ -291,5 +291,8 @@ fn descriptive_fields_are_kept_and_other_encodings_named() {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    assert!(e.contains("key hotp-sha1-6") && e.contains("\"ALPHANUMERIC\" is not supported"), "{e}");
+    assert!(
+        e.contains("key hotp-sha1-6") && e.contains("\"ALPHANUMERIC\" is not supported"),
+        "{e}"
+    );
 }
