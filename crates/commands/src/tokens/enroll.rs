@@ -149,8 +149,8 @@ fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
         TokenType::Hotp | TokenType::Totp | TokenType::Password | TokenType::Ocra2 => {}
         other => {
             return Err(CommandError::Invalid(format!(
-                "token type '{}' needs e-mail/SMS/OCRA delivery, which this keyward does not \
-                 provide yet; use hotp, totp or pw",
+                "token type '{}' needs e-mail/SMS delivery, which this keyward does not \
+                 provide yet; use hotp, totp, pw or ocra2",
                 other.as_str()
             )));
         }

@@ -90,6 +90,41 @@ both_backends!(
                 .contains("challenge")
         );
 
+        // An OATH CSV row of type ocra (privacyIDEA's layout) imports an ocra2 token of its suite.
+        let csv = format!("OCRA3, {SEED32_HEX}, ocra, OCRA-1:HOTP-SHA256-8:QA08\n");
+        let v = admin_ok(
+            &http,
+            &key,
+            "loadtokens",
+            json!({"type": "oathcsv", "file": csv}),
+        );
+        assert_eq!(v["imported"], 1, "{v}");
+        admin_ok(
+            &http,
+            &key,
+            "set",
+            json!({"serial": "OCRA3", "pin": "4321"}),
+        );
+        let v = check(
+            &http,
+            json!({"serial": "OCRA3", "pass": "4321", "challenge": "SIG11000"}),
+        );
+        assert_eq!(authentication(&v), "CHALLENGE");
+        let txid = v["detail"]["transactionid"].as_str().unwrap();
+        let v = check(
+            &http,
+            json!({"serial": "OCRA3", "transactionid": txid, "pass": "04110475"}),
+        );
+        assert_eq!(authentication(&v), "ACCEPT", "RFC 6287 C.3, SIG11000");
+        let csv = format!("OCRA4, {SEED32_HEX}, ocra, OCRA-1:HOTP-SHA1-6:QN08-PSHA1\n");
+        let v = admin(
+            &http,
+            &key,
+            "loadtokens",
+            json!({"type": "oathcsv", "file": csv}),
+        );
+        assert_eq!(v["result"]["status"], false, "{v}");
+
         // A drawn question for the default suite, answered by an OCRA computation of our own.
         let v = check(&http, json!({"user": "alice", "pass": "1234"}));
         assert_eq!(authentication(&v), "CHALLENGE");
@@ -110,7 +145,7 @@ both_backends!(
         assert_eq!(authentication(&v), "ACCEPT", "{v}");
         // The question is sealed in the database, never stored in clear.
         let rows = env.query_strings("SELECT data_sealed FROM challenges WHERE data_sealed <> ''");
-        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows.len(), 3, "{rows:?}");
         assert!(
             rows.iter()
                 .all(|r| !r[0].contains("SIG10000") && !r[0].contains(&question))
