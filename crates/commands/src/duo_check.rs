@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::access::{ADMINS, Access};
 use crate::context::Ctx;
+use crate::http_fetch;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
 
@@ -137,31 +138,13 @@ impl DuoClient {
             .header("Authorization", auth)
             .send()
             .await
-            .map_err(|e| describe_send_error(&e))?;
+            .map_err(|e| http_fetch::describe(&e))?;
         let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("reading the answer failed: {}", describe_send_error(&e)))?;
-        if bytes.len() > MAX_ANSWER_BYTES {
-            return Err(format!(
-                "the answer is larger than {MAX_ANSWER_BYTES} bytes"
-            ));
-        }
+        let bytes = http_fetch::read_capped(resp, MAX_ANSWER_BYTES).await?;
         let value = serde_json::from_slice(&bytes).map_err(|_| {
             format!("HTTP {status}: the answer is not Duo's JSON (is the host a Duo API host?)")
         })?;
         Ok((status, value))
-    }
-}
-
-fn describe_send_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "no answer within the timeout".into()
-    } else if e.is_connect() {
-        "cannot connect (DNS, network or TLS)".into()
-    } else {
-        "the request failed".into()
     }
 }
 
@@ -205,12 +188,8 @@ async fn testduoconnection(ctx: Ctx, a: DuoArgs) -> Result<Output, CommandError>
         }
         None => format!("https://{host}"),
     };
-    let http = reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| CommandError::Internal(format!("cannot build the HTTP client: {e}")))?;
+    let http =
+        http_fetch::client(CONNECT_TIMEOUT, REQUEST_TIMEOUT).map_err(CommandError::Internal)?;
     let client = DuoClient {
         http,
         base,

@@ -16,6 +16,7 @@ pub mod csv;
 pub mod dump;
 pub mod duo_check;
 pub mod hashing;
+mod http_fetch;
 pub mod keys;
 pub mod login;
 pub mod output;

@@ -13,6 +13,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::access::{ADMINS, Access};
 use crate::context::Ctx;
+use crate::http_fetch;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
 
@@ -80,31 +81,16 @@ impl Report {
 
 async fn load_metadata(source: &str) -> Result<String, String> {
     let bytes = if source.starts_with("https://") || source.starts_with("http://") {
-        let http = reqwest::Client::builder()
-            .connect_timeout(FETCH_TIMEOUT)
-            .timeout(FETCH_TIMEOUT)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let resp = http.get(source).send().await.map_err(|e| {
-            if e.is_timeout() {
-                "no answer within 10 s".to_string()
-            } else {
-                "cannot connect (DNS, network or TLS)".to_string()
-            }
-        })?;
+        let http = http_fetch::client(FETCH_TIMEOUT, FETCH_TIMEOUT)?;
+        let resp = http
+            .get(source)
+            .send()
+            .await
+            .map_err(|e| http_fetch::describe(&e))?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status().as_u16()));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_METADATA_BYTES as u64)
-        {
-            return Err(format!("larger than {MAX_METADATA_BYTES} bytes"));
-        }
-        resp.bytes()
-            .await
-            .map_err(|_| "reading the answer failed".to_string())?
-            .to_vec()
+        http_fetch::read_capped(resp, MAX_METADATA_BYTES).await?
     } else {
         let meta = tokio::fs::metadata(source)
             .await

@@ -263,6 +263,28 @@ fn testsaml_reports_the_configured_idp_and_fails_on_a_mismatch() {
     );
     assert!(out.contains("WARNING expires within 30 days"), "{out}");
 
+    // The same metadata from a URL (a one-shot HTTP server on 127.0.0.1).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/idp/metadata", listener.local_addr().unwrap());
+    let body = std::fs::read_to_string(&md).unwrap();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/samlmetadata+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    });
+    let env = TestEnv::with_config(Backend::Sqlite, &format!("saml_idp_metadata = {url:?}\n"));
+    let out = env.manage_ok(&["testsaml"]);
+    assert!(out.contains(&format!("metadata: OK {url}")), "{out}");
+    assert!(out.contains("signing certificate 1: OK"), "{out}");
+
     let other = format!(
         "saml_idp_metadata = {:?}\nsaml_idp_entity_id = \"https://other.example.test\"\n",
         md.display().to_string()
