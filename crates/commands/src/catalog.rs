@@ -22,6 +22,7 @@ impl Registry {
         all.extend(crate::backup::commands());
         all.extend(crate::paper_key::commands());
         all.extend(crate::dump::commands());
+        all.extend(crate::realms::commands());
         all.extend(crate::duo_check::commands());
         all.extend(crate::saml_check::commands());
         Registry::new(all)

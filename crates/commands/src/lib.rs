@@ -25,6 +25,7 @@ pub mod params;
 pub mod progress;
 pub mod quota;
 pub mod quota_scan;
+pub mod realms;
 pub mod registry;
 pub mod runtime_config;
 pub mod saml_check;

@@ -139,9 +139,13 @@ settings! {
     management_command_access_key: Option<String> = None;
     /// Commands allowed over the management endpoint (empty: all).
     management_commands: Vec<String> = Vec::new();
-    /// The one realm name until realms exist: `user@REALM` names a user only with this realm
-    /// (any other suffix is an unknown realm, never silently dropped).
+    /// The realm name of keyward's internal users while no realm is defined (`config realm
+    /// create`): `user@REALM` names a user only with this realm (any other suffix is an unknown
+    /// realm, never silently dropped). Once realms exist, they decide.
     default_realm: String = "keyward".into();
+    /// URL (ldap:// or ldaps://) of the LDAP gateway `testldapgateway` checks, with the
+    /// settings of the LDAP resolver it picks.
+    ldap_gateway_url: Option<String> = None;
     /// Server secret (hex); generated into data_dir/server-keys.toml when unset.
     secret_key: Option<String> = None;
     /// Ed25519 seed (base64) signing audit entries; generated like secret_key when unset.

@@ -13,6 +13,7 @@ pub mod login_tx;
 mod migrations;
 mod native_read;
 pub mod quota;
+pub mod realms;
 pub mod restore;
 pub mod runtime_config;
 pub mod serving_lock;

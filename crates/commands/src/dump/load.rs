@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use super::files;
 use super::records::{Parsed, Password, UserRecord, parse};
+use super::token_fields::with_shared_token_fields;
 use crate::access::{Target, Targets, check_targets};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
@@ -72,8 +73,10 @@ pub struct LoadSummary {
     pub sessions_ended: u64,
     /// Quota scans run (local) or started (server) for loaded users (`--scan-quota`).
     pub quota_scans: usize,
-    /// Sections of the file that were read but not loaded (`2 realms`, `3 folders`).
+    /// Sections of the file that were read but not loaded (`3 folders`).
     pub ignored: Vec<String>,
+    pub resolvers_loaded: usize,
+    pub realms_loaded: usize,
 }
 
 impl LoadSummary {
@@ -93,6 +96,12 @@ impl LoadSummary {
             self.api_keys_skipped,
             self.sessions_ended
         );
+        if self.resolvers_loaded + self.realms_loaded > 0 {
+            s.push_str(&format!(
+                "; resolvers {} and realms {} loaded",
+                self.resolvers_loaded, self.realms_loaded
+            ));
+        }
         if !self.ignored.is_empty() {
             s.push_str(&format!("; ignored: {}", self.ignored.join(", ")));
         }
@@ -210,10 +219,29 @@ async fn apply(
         ignored: parsed.ignored.clone(),
         ..Default::default()
     };
-    // Everything read before the write transaction opens (no connection is held meanwhile),
-    // in one consistent read instead of a query per record.
-    let snap = ctx.store().dump_snapshot().await?;
-    let mut users_now: HashMap<String, User> = snap
+    // What the file names, read before the write transaction opens (no connection is held
+    // meanwhile), in one consistent read of just those rows.
+    let mut user_keys: Vec<String> = parsed
+        .users
+        .iter()
+        .map(|r| username_key(&r.username))
+        .chain(parsed.tokens.iter().map(|(_, t)| username_key(&t.user)))
+        .chain(parsed.api_keys.iter().map(|(_, k)| username_key(&k.owner)))
+        .filter(|k| !k.is_empty())
+        .collect();
+    user_keys.sort_unstable();
+    user_keys.dedup();
+    let serials: Vec<String> = parsed
+        .tokens
+        .iter()
+        .map(|(_, t)| t.serial.clone())
+        .collect();
+    let key_ids: Vec<String> = parsed.api_keys.iter().map(|(_, k)| k.id.clone()).collect();
+    let found = ctx
+        .store()
+        .dump_lookup(&user_keys, &serials, &key_ids)
+        .await?;
+    let mut users_now: HashMap<String, User> = found
         .users
         .into_iter()
         .map(|u| (username_key(&u.username), u))
@@ -223,12 +251,14 @@ async fn apply(
         .iter()
         .map(|(k, u)| (k.clone(), u.id.clone()))
         .collect();
-    let mut tokens_now: HashMap<String, Token> = snap
+    let mut tokens_now: HashMap<String, Token> = found
         .tokens
         .into_iter()
         .map(|t| (t.serial.to_string(), t))
         .collect();
-    let keys_now: HashSet<String> = snap.api_keys.iter().map(|k| k.key.id.to_string()).collect();
+    let keys_now: HashSet<String> = found.api_key_ids.into_iter().collect();
+    let sections =
+        crate::realms::dump_sections::check_sections(ctx, parsed.realms, parsed.resolvers).await?;
     let mut prepared = Vec::with_capacity(parsed.users.len());
     for rec in parsed.users {
         let existing = users_now.remove(&username_key(&rec.username));
@@ -375,6 +405,9 @@ async fn apply(
             summary.api_keys_added += 1;
         }
     }
+    (summary.resolvers_loaded, summary.realms_loaded) =
+        crate::realms::dump_sections::load_sections(ctx, &mut tx, &sections, &owners, mode == 1)
+            .await?;
     ctx.commit_change(tx, &format!("mode {mode}; {}", summary.text()))
         .await?;
     progress.finish();
@@ -434,38 +467,12 @@ async fn check_sealed(ctx: &Ctx, label: &str, t: &DumpToken) -> Result<(), Comma
 }
 
 fn token_row(t: &DumpToken, owner_id: Option<String>) -> Token {
-    Token {
-        id: t.id.clone(),
-        serial: t.serial.clone().into(),
-        token_type: t.token_type.clone(),
-        description: t.description.clone(),
-        owner_id,
-        owner_name: None,
-        active: t.active,
-        seed_sealed: t.seed_sealed.clone(),
-        pin_hash: t.pin_hash.clone(),
-        userpin_sealed: t.userpin_sealed.clone(),
-        sopin_sealed: t.sopin_sealed.clone(),
-        otplen: t.otplen,
-        hashlib: t.hashlib.clone(),
-        counter: t.counter,
-        time_step: t.time_step,
-        time_window: t.time_window,
-        time_shift: t.time_shift,
-        sync_window: t.sync_window,
-        count_window: t.count_window,
-        fail_count: t.fail_count,
-        max_fail: t.max_fail,
-        count_auth: t.count_auth,
-        count_auth_max: t.count_auth_max,
-        count_auth_success: t.count_auth_success,
-        count_auth_success_max: t.count_auth_success_max,
-        validity_start: t.validity_start,
-        validity_end: t.validity_end,
-        last_auth: t.last_auth,
-        info: t.info.clone(),
-        created_at: t.created_at,
-        updated_at: t.updated_at,
-        realms: t.realms.clone(),
-    }
+    with_shared_token_fields!(
+        t,
+        Token {
+            serial: t.serial.clone().into(),
+            owner_id: owner_id,
+            owner_name: None,
+        }
+    )
 }

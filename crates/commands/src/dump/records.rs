@@ -51,8 +51,11 @@ pub(crate) struct Parsed {
     pub users: Vec<UserRecord>,
     pub tokens: Vec<(String, DumpToken)>,
     pub api_keys: Vec<(String, DumpApiKey)>,
-    /// Sections read but not loaded, e.g. `2 realms`.
+    /// Sections read but not loaded, e.g. `2 folders`.
     pub ignored: Vec<String>,
+    /// keyward's `realms` and `resolvers` sections, checked by `realms::dump_sections`.
+    pub realms: Vec<Value>,
+    pub resolvers: Vec<Value>,
 }
 
 fn invalid(msg: String) -> CommandError {
@@ -156,6 +159,14 @@ pub(crate) fn parse(text: &str, min_len: usize) -> Result<Parsed, CommandError> 
         }
         api_keys.push((label, k));
     }
+    let (realms, resolvers) = if kind == "SFTPGo" {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            take_array(&mut doc, "realms")?,
+            take_array(&mut doc, "resolvers")?,
+        )
+    };
     let mut ignored = Vec::new();
     for (name, v) in &doc {
         if let Value::Array(items) = v
@@ -170,6 +181,8 @@ pub(crate) fn parse(text: &str, min_len: usize) -> Result<Parsed, CommandError> 
         tokens,
         api_keys,
         ignored,
+        realms,
+        resolvers,
     })
 }
 

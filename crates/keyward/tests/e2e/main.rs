@@ -17,6 +17,7 @@ mod hardening_small;
 mod hardening_tx;
 #[allow(dead_code)]
 mod harness;
+mod ldap_peer;
 mod linotp_admin_client;
 mod manage_backup;
 mod manage_setup;
@@ -25,6 +26,7 @@ mod manage_user_flags;
 mod manage_users;
 mod oath;
 mod readme_tour;
+mod realms_ldap;
 mod server_admin;
 mod server_api_keys;
 mod server_audit;
