@@ -9,6 +9,7 @@ mod admin;
 mod enroll;
 mod import;
 pub mod lookup_limit;
+pub(crate) mod ocra2;
 mod query;
 mod resolvers;
 pub mod rest_view;
