@@ -59,6 +59,8 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
         "dave:$1$R340qQAA$470a5RMlydob5dNSYCAAI1:2001:2001::/srv/ftp/dave:/bin/false\n",
     )
     .unwrap();
+    let passwd = dir.join("passwd");
+    std::fs::write(&passwd, "frank:x:1001:1001::/home/frank:/bin/sh\n").unwrap();
     let policies = dir.join("policies.json");
     std::fs::write(
         &policies,
@@ -102,6 +104,38 @@ fn invocations(dir: &std::path::Path, session: &str) -> Vec<(&'static str, Invoc
             )),
         ),
         ("config policy delete", run("config policy delete p1")),
+        (
+            "config resolver create",
+            run(&format!(
+                "config resolver create local passwdfile --file-path {}",
+                passwd.display()
+            )),
+        ),
+        (
+            "config realm create",
+            run("config realm create office local internal"),
+        ),
+        (
+            "config realm set_default",
+            run("config realm set_default office"),
+        ),
+        (
+            "config realm clear_default",
+            run("config realm clear_default"),
+        ),
+        (
+            "syncldap",
+            Invocation {
+                // Needs an LDAP resolver (a real slapd: e2e `realms_ldap`); here refused.
+                expect: Expect::Refused("no LDAP resolver"),
+                ..run("syncldap")
+            },
+        ),
+        ("config realm delete", run("config realm delete office")),
+        (
+            "config resolver delete",
+            run("config resolver delete local"),
+        ),
         (
             "token init",
             run("token init --serial S1 --type hotp --genkey --user alice"),
