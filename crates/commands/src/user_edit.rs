@@ -103,7 +103,7 @@ pub async fn find_user_ref(ctx: &Ctx, r: &str) -> Result<Option<User>, CommandEr
     if r.is_empty() {
         return Ok(None);
     }
-    Ok(ctx.store().find_user(&Username::from(r)).await?)
+    crate::users::find_named_user(ctx, r).await
 }
 
 async fn load_ref(ctx: &Ctx, r: &str) -> Result<User, CommandError> {

@@ -102,10 +102,19 @@ pub(crate) fn no_such_user(username: &str) -> CommandError {
 }
 
 pub(crate) async fn load_user(ctx: &Ctx, username: &str) -> Result<User, CommandError> {
-    ctx.store()
-        .find_user(&Username::from(username))
+    find_named_user(ctx, username)
         .await?
         .ok_or_else(|| no_such_user(username))
+}
+
+/// The user named `name` or `name@realm` (a name holding `@` is tried whole first; see
+/// [`crate::realms::find_user`]); a realm that does not exist finds no one.
+pub(crate) async fn find_named_user(ctx: &Ctx, spec: &str) -> Result<Option<User>, CommandError> {
+    match crate::realms::find_user(ctx, spec).await {
+        Ok(found) => Ok(found.map(|(user, _)| user)),
+        Err(CommandError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn user_json(u: &User) -> serde_json::Value {

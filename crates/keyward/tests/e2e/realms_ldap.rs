@@ -73,6 +73,11 @@ both_backends!(
         assert_eq!(env.query_i64("SELECT COUNT(*) FROM users"), 1);
         let done = env.manage_ok(&["syncldap"]);
         assert!(done.contains("3 created"), "{done}");
+        // The console names a directory user as user@realm too.
+        let shown = env.manage_ok(&["showuser", "alice@corp", "--json"]);
+        assert!(shown.contains("\"alice\""), "{shown}");
+        let (_, err) = env.manage_err(&["showuser", "alice@nosuchrealm"]);
+        assert!(err.contains("does not exist"), "{err}");
         // The LDAP gateway (issue 11): the same steps against ldap_gateway_url.
         let (_, err) = env.manage_err(&["testldapgateway", "alice", "alice-secret"]);
         assert!(err.contains("ldap_gateway_url"), "{err}");
