@@ -1,17 +1,17 @@
 //! Creating tokens: `token init` (LinOTP `/admin/init`: HOTP, TOTP, password tokens; seed given
-//! as hex or base32, or generated; the `otpauth://` URI and its QR code), `token losttoken`
-//! (a temporary password token replacing a lost one) and `token check_serial`.
+//! as hex or base32, or generated; the `otpauth://` URI and its QR code; e-mail and SMS tokens
+//! with their address) and `token check_serial`.
 
 use clap::Parser;
 use keyward_core::otp::{
     self, HashAlg, KeyFormat, KeyUri, TokenType, check_otplen, generate_key, generate_serial,
     parse_otpkey,
 };
-use keyward_store::tokens::{NewToken, TokenField};
+use keyward_store::tokens::NewToken;
 use serde::Deserialize;
-use serde_json::{Map, json};
+use serde_json::json;
 
-use super::{hash_pin, load_owner, load_token, seal_token_secret};
+use super::{hash_pin, load_owner, seal_token_secret};
 use crate::access::{Access, TOKEN_OPERATORS, TOKEN_READERS, Target, Targets, targets_of};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
@@ -20,26 +20,18 @@ use crate::registry::{CommandSpec, param_command};
 
 /// Issuer shown by authenticator apps for keyward's tokens.
 const ISSUER: &str = "keyward";
-/// How long a `losttoken` replacement password stays valid (LinOTP's default: 10 days).
-const LOST_TOKEN_VALID_SECS: i64 = 10 * 24 * 3600;
 /// Length of a generated `losttoken` password.
-const LOST_PASSWORD_LEN: usize = 12;
+pub(super) const LOST_PASSWORD_LEN: usize = 12;
 
 pub fn commands() -> Vec<CommandSpec> {
     vec![
-        param_command("token init", "Enroll a token (hotp, totp, pw)", init)
+        param_command("token init", "Enroll a token (hotp, totp, pw, email, sms)", init)
             .mutating()
             .example("token init --type totp --genkey --user alice --pin 1234 --qr")
 .example("token init --type hotp --otpkey 3132333435363738393031323334353637383930 --serial OATH0001 --user alice")
+.example("token init --type email --user alice --pin 1234")
+.example("token init --type sms --phone +491701234567 --user alice --pin 1234")
 .new_secret("pin")
-.allow(Access::Roles(TOKEN_OPERATORS)),
-        param_command(
-            "token losttoken",
-            "Replace a lost token by a temporary password token",
-            losttoken,
-        )
-        .mutating()
-        .example("token losttoken OATH0001")
 .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token check_serial",
@@ -54,7 +46,7 @@ pub fn commands() -> Vec<CommandSpec> {
 #[derive(Parser, Deserialize, Default)]
 #[serde(default)]
 pub struct InitArgs {
-    /// Token type: hotp (hmac), totp, pw (password/spass).
+    /// Token type: hotp (hmac), totp, pw (password/spass), email, sms.
     #[arg(long = "type", default_value = "hotp")]
     #[serde(rename = "type")]
     token_type: Option<String>,
@@ -104,6 +96,14 @@ pub struct InitArgs {
     #[arg(long = "challenge-response", num_args = 0..=1, default_missing_value = "1")]
     #[serde(rename = "challenge_response")]
     challenge_response: Option<String>,
+    /// Where an email token sends its OTPs (default: the user's address).
+    #[arg(long)]
+    #[serde(alias = "email_address")]
+    email: Option<String>,
+    /// Where an sms token sends its OTPs.
+    #[arg(long)]
+    #[serde(alias = "mobile")]
+    phone: Option<String>,
     /// Print the otpauth URI as a QR code in the terminal.
     #[arg(long)]
     #[serde(skip)]
@@ -134,10 +134,11 @@ fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
     let kind = TokenType::parse(given(&a.token_type).unwrap_or("hotp"))?;
     match kind {
         TokenType::Hotp | TokenType::Totp | TokenType::Password => {}
+        TokenType::Email | TokenType::Sms => {}
         other => {
             return Err(CommandError::Invalid(format!(
-                "token type '{}' needs e-mail/SMS/OCRA delivery, which this keyward does not \
-                 provide yet; use hotp, totp or pw",
+                "token type '{}' needs OCRA, which this keyward does not provide yet; use hotp, \
+                 totp, pw, email or sms",
                 other.as_str()
             )));
         }
@@ -168,6 +169,9 @@ fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
                 ));
             }
         }
+    } else if crate::delivery::delivers(kind) {
+        // The OTPs are random per challenge; the seed only keeps every token's row alike.
+        (generate_key(20)?, false)
     } else {
         match (given(&a.otpkey), genkey) {
             (Some(_), true) => {
@@ -236,7 +240,7 @@ fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
 }
 
 /// A random password of letters and digits (no look-alikes).
-fn random_password(len: usize) -> Result<String, CommandError> {
+pub(super) fn random_password(len: usize) -> Result<String, CommandError> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut pw = String::with_capacity(len);
     for _ in 0..len {
@@ -283,7 +287,12 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     let id = uuid::Uuid::new_v4().to_string();
     let seed_sealed = seal_token_secret(&ctx, &id, "seed", &p.seed).await?;
     let pin_hash = hash_pin(&ctx, given(&a.pin).unwrap_or_default()).await?;
-    let mut info = Map::new();
+    let mut info = crate::delivery::destination_info(
+        p.kind,
+        given(&a.email),
+        given(&a.phone),
+        owner.as_ref(),
+    )?;
     if let Some(cr) = given(&a.challenge_response) {
         info.insert(
             "challenge_response".into(),
@@ -321,7 +330,7 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
         time_step: p.time_step,
         time_window: p.time_window,
         time_shift: 0,
-        info,
+        info: info.clone(),
         realms: realm_list(given(&a.tokenrealm)),
         now: ctx.now(),
     })
@@ -349,7 +358,15 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     }
     text.push('\n');
     let mut detail = json!({ "serial": p.serial });
-    if p.kind == TokenType::Password {
+    if crate::delivery::delivers(p.kind) {
+        for (key, dest) in &info {
+            text.push_str(&format!(
+                "OTPs go to {}\n",
+                dest.as_str().unwrap_or_default()
+            ));
+            detail[key] = dest.clone();
+        }
+    } else if p.kind == TokenType::Password {
         if p.generated {
             text.push_str(&format!("password: {}\n", String::from_utf8_lossy(&p.seed)));
             detail["password"] = json!(String::from_utf8_lossy(&p.seed));
@@ -423,90 +440,6 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CommandErro
 
 #[derive(Parser, Deserialize, Default)]
 #[serde(default)]
-pub struct LostTokenArgs {
-    /// Serial of the lost token.
-    serial: Option<String>,
-    /// Replacement type: password (email and sms come with their delivery).
-    #[arg(long = "type")]
-    #[serde(rename = "type")]
-    token_type: Option<String>,
-}
-
-async fn losttoken(ctx: Ctx, a: LostTokenArgs) -> Result<Output, CommandError> {
-    let serial = required("serial", &a.serial)?;
-    match given(&a.token_type).map(str::to_ascii_lowercase).as_deref() {
-        None | Some("password" | "pw" | "spass") => {}
-        Some(other) => {
-            return Err(CommandError::Invalid(format!(
-                "losttoken type '{other}' is not available yet; use password"
-            )));
-        }
-    }
-    let old = load_token(&ctx, serial).await?;
-    if old.owner_id.is_none() {
-        return Err(CommandError::Invalid(format!(
-            "token {serial} is not assigned to a user"
-        )));
-    }
-    let new_serial = format!("lost{}", old.serial);
-    if ctx.store().token_by_serial(&new_serial).await?.is_some() {
-        return Err(CommandError::Conflict(format!(
-            "token with serial \"{new_serial}\" already exists"
-        )));
-    }
-    let password = random_password(LOST_PASSWORD_LEN)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let now = ctx.now();
-    let end = now + LOST_TOKEN_VALID_SECS;
-    let seed_sealed = seal_token_secret(&ctx, &id, "seed", password.as_bytes()).await?;
-    // The replacement, its validity, the old token's disabling and the audit row: one commit.
-    let mut tx = ctx.begin_change().await?;
-    tx.create_token(&NewToken {
-        id: id.clone(),
-        serial: new_serial.clone().into(),
-        token_type: TokenType::Password.as_str().into(),
-        description: format!("temporary replacement for {}", old.serial),
-        owner_id: old.owner_id.clone(),
-        seed_sealed,
-        // The PIN is copied as its hash: the user keeps their PIN.
-        pin_hash: old.pin_hash.clone(),
-        otplen: password.len() as i64,
-        hashlib: "sha1".into(),
-        counter: 0,
-        time_step: 30,
-        time_window: 180,
-        time_shift: 0,
-        info: Map::new(),
-        realms: old.realms.clone(),
-        now,
-    })
-    .await?;
-    tx.update_token(&id, &[TokenField::ValidityEnd(Some(end))], now)
-        .await?;
-    tx.update_token(&old.id, &[TokenField::Active(false)], now)
-        .await?;
-    let end_date = super::linotp_date(end);
-    let value = json!({
-        "serial": new_serial,
-        "init": true,
-        "user": true,
-        "password": password,
-        "end_date": end_date,
-        "disable": 1,
-    });
-    let out = Output::new(
-        format!(
-            "Token {} disabled; temporary password token {new_serial} valid until {end_date}\npassword: {password}",
-            old.serial
-        ),
-        value,
-    )
-    .with_audit(format!("replaced by {new_serial}, valid until {end_date}"));
-    ctx.commit_output(tx, out).await
-}
-
-#[derive(Parser, Deserialize, Default)]
-#[serde(default)]
 pub struct CheckSerialArgs {
     serial: Option<String>,
 }
@@ -541,12 +474,6 @@ impl Targets for InitArgs {
             .as_deref()
             .map(|u| Target::User(super::user_in_realm(u, self.realm.as_deref())));
         targets_of([self.serial.clone().map(Target::Token), user])
-    }
-}
-
-impl Targets for LostTokenArgs {
-    fn targets(&self) -> Vec<Target> {
-        targets_of([self.serial.clone().map(Target::Token)])
     }
 }
 
