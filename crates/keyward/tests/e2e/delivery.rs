@@ -13,7 +13,7 @@ use crate::harness::{Backend, TestEnv};
 use crate::server_client::Http;
 use crate::server_validate::{admin_key, admin_ok, check, user};
 
-fn env_refs(pairs: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+fn env_refs<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     pairs.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
@@ -175,7 +175,10 @@ fn sendtestmail_sealed_password_and_smtp_down() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let down_port = closed.local_addr().unwrap().port().to_string();
     drop(closed);
-    let out = run(&[("KEYWARD_SMTP_PORT", &down_port)]);
+    let out = run(&[
+        ("KEYWARD_SMTP_PORT", &down_port),
+        ("KEYWARD_SMTP_PASSWORD_SEALED", &sealed),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -264,8 +267,13 @@ both_backends!(
             .status
             .store(201, std::sync::atomic::Ordering::SeqCst);
         challenge(&http, "alice", "pin-1234");
-        let msg = check_error(&http, "alice", "pin-1234");
-        assert!(msg.contains("at most 2 OTPs are sent"), "{msg}");
+        let r = http.post(
+            "/validate/check",
+            &json!({"user": "alice", "pass": "pin-1234"}),
+            None,
+        );
+        assert_eq!(r.status, 429, "throttled like any throttle: {}", r.text);
+        assert!(r.text.contains("at most 2 OTPs are sent"), "{}", r.text);
         assert_eq!(gateway.requests.lock().unwrap().len(), 3);
     }
 );

@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 /// an `X-Rcpt:` line naming the envelope recipients); with a second argument `USER:PASS` it
 /// requires that login (AUTH over plain SMTP, as a test peer may allow).
 const SMTP_SINK_PY: &str = r#"
-import pathlib, socket, sys
+import pathlib, socket, sys, warnings
+warnings.simplefilter("ignore")
+import logging
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
