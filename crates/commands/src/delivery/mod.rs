@@ -45,7 +45,7 @@ pub fn commands() -> Vec<CommandSpec> {
             seal_smtp_password,
         )
         .new_secret("password")
-        .example("setup seal_smtp_password mySmtpPassword")
+        .example("setup seal_smtp_password --password mySmtpPassword")
         .allow(Access::Local),
     ]
 }
@@ -75,17 +75,18 @@ async fn sendtestmail(ctx: Ctx, a: SendTestMailArgs) -> Result<Output, CommandEr
 
 #[derive(Parser)]
 struct SealArgs {
-    /// The SMTP password (leave it out to be prompted, or use --password-stdin).
-    password: String,
+    /// The SMTP password (better: --password-stdin or --password-prompt).
+    #[arg(long)]
+    password: Option<String>,
 }
 
 async fn seal_smtp_password(ctx: Ctx, a: SealArgs) -> Result<Output, CommandError> {
-    if a.password.is_empty() {
+    let Some(password) = a.password.as_deref().filter(|p| !p.is_empty()) else {
         return Err(CommandError::Invalid(
-            "the password must not be empty".into(),
+            "give the SMTP password: --password-stdin, --password-prompt or --password".into(),
         ));
-    }
-    let sealed = smtp::seal_password(&ctx, &a.password).await?;
+    };
+    let sealed = smtp::seal_password(&ctx, password).await?;
     Ok(Output::new(
         format!("smtp_password_sealed = \"{sealed}\""),
         json!({ "smtp_password_sealed": sealed }),
