@@ -23,6 +23,9 @@ impl Registry {
         all.extend(crate::paper_key::commands());
         all.extend(crate::dump::commands());
         all.extend(crate::delivery::commands());
+        all.extend(crate::realms::commands());
+        all.extend(crate::policies::commands());
+        all.extend(crate::fileserver::commands());
         Registry::new(all)
     }
 }

@@ -50,6 +50,8 @@ pub struct Shared {
     pub lookup_limit: LookupLimit,
     /// This process's running quota scans (see [`crate::quota_scan`]).
     pub quota_scans: crate::quota_scan::QuotaScans,
+    /// This process's copy of the active policies and passthru brake (see [`crate::policies`]).
+    pub policies: crate::policies::PolicyState,
     enckey: OnceCell<EncKey>,
     server_keys: OnceCell<ServerKeys>,
     audit_signer: OnceCell<SharedSigner>,
@@ -98,6 +100,7 @@ impl Shared {
             chain,
             lookup_limit: LookupLimit::default(),
             quota_scans: Default::default(),
+            policies: Default::default(),
             enckey: OnceCell::new(),
             server_keys: OnceCell::new(),
             audit_signer: OnceCell::new(),

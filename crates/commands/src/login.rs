@@ -8,7 +8,6 @@ use std::sync::OnceLock;
 
 use keyward_core::password::{Argon2Params, hash_password, needs_upgrade, verify_password};
 use keyward_core::user::{AccessDenial, AccessRules, LoginMethod, check_access};
-use keyward_proto::Username;
 use keyward_store::login_tx::HashUpgrade;
 use keyward_store::sessions::NewSession;
 use keyward_store::users::User;
@@ -181,12 +180,12 @@ pub async fn basic_check(
 /// The user, when the password is right and the access rules let them in now.
 async fn check_password(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<User, LoginError> {
     let params = ctx.settings().argon2_params();
-    let user = ctx
-        .store()
-        .find_user(&Username::from(req.username))
-        .await
-        .map_err(CommandError::from)?;
-    let Some(user) = user else {
+    // An unknown realm is an unknown user here (same answer, same time).
+    let found = match crate::realms::find_user(ctx, req.username).await {
+        Err(CommandError::NotFound(_)) => None,
+        other => other?,
+    };
+    let Some((user, source)) = found else {
         // Through the same bounded hashing as a real check, so an unknown user costs the same.
         let password = Zeroizing::new(req.password.to_string());
         ctx.shared
@@ -199,12 +198,16 @@ async fn check_password(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<User, Login
             .await?;
         return Err(LoginError::Refused(LoginRefusal::UnknownUser));
     };
-    match ctx
-        .shared
-        .hashing
-        .verify(req.password, &user.password_hash)
-        .await?
-    {
+    let verified = if source.is_internal() {
+        ctx.shared
+            .hashing
+            .verify(req.password, &user.password_hash)
+            .await?
+    } else {
+        // A shadow user's password lives in its resolver (an LDAP bind, the passwd file).
+        Ok(crate::realms::check_resolver_password(ctx, &user, &source, req.password).await?)
+    };
+    match verified {
         Ok(true) => {}
         Ok(false) => return Err(LoginError::Refused(LoginRefusal::WrongPassword)),
         Err(e) => {
@@ -322,7 +325,9 @@ async fn upgraded_hash(
     password: &str,
     params: Argon2Params,
 ) -> Option<String> {
-    if !needs_upgrade(&user.password_hash, &params) {
+    if crate::realms::directory::is_shadow_hash(&user.password_hash)
+        || !needs_upgrade(&user.password_hash, &params)
+    {
         return None;
     }
     match ctx.shared.hashing.hash(password, params).await {

@@ -139,9 +139,13 @@ settings! {
     management_command_access_key: Option<String> = None;
     /// Commands allowed over the management endpoint (empty: all).
     management_commands: Vec<String> = Vec::new();
-    /// The one realm name until realms exist: `user@REALM` names a user only with this realm
-    /// (any other suffix is an unknown realm, never silently dropped).
+    /// The realm name of keyward's internal users while no realm is defined (`config realm
+    /// create`): `user@REALM` names a user only with this realm (any other suffix is an unknown
+    /// realm, never silently dropped). Once realms exist, they decide.
     default_realm: String = "keyward".into();
+    /// URL (ldap:// or ldaps://) of the LDAP gateway `testldapgateway` checks, with the
+    /// settings of the LDAP resolver it picks.
+    ldap_gateway_url: Option<String> = None;
     /// Server secret (hex); generated into data_dir/server-keys.toml when unset.
     secret_key: Option<String> = None;
     /// Ed25519 seed (base64) signing audit entries; generated like secret_key when unset.
@@ -219,6 +223,14 @@ settings! {
     otp_delivery_max_sends: u32 = 5;
     /// The window of `otp_delivery_max_sends`, in seconds.
     otp_delivery_window_secs: u64 = 900;
+    /// The URL clients and fileserver cluster members reach this server at (printed by
+    /// `fsclustershowconfig`); default: built from `listen` (https with tls_cert_file).
+    public_url: Option<String> = None;
+    /// Seconds a fileserver cluster member stays listed after its last accepted announcement.
+    fileserver_member_ttl_secs: u64 = 120;
+    /// Largest difference in seconds between an announcement's timestamp and the server's
+    /// clock; older (or later) announcements are refused as stale.
+    fileserver_announce_window_secs: u64 = 60;
 }
 
 impl Settings {

@@ -13,15 +13,15 @@ use keyward_core::user::LoginMethod;
 use keyward_proto::UserId;
 use keyward_store::challenges::Challenge;
 use keyward_store::tokens::{OtpAcceptance, Token};
+use keyward_store::users::User;
 use keyward_store::writer::ValidationCommit;
 
 use crate::context::Ctx;
 use crate::delivery;
 use crate::login::check_user_access;
 use crate::output::CommandError;
-use crate::tokens::{
-    find_owner, pin_matches, token_hashlib, token_seed, token_type, user_in_realm,
-};
+use crate::policies::enforce::{AuthPolicy, OtpPin, authentication, passthru, pin_right};
+use crate::tokens::{find_owner, token_hashlib, token_seed, token_type, user_in_realm};
 
 /// How long a challenge can be answered.
 pub const CHALLENGE_TTL_SECS: i64 = 120;
@@ -124,6 +124,10 @@ impl From<CheckOutcome> for Decision {
 /// Audit details of an outcome (never the pass).
 fn describe(outcome: &CheckOutcome) -> (bool, String) {
     match outcome {
+        CheckOutcome::Accepted { serial } if serial.is_empty() => (
+            true,
+            "accepted by the user's password (passthru policy)".into(),
+        ),
         CheckOutcome::Accepted { serial } => (true, format!("accepted by {serial}")),
         CheckOutcome::Rejected { reason } => (false, reason.clone()),
         CheckOutcome::Challenge {
@@ -219,17 +223,25 @@ async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<Decision, Comm
     {
         return Ok(reject(format!("user refused: {}", denial.as_str())).into());
     }
+    let auth = authentication(ctx, owner.as_ref(), req.client).await?;
     if tokens.is_empty() {
+        if let Some(owner) = owner.as_ref().filter(|_| auth.passthru) {
+            return Ok(passthru(ctx, owner, &req.pass, req.client, now)
+                .await?
+                .into());
+        }
         return Ok(reject("the user has no token").into());
     }
     if let Some(txid) = req.transaction_id.as_deref().filter(|t| !t.is_empty()) {
-        return answer_challenge(ctx, &tokens, txid, &req.pass, now).await;
+        return answer_challenge(ctx, &tokens, txid, &req.pass, now, &auth).await;
     }
-    check_tokens(ctx, &tokens, &req.pass, now).await
+    check_tokens(ctx, &tokens, &req.pass, now, &auth, owner.as_ref()).await
 }
 
-/// Why a token cannot authenticate now, if it cannot.
-fn unusable(t: &Token, now: i64) -> Option<&'static str> {
+/// Why a token cannot authenticate now, if it cannot. A `lockout` policy locks it after fewer
+/// failures than its own MaxFailCount.
+fn unusable(t: &Token, now: i64, auth: &AuthPolicy) -> Option<&'static str> {
+    let max_fail = auth.lockout.map_or(t.max_fail, |l| l.min(t.max_fail));
     if !t.active {
         Some("token disabled")
     } else if t.validity_start.is_some_and(|s| now < s) {
@@ -240,7 +252,7 @@ fn unusable(t: &Token, now: i64) -> Option<&'static str> {
         Some("token countAuthMax reached")
     } else if t.count_auth_success_max > 0 && t.count_auth_success >= t.count_auth_success_max {
         Some("token countAuthSuccessMax reached")
-    } else if t.fail_count >= t.max_fail {
+    } else if t.fail_count >= max_fail {
         Some("token locked: fail counter reached MaxFailCount")
     } else {
         None
@@ -355,18 +367,26 @@ async fn check_tokens(
     tokens: &[Token],
     pass: &str,
     now: i64,
+    auth: &AuthPolicy,
+    owner: Option<&User>,
 ) -> Result<Decision, CommandError> {
     // Tokens whose PIN is the leading part of the pass.
     let mut pin_ok: Vec<&Token> = Vec::new();
     // Tokens whose PIN is the whole pass (challenge-response trigger).
     let mut pin_only: Vec<&Token> = Vec::new();
+    let mut checked = Vec::new();
     for t in tokens {
+        let has_pin = match auth.otppin {
+            OtpPin::TokenPin => !t.pin_hash.is_empty(),
+            OtpPin::UserStore => true,
+            OtpPin::None => false,
+        };
         if let Some((pin, _)) = split_pass(pass, otp_len(t))
-            && pin_matches(ctx, &t.pin_hash, pin).await?
+            && pin_right(ctx, t, pin, auth, owner, &mut checked).await?
         {
             pin_ok.push(t);
-        } else if (!t.pin_hash.is_empty() || delivers(t))
-            && pin_matches(ctx, &t.pin_hash, pass).await?
+        } else if (has_pin || delivers(t))
+            && pin_right(ctx, t, pass, auth, owner, &mut checked).await?
         {
             pin_only.push(t);
         }
@@ -375,13 +395,13 @@ async fn check_tokens(
         // An e-mail/SMS token whose PIN is the pass gets an OTP sent (the first such token).
         if let Some(t) = pin_only
             .iter()
-            .find(|t| delivers(t) && unusable(t, now).is_none())
+            .find(|t| delivers(t) && unusable(t, now, auth).is_none())
         {
             return Ok(delivery::send_challenge(ctx, t, now).await?.into());
         }
         let triggerable: Vec<&Token> = pin_only
             .into_iter()
-            .filter(|t| unusable(t, now).is_none() && challenge_response(t))
+            .filter(|t| unusable(t, now, auth).is_none() && challenge_response(t))
             .collect();
         if !triggerable.is_empty() {
             return Ok(open_challenges(ctx, &triggerable, now).await?.into());
@@ -392,7 +412,7 @@ async fn check_tokens(
     let mut last_reason = "wrong OTP";
     let mut failed = Vec::new();
     for t in &pin_ok {
-        if let Some(why) = unusable(t, now) {
+        if let Some(why) = unusable(t, now, auth) {
             last_reason = why;
             if t.active {
                 failed.push(t.id.clone());
@@ -481,6 +501,7 @@ async fn answer_challenge(
     txid: &str,
     otp: &str,
     now: i64,
+    auth: &AuthPolicy,
 ) -> Result<Decision, CommandError> {
     let Some(ch) = ctx.store().challenge(txid).await? else {
         return Ok(reject("unknown transaction id").into());
@@ -498,7 +519,7 @@ async fn answer_challenge(
     }
     let mut failed = Vec::new();
     for t in candidates {
-        if unusable(t, now).is_some() {
+        if unusable(t, now, auth).is_some() {
             continue;
         }
         if !ch.data_sealed.is_empty() {

@@ -14,8 +14,11 @@ pub fn cli_tree() -> clap::Command {
     let registry = Registry::standard();
     crate::Cli::command().mut_subcommand("manage", |old| {
         let mut manage = registry.clap_tree();
+        // Manage's own options come before the command words (everything after the first word
+        // is the command's), so they are not propagated to the commands: a command may use the
+        // same short name (`config import -i FILE` beside `manage -i`, insecure).
         for arg in old.get_arguments().filter(|a| !a.is_positional()) {
-            manage = manage.arg(arg.clone());
+            manage = manage.arg(arg.clone().global(false));
         }
         manage
     })

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod api;
 mod bench;
 mod docs;
+mod fileserver;
 mod http_client;
 mod manage;
 mod secrets;
@@ -37,6 +38,9 @@ enum Command {
     Manage(manage::ManageArgs),
     /// Call the REST API of a running server (SFTPGo's API client commands).
     Api(api::ApiArgs),
+    /// Play a fileserver cluster member: `fileserver announce --config MEMBER.toml` (the TOML
+    /// printed by `manage fsclustershowconfig`; --config names it here, not keyward's config).
+    Fileserver(fileserver::FileserverArgs),
     /// Measure performance on a throwaway installation (`bench show`, `bench validate`).
     Bench(bench::BenchArgs),
     /// Print a shell completion script (e.g. `source <(keyward completions bash)`).
@@ -59,12 +63,17 @@ fn main() -> ExitCode {
     // The REST client needs no configuration, database or data directory.
     let cli = match cli.command {
         Command::Api(args) => return run_client(args),
+        Command::Fileserver(args) => return run_fileserver(cli.config.as_deref(), args),
         command => Cli { command, ..cli },
     };
     match &cli.command {
         Command::Completions { shell } => return docs::completions(*shell),
         Command::Manpages { dir } => return docs::manpages(dir),
-        Command::Serve | Command::Manage(_) | Command::Bench(_) | Command::Api(_) => {}
+        Command::Serve
+        | Command::Manage(_)
+        | Command::Bench(_)
+        | Command::Api(_)
+        | Command::Fileserver(_) => {}
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -100,9 +109,10 @@ fn main() -> ExitCode {
         }
         Command::Manage(args) => runtime.block_on(manage::run(cli.config.as_deref(), args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
-        Command::Api(_) | Command::Completions { .. } | Command::Manpages { .. } => {
-            ExitCode::SUCCESS
-        }
+        Command::Api(_)
+        | Command::Fileserver(_)
+        | Command::Completions { .. }
+        | Command::Manpages { .. } => ExitCode::SUCCESS,
     }
 }
 
@@ -113,6 +123,23 @@ fn run_client(args: api::ApiArgs) -> ExitCode {
         .build()
     {
         Ok(rt) => rt.block_on(api::run(args)),
+        Err(e) => {
+            eprintln!("keyward: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `keyward fileserver`: like the REST client, one small runtime and no keyward configuration.
+fn run_fileserver(
+    member_config: Option<&std::path::Path>,
+    args: fileserver::FileserverArgs,
+) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(fileserver::run(member_config, args)),
         Err(e) => {
             eprintln!("keyward: cannot start the async runtime: {e}");
             ExitCode::from(1)

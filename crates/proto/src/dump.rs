@@ -1,6 +1,6 @@
 //! The `dumpdata` / `loaddata` document and its REST parameters. A keyward dump is
-//! `{"format": "keyward", "version": 1, "users": […], "tokens": […], "realms": [],
-//! "resolvers": [], "policies": [], "api_keys": […], "admins": […]}`: `users` are user objects
+//! `{"format": "keyward", "version": 1, "users": […], "tokens": […], "realms": […],
+//! "resolvers": […], "policies": [], "api_keys": […], "admins": […]}`: `users` are user objects
 //! in SFTPGo's shape (see [`crate::User`]) whose `password` holds the stored hash, `admins` the
 //! same objects for accounts with a role. Tokens keep their seed and reversible PINs sealed under
 //! the enckey they were made with, API keys their SHA-256 hash. A file without `format` is read
@@ -33,15 +33,16 @@ pub struct Dump {
     pub users: Vec<Value>,
     #[serde(default)]
     pub tokens: Vec<DumpToken>,
-    /// Always empty: keyward has no realm table yet (a loaded file's entries are ignored).
+    /// Realms: `{"name", "resolvers": [names in order], "default"}`.
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub realms: Vec<Value>,
-    /// Always empty (as `realms`).
+    /// Resolvers: `{"name", "type", "config", "bind_password_sealed", "users": [{"username",
+    /// "external_id"}]}` (the bind password stays sealed under the enckey).
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub resolvers: Vec<Value>,
-    /// Always empty (as `realms`).
+    /// Always empty: keyward has no policy table yet (a loaded file's entries are ignored).
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub policies: Vec<Value>,

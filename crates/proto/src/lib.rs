@@ -4,7 +4,9 @@
 
 pub mod dump;
 pub mod error;
+pub mod fileserver;
 pub mod ids;
+pub mod policy;
 pub mod quota;
 pub mod rest;
 pub mod token;
@@ -13,6 +15,7 @@ pub mod user_check;
 pub mod user_flags;
 
 pub use error::ErrorKind;
+pub use fileserver::*;
 pub use ids::{ApiKeyId, Serial, SessionId, UserId, Username};
 pub use quota::*;
 pub use rest::*;

@@ -4,6 +4,7 @@
 
 mod api;
 mod api_dump;
+mod api_fileserver;
 mod api_ops;
 mod api_tokens;
 mod api_users;
@@ -74,6 +75,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(api_tokens::routes())
         .merge(api_ops::routes())
         .merge(api_dump::routes())
+        .merge(api_fileserver::routes())
         .merge(management::routes())
         .merge(linotp::routes())
         .routes(routes!(metrics::metrics))

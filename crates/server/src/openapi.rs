@@ -22,6 +22,7 @@ pub struct OpenApiJson(pub Arc<String>);
                        Errors are JSON: {\"error\", \"message\", \"status\"}."
     ),
     modifiers(&SecuritySchemes),
+    components(schemas(keyward_proto::FsAnnouncement)),
     tags(
         (name = "auth", description = "Login sessions and self-registration"),
         (name = "users", description = "Users as SFTPGo v0.9's REST API has them (/api/v1/user); \
@@ -33,6 +34,9 @@ pub struct OpenApiJson(pub Arc<String>);
         (name = "quota", description = "SFTPGo quota scans and usage updates"),
         (name = "audit", description = "Tamper-evident audit log"),
         (name = "maintenance", description = "dumpdata / loaddata (SFTPGo's dump files included)"),
+        (name = "fileserver", description = "Psono-style fileserver clusters and shards; members \
+                                              announce themselves at /fileserver/alive/ with \
+                                              a signed FsAnnouncement"),
         (name = "management", description = "Psono-style remote management commands"),
         (name = "linotp", description = "LinOTP-compatible token administration (/admin/*) and \
                                          authentication (/validate/*). These answer LinOTP's \

@@ -1,10 +1,13 @@
 //! Whole-installation reads and writes of `dumpdata` / `loaddata`: one consistent snapshot of
-//! users, tokens (with realms) and API keys read in one transaction, and the row writes a
+//! users, tokens (with realms), API keys and policies read in one transaction, and the row writes a
 //! restore needs beyond the ordinary ones — a user's stored hash, integer id and last login as
 //! the dump says, a token inserted with every column (its sealed values are bound to its id, so
 //! the id is kept), and an API key with its stored hash. The writes run on a connection already
 //! in the caller's transaction (the whole load is one transaction with its audit row).
 
+use std::collections::HashMap;
+
+use futures_util::TryStreamExt;
 use keyward_core::user::Roles;
 use keyward_proto::UserId;
 use sqlx::{AnyConnection, Row};
@@ -29,64 +32,202 @@ pub struct DumpSnapshot {
     pub users: Vec<User>,
     pub tokens: Vec<Token>,
     pub api_keys: Vec<ApiKeyRow>,
+    /// Every policy, by name.
+    pub policies: Vec<keyward_core::policy::Policy>,
+}
+
+/// Where [`Store::dump_stream`] sends the large sections, one row at a time.
+pub trait DumpRows {
+    type Error;
+    fn user(&mut self, user: User) -> Result<(), Self::Error>;
+    fn token(&mut self, token: Token) -> Result<(), Self::Error>;
+}
+
+/// Where a streamed dump failed: reading the database or writing the rows.
+#[derive(Debug)]
+pub enum DumpStreamError<E> {
+    Store(StoreError),
+    Rows(E),
+}
+
+impl<E> From<StoreError> for DumpStreamError<E> {
+    fn from(e: StoreError) -> Self {
+        DumpStreamError::Store(e)
+    }
+}
+
+impl<E> From<sqlx::Error> for DumpStreamError<E> {
+    fn from(e: sqlx::Error) -> Self {
+        DumpStreamError::Store(e.into())
+    }
+}
+
+/// Collects the streamed rows (for callers that want the whole snapshot in memory).
+struct Collect<'a>(&'a mut DumpSnapshot);
+
+impl DumpRows for Collect<'_> {
+    type Error = std::convert::Infallible;
+    fn user(&mut self, user: User) -> Result<(), Self::Error> {
+        self.0.users.push(user);
+        Ok(())
+    }
+    fn token(&mut self, token: Token) -> Result<(), Self::Error> {
+        self.0.tokens.push(token);
+        Ok(())
+    }
 }
 
 impl Store {
     /// Users (by name), tokens (by serial, with realms) and API keys (by creation) as of one
-    /// moment: a read-only repeatable-read transaction on PostgreSQL, one read transaction on
-    /// SQLite (WAL readers see one snapshot from their first read).
+    /// moment, all in memory; [`Store::dump_stream`] for installations of any size.
     pub async fn dump_snapshot(&self) -> Result<DumpSnapshot, StoreError> {
+        let mut whole = DumpSnapshot::default();
+        let rest = self
+            .dump_stream(&mut Collect(&mut whole))
+            .await
+            .map_err(|e| match e {
+                DumpStreamError::Store(e) => e,
+                DumpStreamError::Rows(never) => match never {},
+            })?;
+        whole.api_keys = rest.api_keys;
+        whole.policies = rest.policies;
+        Ok(whole)
+    }
+
+    /// One consistent read of everything a dump holds (a read-only repeatable-read transaction
+    /// on PostgreSQL, one read transaction on SQLite, whose WAL readers see one snapshot from
+    /// their first read): users (by name) and then tokens (by serial, with realms) go to `rows`
+    /// one at a time, so memory does not grow with the installation; the small sections (API
+    /// keys) come back in the returned snapshot, whose `users` and `tokens` stay empty.
+    pub async fn dump_stream<R: DumpRows>(
+        &self,
+        rows: &mut R,
+    ) -> Result<DumpSnapshot, DumpStreamError<R::Error>> {
         let mut tx = crate::snapshot::begin_snapshot(self).await?;
-        let rows = sqlx::query(select_users!("ORDER BY username_key"))
-            .fetch_all(&mut *tx)
-            .await?;
-        let users = rows
-            .iter()
-            .map(user_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let sql = format!("{TOKEN_SELECT} ORDER BY t.serial");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut tokens = rows
-            .iter()
-            .map(crate::tokens::from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let realms =
+        {
+            let mut users = sqlx::query(select_users!("ORDER BY username_key")).fetch(&mut *tx);
+            while let Some(row) = users.try_next().await? {
+                rows.user(user_from_row(&row)?)
+                    .map_err(DumpStreamError::Rows)?;
+            }
+        }
+        // A token's realms, by token id (a few short strings per token).
+        let realm_rows =
             sqlx::query("SELECT token_id, realm FROM token_realms ORDER BY token_id, realm")
                 .fetch_all(&mut *tx)
                 .await?;
-        let mut by_id: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for row in realms {
-            by_id
+        let mut realms: HashMap<String, Vec<String>> = HashMap::new();
+        for row in realm_rows {
+            realms
                 .entry(row.try_get("token_id")?)
                 .or_default()
                 .push(row.try_get("realm")?);
         }
-        for t in &mut tokens {
-            t.realms = by_id.remove(&t.id).unwrap_or_default();
+        {
+            let sql = format!("{TOKEN_SELECT} ORDER BY t.serial");
+            let mut tokens = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).fetch(&mut *tx);
+            while let Some(row) = tokens.try_next().await? {
+                let mut t = crate::tokens::from_row(&row)?;
+                t.realms = realms.remove(&t.id).unwrap_or_default();
+                rows.token(t).map_err(DumpStreamError::Rows)?;
+            }
         }
-        let rows = sqlx::query(
+        let key_rows = sqlx::query(
             "SELECT k.id, k.key_hash, k.role, k.username, k.realm, k.description, k.created_at, \
              k.expires_at, k.revoked_at, k.owner_id, u.username AS owner_name FROM api_keys k \
              LEFT JOIN users u ON u.id = k.owner_id ORDER BY k.created_at, k.id",
         )
         .fetch_all(&mut *tx)
         .await?;
-        let mut api_keys = Vec::with_capacity(rows.len());
-        for row in rows {
+        let mut api_keys = Vec::with_capacity(key_rows.len());
+        for row in key_rows {
             api_keys.push(ApiKeyRow {
                 key: crate::api_keys::from_row(&row)?,
                 key_hash: row.try_get("key_hash")?,
                 owner_name: row.try_get("owner_name")?,
             });
         }
+        let rows = sqlx::query(crate::policies::SELECT_ALL)
+            .fetch_all(&mut *tx)
+            .await?;
+        let policies = rows
+            .iter()
+            .map(crate::policies::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         tx.rollback().await?;
         Ok(DumpSnapshot {
-            users,
-            tokens,
             api_keys,
+            policies,
+            ..DumpSnapshot::default()
         })
+    }
+}
+
+/// What [`Store::dump_lookup`] found.
+#[derive(Clone, Debug, Default)]
+pub struct LoadLookup {
+    pub users: Vec<User>,
+    pub tokens: Vec<Token>,
+    pub api_key_ids: Vec<String>,
+}
+
+/// How many values one `IN (…)` list of [`Store::dump_lookup`] binds.
+const LOOKUP_CHUNK: usize = 500;
+
+/// `SELECT … WHERE column IN ($1, …)` over `values` in chunks, each row through `each`.
+async fn select_in(
+    tx: &mut AnyConnection,
+    select: &str,
+    column: &str,
+    values: &[String],
+    mut each: impl FnMut(&sqlx::any::AnyRow) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for chunk in values.chunks(LOOKUP_CHUNK) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("{select} WHERE {column} IN ({})", marks.join(", "));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        for v in chunk {
+            query = query.bind(v.as_str());
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            each(&row)?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The users (by username key), tokens (by serial) and API keys (by id) a load names, as
+    /// of one moment — what `loaddata` must know of the database without reading all of it.
+    /// Tokens come without their realms.
+    pub async fn dump_lookup(
+        &self,
+        user_keys: &[String],
+        serials: &[String],
+        key_ids: &[String],
+    ) -> Result<LoadLookup, StoreError> {
+        let mut tx = crate::snapshot::begin_snapshot(self).await?;
+        let mut found = LoadLookup::default();
+        let users = select_users!("");
+        select_in(&mut tx, users, "username_key", user_keys, |row| {
+            found.users.push(user_from_row(row)?);
+            Ok(())
+        })
+        .await?;
+        select_in(&mut tx, TOKEN_SELECT, "t.serial", serials, |row| {
+            found.tokens.push(crate::tokens::from_row(row)?);
+            Ok(())
+        })
+        .await?;
+        let mut ids = Vec::new();
+        select_in(&mut tx, "SELECT id FROM api_keys", "id", key_ids, |row| {
+            ids.push(row.try_get::<String, _>("id")?);
+            Ok(())
+        })
+        .await?;
+        tx.rollback().await?;
+        found.api_key_ids = ids;
+        Ok(found)
     }
 }
 

@@ -8,11 +8,14 @@ pub mod audit_heads;
 pub mod challenges;
 mod columns;
 pub mod dump;
+pub mod fileserver;
 pub mod instance;
 pub mod login_tx;
 mod migrations;
 mod native_read;
+pub mod policies;
 pub mod quota;
+pub mod realms;
 pub mod restore;
 pub mod runtime_config;
 pub mod serving_lock;
@@ -31,7 +34,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Transaction};
 
-pub use migrations::MIGRATION_COUNT;
+pub use migrations::{MIGRATION_COUNT, SCHEMA_VERSION};
 
 /// Which database engine a store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -36,10 +36,20 @@ const MIGRATIONS: &[Migration] = &[
     migration!(4, "username skeleton", "0004_username_skeleton"),
     migration!(5, "key_owners", "0005_key_owners"),
     migration!(6, "user number", "0006_user_number"),
+    migration!(7, "realms", "0007_realms"),
+    migration!(8, "policies", "0008_policies"),
+    migration!(9, "fileserver clusters and shards", "0009_fileserver"),
 ];
 
 /// How many migrations this build knows; a test pins it so none is lost or renumbered.
-pub const MIGRATION_COUNT: usize = 6;
+pub const MIGRATION_COUNT: usize = 9;
+
+/// The schema version this build brings a database to: the last migration's version (the
+/// count, while the numbers are linear; backups compare with this).
+pub const SCHEMA_VERSION: i64 = match MIGRATIONS.last() {
+    Some(m) => m.version,
+    None => 0,
+};
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS keyward_migrations (\
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

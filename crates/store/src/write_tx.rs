@@ -172,6 +172,18 @@ write_ops! {
     fn config_set(key: &str, value: &str, now: i64) -> () = crate::runtime_config::config_set;
     fn config_unset(key: &str) -> bool = crate::runtime_config::config_unset;
 
+    /// Inserts a policy (or, with `replace`, overwrites the one of its name); a taken name
+    /// without `replace` is a conflict.
+    fn put_policy(policy: &keyward_core::policy::Policy, replace: bool, now: i64) -> ()
+        = crate::policies::put_policy;
+    /// Sets a policy's active flag; false when no such policy.
+    fn set_policy_active(name: &str, active: bool, now: i64) -> bool
+        = crate::policies::set_policy_active;
+    /// Deletes a policy; false when no such policy.
+    fn delete_policy(name: &str) -> bool = crate::policies::delete_policy;
+    /// Deletes every policy (`config import --cleanup`); returns how many.
+    fn delete_all_policies() -> u64 = crate::policies::delete_all_policies;
+
     /// Deletes up to `chunk` challenges created before `cutoff`; returns how many went.
     fn delete_challenges_chunk(cutoff: i64, chunk: i64) -> u64
         = crate::challenges::delete_challenges_chunk;
@@ -202,4 +214,25 @@ write_ops! {
     /// token moved on meanwhile.
     fn resync_counter(id: &str, counter: i64, time_shift: i64, now: i64) -> bool
         = crate::token_writes::resync_counter;
+
+    /// Inserts a resolver; a taken name is a conflict.
+    fn create_resolver(r: &crate::realms::ResolverRow) -> () = crate::realms::create_resolver;
+    /// Deletes a resolver unless a realm lists it (its shadow users become internal).
+    fn delete_resolver(name: &str) -> crate::realms::ResolverDelete
+        = crate::realms::delete_resolver;
+    /// Inserts a realm (a default one takes the default from the others).
+    fn create_realm(r: &crate::realms::RealmRow) -> () = crate::realms::create_realm;
+    fn delete_realm(name: &str) -> bool = crate::realms::delete_realm;
+    /// Inserts or replaces a resolver (loaddata).
+    fn put_resolver(r: &crate::realms::ResolverRow) -> () = crate::realms::put_resolver;
+    /// Inserts or replaces a realm (loaddata).
+    fn put_realm(r: &crate::realms::RealmRow) -> () = crate::realms::put_realm;
+    /// Moves the default realm (`None`: none); false when no such realm.
+    fn set_default_realm(name: Option<&str>) -> bool = crate::realms::set_default_realm;
+    /// Records which resolver a local user was synchronised from.
+    fn set_user_source(user_id: &UserId, resolver: &str, external_id: &str, now: i64) -> ()
+        = crate::realms::set_user_source;
+    /// Sets a user's email; whether the user exists.
+    fn set_user_email(user_id: &UserId, email: &str, now: i64) -> bool
+        = crate::realms::set_user_email;
 }

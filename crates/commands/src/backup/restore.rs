@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use keyward_store::MIGRATION_COUNT;
+use keyward_store::SCHEMA_VERSION;
 use keyward_store::restore::check_same_schema;
 use keyward_store::snapshot::{TableSchema, Value};
 use serde_json::json;
@@ -59,7 +59,7 @@ async fn verify(path: PathBuf, quiet: bool) -> Result<Verified, CommandError> {
 }
 
 fn check_schema(m: &Manifest) -> Result<(), CommandError> {
-    let known = MIGRATION_COUNT as i64;
+    let known = SCHEMA_VERSION;
     if m.schema_version > known {
         return Err(CommandError::Invalid(format!(
             "the archive comes from a newer schema (version {}) than this keyward knows ({known}): \

@@ -86,32 +86,79 @@ pub fn read_bounded(path: &Path) -> Result<String, CommandError> {
 
 /// Writes `bytes` to `path` through a temporary file renamed into place (mode 0600).
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
-    let shown = path.display();
-    let fail = |e: std::io::Error| CommandError::Invalid(format!("cannot write {shown}: {e}"));
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "dump".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    let mut file = PrivateFile::create(path)?;
+    file.write_all(bytes)
+        .map_err(|e| PrivateFile::failed(path, &e))?;
+    file.commit()
+}
+
+/// A file being written: a temporary file beside `path` (owner-only), renamed onto `path` by
+/// [`PrivateFile::commit`] once complete and removed if dropped before.
+pub(crate) struct PrivateFile {
+    out: std::io::BufWriter<std::fs::File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl PrivateFile {
+    pub(crate) fn create(path: &Path) -> Result<Self, CommandError> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "dump".into());
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&tmp).map_err(|e| Self::failed(path, &e))?;
+        Ok(PrivateFile {
+            out: std::io::BufWriter::new(file),
+            tmp,
+            path: path.to_path_buf(),
+            committed: false,
+        })
     }
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+
+    /// The error of a failed write of `path`.
+    pub(crate) fn failed(path: &Path, e: &std::io::Error) -> CommandError {
+        CommandError::Invalid(format!("cannot write {}: {e}", path.display()))
     }
-    result.map_err(fail)
+
+    /// Flushes, syncs and renames the file into place.
+    pub(crate) fn commit(mut self) -> Result<(), CommandError> {
+        let result = self
+            .out
+            .flush()
+            .and_then(|()| self.out.get_ref().sync_all())
+            .and_then(|()| std::fs::rename(&self.tmp, &self.path));
+        result.map_err(|e| Self::failed(&self.path, &e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Write for PrivateFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Drop for PrivateFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use super::files;
 use super::records::{Parsed, Password, UserRecord, parse};
+use super::token_fields::with_shared_token_fields;
 use crate::access::{Target, Targets, check_targets};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
@@ -69,18 +70,24 @@ pub struct LoadSummary {
     pub api_keys_added: u64,
     pub api_keys_updated: u64,
     pub api_keys_skipped: u64,
+    pub policies_added: u64,
+    pub policies_updated: u64,
+    pub policies_skipped: u64,
     pub sessions_ended: u64,
     /// Quota scans run (local) or started (server) for loaded users (`--scan-quota`).
     pub quota_scans: usize,
-    /// Sections of the file that were read but not loaded (`2 realms`, `3 folders`).
+    /// Sections of the file that were read but not loaded (`3 folders`).
     pub ignored: Vec<String>,
+    pub resolvers_loaded: usize,
+    pub realms_loaded: usize,
 }
 
 impl LoadSummary {
     fn text(&self) -> String {
         let mut s = format!(
             "{} dump: users {} added, {} updated, {} skipped; tokens {} added, {} updated, {} skipped; \
-             API keys {} added, {} updated, {} skipped; {} sessions ended",
+             API keys {} added, {} updated, {} skipped; policies {} added, {} updated, {} skipped; \
+             {} sessions ended",
             self.source,
             self.users_added,
             self.users_updated,
@@ -91,8 +98,17 @@ impl LoadSummary {
             self.api_keys_added,
             self.api_keys_updated,
             self.api_keys_skipped,
+            self.policies_added,
+            self.policies_updated,
+            self.policies_skipped,
             self.sessions_ended
         );
+        if self.resolvers_loaded + self.realms_loaded > 0 {
+            s.push_str(&format!(
+                "; resolvers {} and realms {} loaded",
+                self.resolvers_loaded, self.realms_loaded
+            ));
+        }
         if !self.ignored.is_empty() {
             s.push_str(&format!("; ignored: {}", self.ignored.join(", ")));
         }
@@ -150,6 +166,11 @@ async fn authorize(ctx: &Ctx, parsed: &Parsed) -> Result<(), CommandError> {
     if !parsed.api_keys.is_empty() {
         return Err(CommandError::Forbidden(
             "loaddata: only a superuser loads API keys".into(),
+        ));
+    }
+    if !parsed.policies.is_empty() {
+        return Err(CommandError::Forbidden(
+            "loaddata: only a superuser loads policies".into(),
         ));
     }
     let mut targets = Vec::new();
@@ -210,10 +231,29 @@ async fn apply(
         ignored: parsed.ignored.clone(),
         ..Default::default()
     };
-    // Everything read before the write transaction opens (no connection is held meanwhile),
-    // in one consistent read instead of a query per record.
-    let snap = ctx.store().dump_snapshot().await?;
-    let mut users_now: HashMap<String, User> = snap
+    // What the file names, read before the write transaction opens (no connection is held
+    // meanwhile), in one consistent read of just those rows.
+    let mut user_keys: Vec<String> = parsed
+        .users
+        .iter()
+        .map(|r| username_key(&r.username))
+        .chain(parsed.tokens.iter().map(|(_, t)| username_key(&t.user)))
+        .chain(parsed.api_keys.iter().map(|(_, k)| username_key(&k.owner)))
+        .filter(|k| !k.is_empty())
+        .collect();
+    user_keys.sort_unstable();
+    user_keys.dedup();
+    let serials: Vec<String> = parsed
+        .tokens
+        .iter()
+        .map(|(_, t)| t.serial.clone())
+        .collect();
+    let key_ids: Vec<String> = parsed.api_keys.iter().map(|(_, k)| k.id.clone()).collect();
+    let found = ctx
+        .store()
+        .dump_lookup(&user_keys, &serials, &key_ids)
+        .await?;
+    let mut users_now: HashMap<String, User> = found
         .users
         .into_iter()
         .map(|u| (username_key(&u.username), u))
@@ -223,12 +263,21 @@ async fn apply(
         .iter()
         .map(|(k, u)| (k.clone(), u.id.clone()))
         .collect();
-    let mut tokens_now: HashMap<String, Token> = snap
+    let mut tokens_now: HashMap<String, Token> = found
         .tokens
         .into_iter()
         .map(|t| (t.serial.to_string(), t))
         .collect();
-    let keys_now: HashSet<String> = snap.api_keys.iter().map(|k| k.key.id.to_string()).collect();
+    let keys_now: HashSet<String> = found.api_key_ids.into_iter().collect();
+    let sections =
+        crate::realms::dump_sections::check_sections(ctx, parsed.realms, parsed.resolvers).await?;
+    let policies_now: HashSet<String> = ctx
+        .store()
+        .list_policies()
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     let mut prepared = Vec::with_capacity(parsed.users.len());
     for rec in parsed.users {
         let existing = users_now.remove(&username_key(&rec.username));
@@ -375,8 +424,27 @@ async fn apply(
             summary.api_keys_added += 1;
         }
     }
+    (summary.resolvers_loaded, summary.realms_loaded) =
+        crate::realms::dump_sections::load_sections(ctx, &mut tx, &sections, &owners, mode == 1)
+            .await?;
+    for (label, p) in &parsed.policies {
+        let exists = policies_now.contains(&p.name);
+        if exists && mode == 1 {
+            summary.policies_skipped += 1;
+            continue;
+        }
+        tx.put_policy(p, exists, now)
+            .await
+            .map_err(|e| store_err(label, e))?;
+        if exists {
+            summary.policies_updated += 1;
+        } else {
+            summary.policies_added += 1;
+        }
+    }
     ctx.commit_change(tx, &format!("mode {mode}; {}", summary.text()))
         .await?;
+    ctx.shared.policies.invalidate();
     progress.finish();
     Ok((summary, loaded))
 }
@@ -434,38 +502,12 @@ async fn check_sealed(ctx: &Ctx, label: &str, t: &DumpToken) -> Result<(), Comma
 }
 
 fn token_row(t: &DumpToken, owner_id: Option<String>) -> Token {
-    Token {
-        id: t.id.clone(),
-        serial: t.serial.clone().into(),
-        token_type: t.token_type.clone(),
-        description: t.description.clone(),
-        owner_id,
-        owner_name: None,
-        active: t.active,
-        seed_sealed: t.seed_sealed.clone(),
-        pin_hash: t.pin_hash.clone(),
-        userpin_sealed: t.userpin_sealed.clone(),
-        sopin_sealed: t.sopin_sealed.clone(),
-        otplen: t.otplen,
-        hashlib: t.hashlib.clone(),
-        counter: t.counter,
-        time_step: t.time_step,
-        time_window: t.time_window,
-        time_shift: t.time_shift,
-        sync_window: t.sync_window,
-        count_window: t.count_window,
-        fail_count: t.fail_count,
-        max_fail: t.max_fail,
-        count_auth: t.count_auth,
-        count_auth_max: t.count_auth_max,
-        count_auth_success: t.count_auth_success,
-        count_auth_success_max: t.count_auth_success_max,
-        validity_start: t.validity_start,
-        validity_end: t.validity_end,
-        last_auth: t.last_auth,
-        info: t.info.clone(),
-        created_at: t.created_at,
-        updated_at: t.updated_at,
-        realms: t.realms.clone(),
-    }
+    with_shared_token_fields!(
+        t,
+        Token {
+            serial: t.serial.clone().into(),
+            owner_id: owner_id,
+            owner_name: None,
+        }
+    )
 }

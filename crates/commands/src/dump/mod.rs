@@ -3,27 +3,31 @@
 //! passwd/shadow, Pure-FTPd, ProFTPD) turned into such a document.
 //!
 //! `dumpdata` reads one consistent snapshot and writes users (password = the stored hash),
-//! tokens (seeds and PINs still sealed under the enckey), API keys (hashes) and admins; realms,
-//! resolvers and policies are empty arrays (keyward has no such tables yet). `loaddata` (see
+//! tokens (seeds and PINs still sealed under the enckey), API keys (hashes) and admins as they
+//! are read ([`stream`]: memory stays flat however many users there are), realms and resolvers
+//! (bind passwords sealed; see `realms::dump_sections`) and policies (the records of `config
+//! export`). `loaddata` (see
 //! [`load`]) applies a file all or nothing in one transaction with its audit row. Files named by
 //! callers other than the local console live in `backups_path` (see [`files`]).
 
 mod convert;
-mod files;
+pub(crate) mod files;
 mod load;
 mod records;
+mod stream;
+mod token_fields;
 
 use clap::Parser;
 use keyward_proto::StatusMessage;
-use keyward_proto::dump::{DUMP_FORMAT, DUMP_VERSION, Dump, DumpApiKey, DumpToken};
-use keyward_store::dump::DumpSnapshot;
+use keyward_proto::dump::{DUMP_FORMAT, DUMP_VERSION, DumpApiKey};
+use keyward_store::dump::DumpStreamError;
 use serde::Serialize;
 
 use crate::access::{ADMINS, Access, Target, Targets};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::registry::{CommandSpec, command};
-use crate::user_object::object_json;
+use stream::{DumpWriter, JsonDoc, dump_api_key};
 
 pub use convert::{ConvertArgs, convert};
 pub use files::read_bounded;
@@ -79,87 +83,6 @@ impl Targets for DumpArgs {
 /// Largest indentation accepted.
 const MAX_INDENT: u8 = 8;
 
-/// The dump document of a snapshot.
-pub fn dump_document(snap: &DumpSnapshot) -> Dump {
-    let mut users = Vec::new();
-    let mut admins = Vec::new();
-    for u in &snap.users {
-        let mut obj = object_json(u);
-        if let Some(map) = obj.as_object_mut() {
-            map.insert("password".into(), u.password_hash.clone().into());
-        }
-        if u.roles.is_empty() {
-            users.push(obj);
-        } else {
-            admins.push(obj);
-        }
-    }
-    let tokens = snap
-        .tokens
-        .iter()
-        .map(|t| DumpToken {
-            id: t.id.clone(),
-            serial: t.serial.to_string(),
-            token_type: t.token_type.clone(),
-            description: t.description.clone(),
-            user: t.owner_name.clone().unwrap_or_default(),
-            active: t.active,
-            seed_sealed: t.seed_sealed.clone(),
-            pin_hash: t.pin_hash.clone(),
-            userpin_sealed: t.userpin_sealed.clone(),
-            sopin_sealed: t.sopin_sealed.clone(),
-            otplen: t.otplen,
-            hashlib: t.hashlib.clone(),
-            counter: t.counter,
-            time_step: t.time_step,
-            time_window: t.time_window,
-            time_shift: t.time_shift,
-            sync_window: t.sync_window,
-            count_window: t.count_window,
-            fail_count: t.fail_count,
-            max_fail: t.max_fail,
-            count_auth: t.count_auth,
-            count_auth_max: t.count_auth_max,
-            count_auth_success: t.count_auth_success,
-            count_auth_success_max: t.count_auth_success_max,
-            validity_start: t.validity_start,
-            validity_end: t.validity_end,
-            last_auth: t.last_auth,
-            info: t.info.clone(),
-            realms: t.realms.clone(),
-            created_at: t.created_at,
-            updated_at: t.updated_at,
-        })
-        .collect();
-    let api_keys = snap
-        .api_keys
-        .iter()
-        .map(|k| DumpApiKey {
-            id: k.key.id.to_string(),
-            key_hash: k.key_hash.clone(),
-            role: k.key.role.clone(),
-            username: k.key.username.to_string(),
-            owner: k.owner_name.clone().unwrap_or_default(),
-            realm: k.key.realm.clone(),
-            description: k.key.description.clone(),
-            created_at: k.key.created_at,
-            expires_at: k.key.expires_at,
-            revoked_at: k.key.revoked_at,
-        })
-        .collect();
-    Dump {
-        format: DUMP_FORMAT.into(),
-        version: DUMP_VERSION,
-        users,
-        tokens,
-        realms: Vec::new(),
-        resolvers: Vec::new(),
-        policies: Vec::new(),
-        api_keys,
-        admins,
-    }
-}
-
 /// JSON text with `indent` spaces (0: one line), ending in a newline.
 pub(crate) fn to_json_text(value: &impl Serialize, indent: u8) -> Result<Vec<u8>, CommandError> {
     let fail = |e: serde_json::Error| CommandError::Internal(format!("cannot write JSON: {e}"));
@@ -184,24 +107,47 @@ async fn dumpdata(ctx: Ctx, a: DumpArgs) -> Result<Output, CommandError> {
         )));
     }
     let path = files::resolve(&ctx, &a.file, true)?;
-    let snap = ctx.store().dump_snapshot().await?;
-    let doc = dump_document(&snap);
-    let bytes = to_json_text(&doc, a.indent)?;
-    files::write_private(&path, &bytes)?;
+    let written = |e: std::io::Error| files::PrivateFile::failed(&path, &e);
+    let file = files::PrivateFile::create(&path)?;
+    let doc = JsonDoc::start(file, a.indent).map_err(written)?;
+    let mut rows = DumpWriter::start(doc, DUMP_FORMAT, DUMP_VERSION).map_err(written)?;
+    let rest = ctx
+        .store()
+        .dump_stream(&mut rows)
+        .await
+        .map_err(|e| match e {
+            DumpStreamError::Store(e) => CommandError::from(e),
+            DumpStreamError::Rows(e) => written(e),
+        })?;
+    rows.end_streamed().map_err(written)?;
+    let api_keys: Vec<DumpApiKey> = rest.api_keys.iter().map(dump_api_key).collect();
+    let (realms, resolvers) = crate::realms::dump_sections::dump_sections(&ctx).await?;
+    let policies: Vec<_> = rest
+        .policies
+        .iter()
+        .map(crate::policies::transfer::record)
+        .collect();
+    let mut doc = rows.doc;
+    doc.field("realms", &realms).map_err(written)?;
+    doc.field("resolvers", &resolvers).map_err(written)?;
+    doc.field("policies", &policies).map_err(written)?;
+    doc.field("api_keys", &api_keys).map_err(written)?;
+    doc.field("admins", &rows.admins).map_err(written)?;
+    doc.finish().map_err(written)?.commit()?;
+    let (users, admins, tokens) = (rows.users, rows.admins.len(), rows.tokens);
     let counts = format!(
-        "{} users, {} admins, {} tokens, {} API keys",
-        doc.users.len(),
-        doc.admins.len(),
-        doc.tokens.len(),
-        doc.api_keys.len()
+        "{users} users, {admins} admins, {tokens} tokens, {} API keys, {} policies",
+        api_keys.len(),
+        policies.len()
     );
     let mut json = serde_json::to_value(StatusMessage::ok("Data saved")).unwrap_or_default();
     if let Some(map) = json.as_object_mut() {
         map.insert("file".into(), path.display().to_string().into());
-        map.insert("users".into(), doc.users.len().into());
-        map.insert("admins".into(), doc.admins.len().into());
-        map.insert("tokens".into(), doc.tokens.len().into());
-        map.insert("api_keys".into(), doc.api_keys.len().into());
+        map.insert("users".into(), users.into());
+        map.insert("admins".into(), admins.into());
+        map.insert("tokens".into(), tokens.into());
+        map.insert("api_keys".into(), api_keys.len().into());
+        map.insert("policies".into(), policies.len().into());
     }
     Ok(
         Output::new(format!("Data saved to {}: {counts}", path.display()), json)

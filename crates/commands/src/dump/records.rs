@@ -51,8 +51,13 @@ pub(crate) struct Parsed {
     pub users: Vec<UserRecord>,
     pub tokens: Vec<(String, DumpToken)>,
     pub api_keys: Vec<(String, DumpApiKey)>,
-    /// Sections read but not loaded, e.g. `2 realms`.
+    /// Policies (keyward dumps only), checked.
+    pub policies: Vec<(String, keyward_core::policy::Policy)>,
+    /// Sections read but not loaded, e.g. `2 folders`.
     pub ignored: Vec<String>,
+    /// keyward's `realms` and `resolvers` sections, checked by `realms::dump_sections`.
+    pub realms: Vec<Value>,
+    pub resolvers: Vec<Value>,
 }
 
 fn invalid(msg: String) -> CommandError {
@@ -156,6 +161,29 @@ pub(crate) fn parse(text: &str, min_len: usize) -> Result<Parsed, CommandError> 
         }
         api_keys.push((label, k));
     }
+    let (realms, resolvers) = if kind == "SFTPGo" {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            take_array(&mut doc, "realms")?,
+            take_array(&mut doc, "resolvers")?,
+        )
+    };
+    let mut policies = Vec::new();
+    if kind == "keyward" {
+        let mut names: HashMap<String, String> = HashMap::new();
+        for (i, v) in take_array(&mut doc, "policies")?.into_iter().enumerate() {
+            let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+            let label = format!("policies[{i}] ({name:?})");
+            let r: keyward_proto::policy::PolicyRecord =
+                serde_json::from_value(v).map_err(|e| invalid(format!("{label}: {e}")))?;
+            let p = crate::policies::transfer::from_record(&r, &label)?;
+            if let Some(first) = names.insert(p.name.clone(), label.clone()) {
+                return Err(invalid(format!("{label}: duplicate of {first}")));
+            }
+            policies.push((label, p));
+        }
+    }
     let mut ignored = Vec::new();
     for (name, v) in &doc {
         if let Value::Array(items) = v
@@ -169,7 +197,10 @@ pub(crate) fn parse(text: &str, min_len: usize) -> Result<Parsed, CommandError> 
         users,
         tokens,
         api_keys,
+        policies,
         ignored,
+        realms,
+        resolvers,
     })
 }
 

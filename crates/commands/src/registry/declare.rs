@@ -13,6 +13,7 @@ use super::words::{parse_words, usage_error};
 use crate::access::{Access, Target, Targets, audit_target, check_targets};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
+use crate::policies::enforce::check_admin_policy;
 
 /// What a run yields: the audit target (from the parsed arguments; empty when they did not
 /// parse) and the command's result.
@@ -107,8 +108,14 @@ pub struct Declared<D = Undocumented> {
     doc: PhantomData<D>,
 }
 
-/// Parses, checks the target rule, then runs the handler.
-async fn run_parsed<A, F, Fut>(ctx: Ctx, parsed: A, handler: &F, enforce: bool) -> Ran
+/// Parses, checks the target rule and the admin policies, then runs the handler.
+async fn run_parsed<A, F, Fut>(
+    ctx: Ctx,
+    name: &'static str,
+    parsed: A,
+    handler: &F,
+    enforce: bool,
+) -> Ran
 where
     A: Targets,
     F: Fn(Ctx, A) -> Fut,
@@ -120,6 +127,9 @@ where
         draft.set_target(&shown);
     }
     if enforce && let Err(e) = check_targets(&ctx, &targets).await {
+        return (shown, Err(e));
+    }
+    if enforce && let Err(e) = check_admin_policy(&ctx, name, &targets).await {
         return (shown, Err(e));
     }
     (shown, handler(ctx, parsed).await)
@@ -138,7 +148,7 @@ where
         match input {
             Input::Words(args) => match parse_words::<A>(name, args) {
                 Ok(parsed) => {
-                    Box::pin(async move { run_parsed(ctx, parsed, &*handler, enforce).await })
+                    Box::pin(async move { run_parsed(ctx, name, parsed, &*handler, enforce).await })
                 }
                 Err(e) => {
                     let err = usage_error(name, &e);
@@ -188,7 +198,7 @@ where
         Input::Params(map) => match crate::params::from_map::<A>(map) {
             Ok(parsed) => {
                 let handler = handler.clone();
-                Box::pin(async move { run_parsed(ctx, parsed, &*handler, enforce).await })
+                Box::pin(async move { run_parsed(ctx, name, parsed, &*handler, enforce).await })
             }
             Err(e) => Box::pin(async move { (String::new(), Err(e)) }),
         },

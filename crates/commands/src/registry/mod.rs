@@ -107,6 +107,7 @@ impl Registry {
         let targets = (spec.parse_targets)(spec.name, args.to_vec())?;
         if spec.mutates {
             check_targets(ctx, &targets).await?;
+            crate::policies::enforce::check_admin_policy(ctx, spec.name, &targets).await?;
         }
         Ok(())
     }

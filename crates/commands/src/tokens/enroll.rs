@@ -16,6 +16,7 @@ use crate::access::{Access, TOKEN_OPERATORS, TOKEN_READERS, Target, Targets, tar
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::params::{boolean, given, int_in, required};
+use crate::policies::enforce::{EnrollDefaults, enrollment_defaults};
 use crate::registry::{CommandSpec, param_command};
 
 /// Issuer shown by authenticator apps for keyward's tokens.
@@ -130,7 +131,9 @@ struct Plan {
     time_window: i64,
 }
 
-fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
+/// Checks an init request; `defaults` are the enrollment policies' values for what it leaves
+/// out (OTP length, hash algorithm).
+fn plan(a: &InitArgs, defaults: &EnrollDefaults) -> Result<Plan, CommandError> {
     let kind = TokenType::parse(given(&a.token_type).unwrap_or("hotp"))?;
     match kind {
         TokenType::Hotp | TokenType::Totp | TokenType::Password => {}
@@ -154,7 +157,11 @@ fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
         }
         None => generate_serial(kind)?,
     };
-    let alg = HashAlg::parse(given(&a.hashlib).unwrap_or("sha1"))?;
+    let alg = HashAlg::parse(
+        given(&a.hashlib)
+            .or(defaults.hashlib.as_deref())
+            .unwrap_or("sha1"),
+    )?;
     let genkey = match given(&a.genkey) {
         Some(v) => boolean("genkey", v)?,
         None => false,
@@ -209,7 +216,7 @@ fn plan(a: &InitArgs) -> Result<Plan, CommandError> {
     let otplen = if kind == TokenType::Password {
         seed.len() as i64
     } else {
-        match given(&a.otplen) {
+        match given(&a.otplen).or(defaults.otplen.as_deref()) {
             Some(n) => i64::from(check_otplen(int_in("otplen", n, 0, 99)?)?),
             None => 6,
         }
@@ -264,7 +271,8 @@ fn realm_list(text: Option<&str>) -> Vec<String> {
 }
 
 async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
-    let p = plan(&a)?;
+    // The type is checked first, so a bad request fails before any look-up.
+    let kind = TokenType::parse(given(&a.token_type).unwrap_or("hotp"))?;
     let local = ctx.is_local();
     if !local && (a.qr_png.is_some() || a.qr_svg.is_some()) {
         return Err(CommandError::Invalid(
@@ -278,6 +286,9 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
         }
         None => None,
     };
+    let realms = realm_list(given(&a.tokenrealm));
+    let defaults = enrollment_defaults(&ctx, kind.as_str(), owner.as_ref(), &realms).await?;
+    let p = plan(&a, &defaults)?;
     if ctx.store().token_by_serial(&p.serial).await?.is_some() {
         return Err(CommandError::Conflict(format!(
             "token with serial \"{}\" already exists",
@@ -331,7 +342,7 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
         time_window: p.time_window,
         time_shift: 0,
         info: info.clone(),
-        realms: realm_list(given(&a.tokenrealm)),
+        realms,
         now: ctx.now(),
     })
     .await

@@ -20,7 +20,6 @@ mod validity;
 use keyward_core::aead;
 use keyward_core::enckey::KeySlot;
 use keyward_core::otp::{HashAlg, OtpError, TokenType};
-use keyward_proto::Username;
 use keyward_store::tokens::Token;
 use keyward_store::users::User;
 use serde_json::{Value, json};
@@ -96,26 +95,10 @@ pub(crate) async fn load_token(ctx: &Ctx, serial: &str) -> Result<Token, Command
         .ok_or_else(|| no_such_token(serial))
 }
 
-/// A user named as LinOTP does: `name` or `name@realm`. A username that itself contains `@`
-/// (e.g. an email address) is tried whole first. Until realm definitions arrive, the only realm
-/// is `default_realm`: `name@other` is an unknown realm (an error), never `name`.
+/// A user named as LinOTP does: `name` or `name@realm` (see [`crate::realms::find_user`]: a
+/// local name containing `@` is tried whole first; an unknown realm is an error).
 pub(crate) async fn find_owner(ctx: &Ctx, user: &str) -> Result<Option<User>, CommandError> {
-    let user = user.trim();
-    if let Some(u) = ctx.store().find_user(&Username::from(user)).await? {
-        return Ok(Some(u));
-    }
-    if let Some((name, realm)) = user.rsplit_once('@')
-        && !name.is_empty()
-    {
-        if !realm.eq_ignore_ascii_case(&ctx.settings().default_realm) {
-            let shown: String = realm.chars().take(64).collect();
-            return Err(CommandError::NotFound(format!(
-                "realm \"{shown}\" does not exist"
-            )));
-        }
-        return Ok(ctx.store().find_user(&Username::from(name)).await?);
-    }
-    Ok(None)
+    Ok(crate::realms::find_user(ctx, user).await?.map(|(u, _)| u))
 }
 
 /// LinOTP's `user` with a separate `realm` parameter as one `name@realm` (unless the name

@@ -1,5 +1,5 @@
-//! The user-store endpoints of LinOTP's admin API, `userlist` and `testresolver`, over keyward's
-//! internal users (LDAP and passwd-file resolvers come with the realm work).
+//! The user-store endpoints of LinOTP's admin API, `userlist` and `testresolver`, over every
+//! resolver (internal users, passwd files, LDAP directories; see [`crate::realms`]).
 
 use clap::Parser;
 use serde::Deserialize;
@@ -11,13 +11,16 @@ use crate::access::{Access, TOKEN_READERS};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
 use crate::params::{given, int_in, required};
+use crate::realms::definition::{Resolver, load_resolver};
+use crate::realms::directory::{DirectoryUser, like_pattern, search, test};
+use crate::realms::realm_resolvers;
 use crate::registry::{CommandSpec, param_command};
 
 pub fn commands() -> Vec<CommandSpec> {
     vec![
         param_command(
             "token userlist",
-            "List users of the internal user store",
+            "List users of a realm or resolver (internal, passwd file, LDAP)",
             userlist,
         )
         .example("token userlist --username 'a*'")
@@ -49,12 +52,22 @@ pub struct UserListArgs {
 
 const USERLIST_FIELDS: &[&str] = &["username", "userid", "email", "description"];
 
-async fn userlist(ctx: Ctx, a: UserListArgs) -> Result<Output, CommandError> {
-    if let Some(r) = given(&a.res_conf)
-        && r != INTERNAL_RESOLVER
-    {
-        return Err(not_configured(r));
+/// The resolvers a `userlist` asks: `resConf`, else the realm's, else the default realm's.
+async fn userlist_resolvers(ctx: &Ctx, a: &UserListArgs) -> Result<Vec<Resolver>, CommandError> {
+    if let Some(r) = given(&a.res_conf) {
+        return Ok(vec![load_resolver(ctx, r).await?]);
     }
+    if let Some(realm) = given(&a.realm) {
+        return realm_resolvers(ctx, realm).await;
+    }
+    match crate::realms::default_realm(ctx).await? {
+        Some(realm) => realm_resolvers(ctx, &realm).await,
+        None => Ok(vec![Resolver::Internal]),
+    }
+}
+
+async fn userlist(ctx: Ctx, a: UserListArgs) -> Result<Output, CommandError> {
+    let resolvers = userlist_resolvers(&ctx, &a).await?;
     let Some(expr) = given(&a.username) else {
         return Ok(Output::new(
             format!(
@@ -75,38 +88,64 @@ async fn userlist(ctx: Ctx, a: UserListArgs) -> Result<Output, CommandError> {
         Some(p) => int_in("rp", p, 1, MAX_PAGESIZE)?,
         None => 16,
     };
-    let mut pattern = String::new();
-    for c in expr.chars() {
-        match c {
-            '*' => pattern.push('%'),
-            '%' | '_' | '\\' => {
-                pattern.push('\\');
-                pattern.push(c);
+    let offset = (page - 1).saturating_mul(rp);
+    let mut users: Vec<(String, DirectoryUser)> = Vec::new();
+    if let [Resolver::Internal] = resolvers.as_slice() {
+        // One internal store: paged in the database.
+        let found = ctx
+            .store()
+            .search_internal_users(&like_pattern(expr), offset, rp)
+            .await?;
+        users.extend(found.iter().map(|u| {
+            (
+                INTERNAL_RESOLVER.to_string(),
+                DirectoryUser {
+                    login: u.username.to_string(),
+                    external_id: u.id.to_string(),
+                    email: u.email.clone(),
+                    phone: String::new(),
+                    name: u.description.clone(),
+                    disabled: !u.active,
+                },
+            )
+        }));
+    } else {
+        // Several resolvers in order: each gives at most the rows up to this page's end.
+        let want = usize::try_from(offset.saturating_add(rp)).unwrap_or(usize::MAX);
+        for r in &resolvers {
+            for u in search(&ctx, r, expr, want).await? {
+                users.push((r.name().to_string(), u));
             }
-            other => pattern.push(other),
+            if users.len() >= want {
+                break;
+            }
         }
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        users = users
+            .into_iter()
+            .skip(skip)
+            .take(usize::try_from(rp).unwrap_or(usize::MAX))
+            .collect();
     }
-    let users = ctx
-        .store()
-        .search_users(&pattern, (page - 1).saturating_mul(rp), rp)
-        .await?;
     let list: Vec<Value> = users
         .iter()
-        .map(|u| {
+        .map(|(resolver, u)| {
             json!({
-                "username": u.username,
-                "userid": u.id,
+                "username": u.login,
+                "userid": u.external_id,
                 "email": u.email,
-                "description": u.description,
-                "useridresolver": INTERNAL_RESOLVER,
+                "phone": u.phone,
+                "givenname": u.name,
+                "description": u.name,
+                "useridresolver": resolver,
             })
         })
         .collect();
     let rows: Vec<Vec<String>> = users
         .iter()
-        .map(|u| vec![u.username.to_string(), u.email.clone()])
+        .map(|(resolver, u)| vec![u.login.clone(), u.email.clone(), resolver.clone()])
         .collect();
-    let table = crate::table::Table::new(&["USERNAME", "EMAIL"], rows);
+    let table = crate::table::Table::new(&["USERNAME", "EMAIL", "RESOLVER"], rows);
     let mut text = table.render(None);
     text.push_str(&format!("queried: {}\n", list.len()));
     let queried = list.len();
@@ -114,13 +153,6 @@ async fn userlist(ctx: Ctx, a: UserListArgs) -> Result<Output, CommandError> {
         .with_table(table)
         .with_result_key("queried", json!(queried))
         .with_detail(json!({ "page": page, "rp": rp })))
-}
-
-fn not_configured(name: &str) -> CommandError {
-    CommandError::NotFound(format!(
-        "resolver \"{name}\" is not configured (only the \"{INTERNAL_RESOLVER}\" user store \
-         exists; LDAP and passwd-file resolvers are not available yet)"
-    ))
 }
 
 #[derive(Parser, Deserialize, Default)]
@@ -132,13 +164,11 @@ pub struct TestResolverArgs {
 
 async fn testresolver(ctx: Ctx, a: TestResolverArgs) -> Result<Output, CommandError> {
     let name = required("name", &a.name)?;
-    if name != INTERNAL_RESOLVER {
-        return Err(not_configured(name));
-    }
-    let n = ctx.store().count_users().await?;
+    let resolver = load_resolver(&ctx, name).await?;
+    let desc = test(&ctx, &resolver).await?;
     Ok(Output::new(
-        format!("Resolver \"{name}\" works: {n} users"),
-        json!({ "result": "success", "desc": format!("{n} users found") }),
+        format!("Resolver \"{}\" works: {desc}", resolver.name()),
+        json!({ "result": "success", "desc": desc }),
     ))
 }
 

@@ -114,6 +114,9 @@ fn invocations() -> Vec<(&'static str, Vec<&'static str>)> {
             vec!["disableinactiveusers", "999999999", "--dry-run"],
         ),
         ("listusers", vec!["listusers"]),
+        ("fsclusterlist", vec!["fsclusterlist", "--members"]),
+        ("fsshardlist", vec!["fsshardlist"]),
+        ("fsshardstatus", vec!["fsshardstatus", "--json"]),
         ("listusers", vec!["listusers", "--json"]),
         ("showuser", vec!["showuser", "alice"]),
         (

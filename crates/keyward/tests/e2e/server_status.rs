@@ -77,6 +77,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("/healthz", "get"),
     ("/metrics", "get"),
     ("/server/management-command/", "post"),
+    ("/fileserver/alive/", "post"),
+    ("/api/v1/fileserver/clusters", "get"),
+    ("/api/v1/fileserver/clusters", "post"),
+    ("/api/v1/fileserver/clusters/{id}/config", "get"),
+    ("/api/v1/fileserver/shards", "get"),
+    ("/api/v1/fileserver/links", "post"),
+    ("/api/v1/fileserver/links/{id}", "delete"),
 ];
 
 #[test]

@@ -5,8 +5,8 @@
 //! `result.authentication` (`ACCEPT`, `REJECT`, `CHALLENGE`); the accepting serial or the opened
 //! challenge is in `detail`, a rejection's reason never reaches the client. `simplecheck`
 //! answers plain text: `:-)` accepted, `:-(` rejected or challenged, `:-/` error. When the
-//! runtime setting `api_key_required` is on, both need a `validate` API key (else -311, HTTP
-//! 401, for both).
+//! runtime setting `api_key_required` is on, or an authorization policy with `api_key_required`
+//! applies to the request, both need a `validate` API key (else -311, HTTP 401, for both).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -80,9 +80,28 @@ async fn run(
 ) -> Result<CheckOutcome, LinotpError> {
     let httperror = params.as_ref().ok().and_then(|p| p.httperror);
     let mut ctx = state.ctx("anonymous", &client.text());
-    let key_required = keyward_commands::runtime_config::get_bool(&ctx, "api_key_required")
+    let fail = |e: keyward_commands::CommandError| LinotpError::from(e).with_httperror(httperror);
+    let by_config = keyward_commands::runtime_config::get_bool(&ctx, "api_key_required")
         .await
-        .map_err(|e| LinotpError::from(e).with_httperror(httperror))?;
+        .map_err(&fail)?
+        == Some(true);
+    // The setting, or an authorization policy for this request's user, realm and client.
+    let named = |name: &str| -> Option<String> {
+        params
+            .as_ref()
+            .ok()
+            .and_then(|p| p.non_empty(name).ok().flatten())
+    };
+    let by_policy = !by_config
+        && keyward_commands::policies::enforce::api_key_required(
+            &ctx,
+            named("user").as_deref(),
+            named("realm").as_deref(),
+            client.0,
+        )
+        .await
+        .map_err(&fail)?;
+    let key_required = (by_config || by_policy).then_some(true);
     // A presented validate key names the caller in the audit log; with the policy on, one is
     // required.
     let key = if headers.contains_key(header::AUTHORIZATION) || key_required == Some(true) {
@@ -109,6 +128,12 @@ async fn run(
 /// The `/validate/check` envelope of an outcome.
 fn check_answer(outcome: CheckOutcome) -> Success {
     match outcome {
+        // The passthru policy: the password, not a token, authenticated.
+        CheckOutcome::Accepted { serial } if serial.is_empty() => Success::new(
+            json!(true),
+            Some(json!({ "message": "authenticated by the user's password (passthru policy)" })),
+        )
+        .with_result_key("authentication", json!("ACCEPT")),
         CheckOutcome::Accepted { serial } => {
             Success::new(json!(true), Some(json!({ "serial": serial })))
                 .with_result_key("authentication", json!("ACCEPT"))
