@@ -26,6 +26,8 @@ impl Registry {
         all.extend(crate::realms::commands());
         all.extend(crate::policies::commands());
         all.extend(crate::fileserver::commands());
+        all.extend(crate::duo_check::commands());
+        all.extend(crate::saml_check::commands());
         Registry::new(all)
     }
 }

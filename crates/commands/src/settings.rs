@@ -231,6 +231,10 @@ settings! {
     /// Largest difference in seconds between an announcement's timestamp and the server's
     /// clock; older (or later) announcements are refused as stale.
     fileserver_announce_window_secs: u64 = 60;
+    /// The SAML identity provider's metadata, a file path or an http(s) URL (`testsaml`).
+    saml_idp_metadata: Option<String> = None;
+    /// The IdP entity id `testsaml` expects in that metadata (any when unset).
+    saml_idp_entity_id: Option<String> = None;
 }
 
 impl Settings {

@@ -4,7 +4,9 @@
 //! counter/time window, and accept the OTP through the store's compare-and-set so that a value
 //! is accepted at most once — also under concurrency and across nodes. Challenge-response: a
 //! pass that is exactly a token's PIN opens a challenge; its transaction id plus the OTP
-//! answers it once. Every attempt is audited as `validate`.
+//! answers it once; an `ocra2` token's challenge carries an OCRA question (the client's
+//! `challenge`, or drawn) whose RFC 6287 response answers it. Every attempt is audited as
+//! `validate`.
 
 use std::net::IpAddr;
 
@@ -37,6 +39,8 @@ pub struct CheckRequest {
     pub pass: String,
     /// The second leg of a challenge-response.
     pub transaction_id: Option<String>,
+    /// The question of an OCRA challenge, when the client chooses it (`challenge` / `data`).
+    pub challenge: Option<String>,
     pub client: Option<IpAddr>,
 }
 
@@ -52,6 +56,8 @@ pub enum CheckOutcome {
         transaction_id: String,
         message: String,
         serials: Vec<String>,
+        /// The OCRA question to compute the response over (ocra2 tokens).
+        challenge: Option<String>,
     },
 }
 
@@ -235,7 +241,17 @@ async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<Decision, Comm
     if let Some(txid) = req.transaction_id.as_deref().filter(|t| !t.is_empty()) {
         return answer_challenge(ctx, &tokens, txid, &req.pass, now, &auth).await;
     }
-    check_tokens(ctx, &tokens, &req.pass, now, &auth, owner.as_ref()).await
+    let question = req.challenge.as_deref().filter(|q| !q.is_empty());
+    check_tokens(
+        ctx,
+        &tokens,
+        &req.pass,
+        now,
+        &auth,
+        owner.as_ref(),
+        question,
+    )
+    .await
 }
 
 /// Why a token cannot authenticate now, if it cannot. A `lockout` policy locks it after fewer
@@ -309,6 +325,10 @@ pub(crate) async fn find_otp(
             Found::None
         });
     }
+    if kind == TokenType::Ocra2 {
+        // Answered only through its challenge (the question is part of the response).
+        return Ok(Found::None);
+    }
     let digits = u32::try_from(t.otplen).unwrap_or(6);
     if !otp::is_otp_format(otp, digits) {
         return Ok(Found::None);
@@ -369,6 +389,7 @@ async fn check_tokens(
     now: i64,
     auth: &AuthPolicy,
     owner: Option<&User>,
+    question: Option<&str>,
 ) -> Result<Decision, CommandError> {
     // Tokens whose PIN is the leading part of the pass.
     let mut pin_ok: Vec<&Token> = Vec::new();
@@ -404,7 +425,9 @@ async fn check_tokens(
             .filter(|t| unusable(t, now, auth).is_none() && challenge_response(t))
             .collect();
         if !triggerable.is_empty() {
-            return Ok(open_challenges(ctx, &triggerable, now).await?.into());
+            return Ok(open_challenges(ctx, &triggerable, now, question)
+                .await?
+                .into());
         }
         let ids: Vec<String> = tokens.iter().map(|t| t.id.clone()).collect();
         return Ok(Decision::rejected("wrong PIN", ids));
@@ -442,10 +465,15 @@ fn delivers(t: &Token) -> bool {
 /// Whether a token answers a bare PIN with a challenge (set per token: info
 /// `challenge_response = 1`, as privacyIDEA's challenge_response policy does per type).
 fn challenge_response(t: &Token) -> bool {
-    matches!(
-        t.info.get("challenge_response").and_then(|v| v.as_str()),
-        Some("1" | "true")
-    )
+    is_ocra(t)
+        || matches!(
+            t.info.get("challenge_response").and_then(|v| v.as_str()),
+            Some("1" | "true")
+        )
+}
+
+fn is_ocra(t: &Token) -> bool {
+    token_type(t).is_ok_and(|k| k == TokenType::Ocra2)
 }
 
 /// A fresh 20-digit transaction id.
@@ -463,14 +491,27 @@ async fn open_challenges(
     ctx: &Ctx,
     tokens: &[&Token],
     now: i64,
+    question: Option<&str>,
 ) -> Result<CheckOutcome, CommandError> {
     let txid = transaction_id()?;
-    let message = "please enter otp: ".to_string();
+    let mut message = "please enter otp: ".to_string();
     // One transaction id per token row (the id is the key); the first is the one answered with,
     // the others carry a suffix-free copy per token for checkstatus.
     let first = tokens
-        .first()
+        .iter()
+        .find(|t| is_ocra(t))
+        .or_else(|| tokens.first())
         .ok_or_else(|| CommandError::Internal("no token to challenge".into()))?;
+    // An OCRA token's question, sealed into the row (one question per challenge).
+    let mut ocra_question = None;
+    let mut data_sealed = String::new();
+    if is_ocra(first) {
+        let t = first;
+        let q = crate::tokens::ocra2::question_for(t, question)?;
+        data_sealed = crate::tokens::ocra2::seal_question(ctx, t, &txid, &q).await?;
+        message = format!("please answer the challenge: {q}");
+        ocra_question = Some(q);
+    }
     ctx.store()
         .create_challenge(&Challenge {
             transaction_id: txid.clone(),
@@ -482,7 +523,7 @@ async fn open_challenges(
                 .join(",")
                 .into(),
             message: message.clone(),
-            data_sealed: String::new(),
+            data_sealed,
             state: "open".into(),
             created_at: now,
             expires_at: now + CHALLENGE_TTL_SECS,
@@ -492,6 +533,7 @@ async fn open_challenges(
         transaction_id: txid,
         message,
         serials: tokens.iter().map(|t| t.serial.to_string()).collect(),
+        challenge: ocra_question,
     })
 }
 
@@ -522,7 +564,33 @@ async fn answer_challenge(
         if unusable(t, now, auth).is_some() {
             continue;
         }
-        if !ch.data_sealed.is_empty() {
+        if is_ocra(t) {
+            // The question was drawn for (and sealed to) the token the row names.
+            if t.id != ch.token_id {
+                failed.push(t.id.clone());
+                continue;
+            }
+            let answered =
+                crate::tokens::ocra2::check_answer(ctx, t, txid, &ch.data_sealed, otp, now).await?;
+            match answered {
+                Some(counter) => {
+                    let m = Match {
+                        counter,
+                        time_shift: t.time_shift,
+                    };
+                    return Ok(Decision::accepted(
+                        t,
+                        m,
+                        now,
+                        Some(txid.to_string()),
+                        failed,
+                    ));
+                }
+                None => failed.push(t.id.clone()),
+            }
+            continue;
+        }
+        if delivers(t) && t.id == ch.token_id {
             // A delivered OTP: the one sealed into this challenge, used once like any OTP.
             if delivery::otp_matches(ctx, &ch, otp).await? {
                 let m = Match {

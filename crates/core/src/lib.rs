@@ -1,8 +1,9 @@
 //! keyward domain logic: users and roles, the secret-handling crypto (AEAD under the enckey,
-//! password hashing and imported crypt formats), OTP math and the policy model. Nothing here does network or
+//! password hashing and imported crypt formats), OTP math, the policy model and Duo request signing. Nothing here does network or
 //! database IO, so every rule can be unit-tested in isolation.
 
 pub mod aead;
+pub mod duo;
 pub mod enckey;
 pub mod otp;
 pub mod password;

@@ -273,6 +273,7 @@ pub(crate) async fn send_challenge(
         transaction_id: txid,
         message: message.into(),
         serials: vec![t.serial.to_string()],
+        challenge: None,
     })
 }
 

@@ -26,7 +26,7 @@ pub fn commands() -> Vec<CommandSpec> {
             .mutating()
             .example("config resolver create corp ldap --uri ldap://127.0.0.1:389 --base-dn ou=people,dc=example,dc=org --bind-dn cn=admin,dc=example,dc=org --bind-password-prompt")
             .example("config resolver create corp ldap resolver.json")
-            .example("config resolver create local passwdfile --file /etc/passwd")
+            .example("config resolver create local passwdfile --file-path /etc/passwd")
             .secret("bind_password")
             .allow(Access::Roles(ADMINS)),
         command("config resolver list", "List user resolvers", resolver_list)

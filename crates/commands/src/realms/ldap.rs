@@ -76,6 +76,11 @@ pub struct Connection {
 
 /// Connects to `uri` (the resolver's own unless overridden, e.g. by the LDAP gateway URL).
 pub async fn connect(settings: &LdapSettings, uri: &str) -> Step<Connection> {
+    if settings.starttls || uri.to_ascii_lowercase().starts_with("ldaps://") {
+        // ldap3 builds its TLS configuration from the process's default crypto provider, and
+        // this build links more than one: name it (a no-op when one is installed already).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
     let limit = settings.connect_timeout();
     let conn_settings = LdapConnSettings::new()
         .set_conn_timeout(limit)

@@ -1,8 +1,9 @@
-//! Creating tokens: `token init` (LinOTP `/admin/init`: HOTP, TOTP, password tokens; seed given
-//! as hex or base32, or generated; the `otpauth://` URI and its QR code; e-mail and SMS tokens
-//! with their address) and `token check_serial`.
+//! Creating tokens: `token init` (LinOTP `/admin/init`: HOTP, TOTP, password and ocra2 tokens;
+//! seed given as hex or base32, or generated; the `otpauth://` URI and its QR code; e-mail and
+//! SMS tokens with their address) and `token check_serial`.
 
 use clap::Parser;
+use keyward_core::otp::ocra::OcraSuite;
 use keyward_core::otp::{
     self, HashAlg, KeyFormat, KeyUri, TokenType, check_otplen, generate_key, generate_serial,
     parse_otpkey,
@@ -26,9 +27,10 @@ pub(super) const LOST_PASSWORD_LEN: usize = 12;
 
 pub fn commands() -> Vec<CommandSpec> {
     vec![
-        param_command("token init", "Enroll a token (hotp, totp, pw, email, sms)", init)
+        param_command("token init", "Enroll a token (hotp, totp, pw, ocra2, email, sms)", init)
             .mutating()
             .example("token init --type totp --genkey --user alice --pin 1234 --qr")
+            .example("token init --type ocra2 --genkey --user alice --pin 1234")
 .example("token init --type hotp --otpkey 3132333435363738393031323334353637383930 --serial OATH0001 --user alice")
 .example("token init --type email --user alice --pin 1234")
 .example("token init --type sms --phone +491701234567 --user alice --pin 1234")
@@ -47,7 +49,7 @@ pub fn commands() -> Vec<CommandSpec> {
 #[derive(Parser, Deserialize, Default)]
 #[serde(default)]
 pub struct InitArgs {
-    /// Token type: hotp (hmac), totp, pw (password/spass), email, sms.
+    /// Token type: hotp (hmac), totp, pw (password/spass), ocra2, email, sms.
     #[arg(long = "type", default_value = "hotp")]
     #[serde(rename = "type")]
     token_type: Option<String>,
@@ -105,6 +107,15 @@ pub struct InitArgs {
     #[arg(long)]
     #[serde(alias = "mobile")]
     phone: Option<String>,
+    /// ocra2: the OCRA suite (default OCRA-1:HOTP-SHA256-8:QA64).
+    #[arg(long)]
+    ocrasuite: Option<String>,
+    /// ocra2: 1 generates the shared secret (as genkey=1 does).
+    #[arg(long, num_args = 0..=1, default_missing_value = "1")]
+    sharedsecret: Option<String>,
+    /// ocra2: LinOTP's QR-TAN activation code (refused: not supported).
+    #[arg(long)]
+    activationcode: Option<String>,
     /// Print the otpauth URI as a QR code in the terminal.
     #[arg(long)]
     #[serde(skip)]
@@ -129,6 +140,8 @@ struct Plan {
     alg: HashAlg,
     time_step: i64,
     time_window: i64,
+    /// ocra2: the suite (its hash and digits are `alg` and `otplen`).
+    ocra_suite: Option<OcraSuite>,
 }
 
 /// Checks an init request; `defaults` are the enrollment policies' values for what it leaves
@@ -136,15 +149,8 @@ struct Plan {
 fn plan(a: &InitArgs, defaults: &EnrollDefaults) -> Result<Plan, CommandError> {
     let kind = TokenType::parse(given(&a.token_type).unwrap_or("hotp"))?;
     match kind {
-        TokenType::Hotp | TokenType::Totp | TokenType::Password => {}
+        TokenType::Hotp | TokenType::Totp | TokenType::Password | TokenType::Ocra2 => {}
         TokenType::Email | TokenType::Sms => {}
-        other => {
-            return Err(CommandError::Invalid(format!(
-                "token type '{}' needs OCRA, which this keyward does not provide yet; use hotp, \
-                 totp, pw, email or sms",
-                other.as_str()
-            )));
-        }
     }
     let serial = match given(&a.serial) {
         Some(s) => {
@@ -157,14 +163,25 @@ fn plan(a: &InitArgs, defaults: &EnrollDefaults) -> Result<Plan, CommandError> {
         }
         None => generate_serial(kind)?,
     };
-    let alg = HashAlg::parse(
-        given(&a.hashlib)
-            .or(defaults.hashlib.as_deref())
-            .unwrap_or("sha1"),
-    )?;
-    let genkey = match given(&a.genkey) {
-        Some(v) => boolean("genkey", v)?,
-        None => false,
+    let ocra_suite = match kind {
+        TokenType::Ocra2 => Some(super::ocra2::enrolment_suite(
+            given(&a.ocrasuite),
+            given(&a.activationcode),
+        )?),
+        _ => None,
+    };
+    let alg = match &ocra_suite {
+        Some(suite) => suite.hash,
+        None => HashAlg::parse(
+            given(&a.hashlib)
+                .or(defaults.hashlib.as_deref())
+                .unwrap_or("sha1"),
+        )?,
+    };
+    let genkey = match (given(&a.genkey), given(&a.sharedsecret)) {
+        (Some(v), _) => boolean("genkey", v)?,
+        (None, Some(v)) => boolean("sharedsecret", v)?,
+        (None, None) => false,
     };
     let (seed, generated) = if kind == TokenType::Password {
         match (given(&a.otpkey), genkey) {
@@ -215,6 +232,8 @@ fn plan(a: &InitArgs, defaults: &EnrollDefaults) -> Result<Plan, CommandError> {
     };
     let otplen = if kind == TokenType::Password {
         seed.len() as i64
+    } else if let Some(suite) = &ocra_suite {
+        i64::from(suite.digits)
     } else {
         match given(&a.otplen).or(defaults.otplen.as_deref()) {
             Some(n) => i64::from(check_otplen(int_in("otplen", n, 0, 99)?)?),
@@ -243,6 +262,7 @@ fn plan(a: &InitArgs, defaults: &EnrollDefaults) -> Result<Plan, CommandError> {
         alg,
         time_step,
         time_window,
+        ocra_suite,
     })
 }
 
@@ -304,6 +324,9 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
         given(&a.phone),
         owner.as_ref(),
     )?;
+    if let Some(suite) = &p.ocra_suite {
+        info.insert(super::ocra2::SUITE_INFO.into(), json!(suite.as_str()));
+    }
     if let Some(cr) = given(&a.challenge_response) {
         info.insert(
             "challenge_response".into(),
@@ -376,6 +399,14 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
                 dest.as_str().unwrap_or_default()
             ));
             detail[key] = dest.clone();
+        }
+    } else if let Some(suite) = &p.ocra_suite {
+        text.push_str(&format!("ocrasuite: {suite}\n"));
+        detail["ocrasuite"] = json!(suite.as_str());
+        if p.generated {
+            let hex = data_encoding::HEXLOWER.encode(&p.seed);
+            text.push_str(&format!("sharedsecret: {hex}\n"));
+            detail["sharedsecret"] = json!(hex);
         }
     } else if p.kind == TokenType::Password {
         if p.generated {

@@ -83,6 +83,9 @@ pub struct LoadTokensArgs {
     /// Comma-separated realms to put the tokens in (as `token init`).
     #[arg(long)]
     tokenrealm: Option<String>,
+    /// LinOTP's name for the realm of uploaded tokens (same as --realm).
+    #[arg(long)]
+    targetrealm: Option<String>,
 }
 
 /// The file formats `loadtokens` reads.
@@ -184,7 +187,7 @@ fn decryption(a: &LoadTokensArgs) -> Result<Decryption, CommandError> {
 /// The union of the comma-separated realm lists, lowercased.
 fn realms(a: &LoadTokensArgs) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for list in [given(&a.realm), given(&a.tokenrealm)]
+    for list in [given(&a.realm), given(&a.tokenrealm), given(&a.targetrealm)]
         .into_iter()
         .flatten()
     {
@@ -237,6 +240,14 @@ async fn loadtokens(ctx: Ctx, a: LoadTokensArgs) -> Result<Output, CommandError>
     };
     let realms = realms(&a);
     let parsed = parse(kind, text, decryption).await?;
+    // ocra2 rows: only suites keyward can verify (as `token init` checks them).
+    for t in parsed.iter().filter(|t| t.token_type == TokenType::Ocra2) {
+        let suite = t.info.iter().find(|(k, _)| k == super::ocra2::SUITE_INFO);
+        super::ocra2::enrolment_suite(suite.map(|(_, v)| v.as_str()), None).map_err(|e| {
+            let shown: String = t.serial.chars().take(64).collect();
+            CommandError::Invalid(format!("token {shown}: {e}; nothing was imported"))
+        })?;
+    }
 
     let serials: Vec<String> = parsed.iter().map(|t| t.serial.clone()).collect();
     let existing = ctx.store().existing_token_serials(&serials).await?;
@@ -267,7 +278,11 @@ async fn loadtokens(ctx: Ctx, a: LoadTokensArgs) -> Result<Output, CommandError>
             time_step: i64::from(t.time_step),
             time_window: TIME_WINDOW,
             time_shift: t.time_shift,
-            info: Map::new(),
+            info: t
+                .info
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect::<Map<_, _>>(),
             realms: realms.clone(),
             now,
         });
@@ -292,6 +307,13 @@ async fn loadtokens(ctx: Ctx, a: LoadTokensArgs) -> Result<Output, CommandError>
         count(TokenType::Totp),
         kind.name()
     );
+    if count(TokenType::Ocra2) > 0 {
+        text = text.replacen(
+            " totp)",
+            &format!(" totp, {} ocra2)", count(TokenType::Ocra2)),
+            1,
+        );
+    }
     if !skipped.is_empty() {
         text.push_str(&format!(
             "; skipped {} whose serial exists: {}",

@@ -10,6 +10,7 @@ mod enroll;
 mod import;
 pub mod lookup_limit;
 mod lost;
+pub(crate) mod ocra2;
 mod query;
 mod resolvers;
 pub mod rest_view;

@@ -18,6 +18,10 @@ pub enum OtpError {
     UnknownTokenType(String),
     #[error("OTP value must consist of digits only")]
     NotNumeric,
+    #[error("invalid OCRA suite {0}")]
+    BadOcraSuite(String),
+    #[error("invalid OCRA challenge: {0}")]
+    BadOcraChallenge(String),
     #[error("the random source failed")]
     Random,
 }

@@ -1,6 +1,6 @@
 //! One-time-password math: HOTP (RFC 4226) and TOTP (RFC 6238) generation and window search,
 //! OTP key parsing and generation, token types and serial numbers, `otpauth://` key URIs and
-//! QR-code rendering of them.
+//! QR-code rendering of them; OCRA challenge-response (RFC 6287).
 //!
 //! Everything here is pure: no IO, no clock (callers pass the current time in), and randomness
 //! only through [`crate::random`]. Error messages never contain key material.
@@ -10,6 +10,7 @@ mod hash;
 mod hotp;
 pub mod import;
 mod key;
+pub mod ocra;
 pub mod qr;
 mod serial;
 mod token_type;

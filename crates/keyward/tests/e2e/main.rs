@@ -9,6 +9,7 @@ mod api_client;
 mod api_client_errors;
 mod api_client_tokens;
 mod cli_help;
+mod connection_checks;
 mod delivery;
 #[allow(dead_code)]
 mod delivery_peers;
@@ -39,6 +40,7 @@ mod server_client;
 mod server_import;
 mod server_limits;
 mod server_management;
+mod server_ocra;
 mod server_quota;
 mod server_sessions;
 mod server_status;

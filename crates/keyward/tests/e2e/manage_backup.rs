@@ -66,7 +66,8 @@ fn archive_rows(archive: &Path) -> BTreeMap<String, Vec<String>> {
     tables
 }
 
-/// Source: two users, an HOTP token used once (counter 1), API keys, a config switch.
+/// Source: two users, an HOTP token used once (counter 1), API keys, a config switch, an LDAP
+/// resolver, a realm and a policy.
 fn populate(env: &TestEnv) {
     env.manage_ok(&["createuser", "admin", "adminPw-1", "admin@example.com"]);
     env.manage_ok(&["createuser", "alice", "alicePw-1", "alice@example.com"]);
@@ -87,6 +88,31 @@ fn populate(env: &TestEnv) {
     env.manage_ok(&["api", "createtoken", "-r", "admin", "-u", "admin"]);
     env.manage_ok(&["api", "createtoken", "-r", "validate"]);
     env.manage_ok(&["config", "set", "registration_enabled", "false"]);
+    // A resolver (its bind password sealed), a realm listing it, a policy.
+    env.manage_ok(&[
+        "config",
+        "resolver",
+        "create",
+        "corp",
+        "ldap",
+        "--uri",
+        "ldap://127.0.0.1:9",
+        "--base-dn",
+        "dc=example,dc=org",
+        "--bind-dn",
+        "cn=admin,dc=example,dc=org",
+        "--bind-password",
+        "bindPw-1",
+    ]);
+    env.manage_ok(&["config", "realm", "create", "corp", "corp", "internal"]);
+    env.manage_ok(&[
+        "config",
+        "policy",
+        "create",
+        "lock3",
+        "authentication",
+        "lockout=3",
+    ]);
     let server = env.serve_in_process();
     let http = Http::new(&server);
     assert!(accepted(
@@ -140,6 +166,12 @@ fn round_trip_into(source: &TestEnv, archive: &Path, paper: &Path, target: Backe
             assert_eq!(&after[table], rows, "table {table}");
         }
     }
+    // The dumps of source and target are the same document.
+    assert_eq!(
+        dump_text(&target),
+        dump_text(source),
+        "dumpdata after restore"
+    );
     // Restored rows and the restore's own row verify (exit 0) with the restored keys.
     target.manage_ok(&["audit", "verify"]);
 
@@ -156,7 +188,18 @@ fn round_trip_into(source: &TestEnv, archive: &Path, paper: &Path, target: Backe
         "alice",
         &format!("1234{}", oath::hotp(RFC_KEY_HEX, 1, 6))
     ));
-    let _ = source;
+}
+
+/// The installation's `dumpdata` document.
+fn dump_text(env: &TestEnv) -> String {
+    let file = env.dir.path().join("compare-dump.json");
+    env.manage_ok(&["dumpdata", file.to_str().unwrap(), "--indent", "1"]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    for section in ["\"realms\": [\n", "\"resolvers\": [\n", "\"policies\": [\n"] {
+        assert!(text.contains(section), "{section} empty in {text}");
+    }
+    text
 }
 
 #[test]

@@ -73,6 +73,20 @@ both_backends!(
         assert_eq!(env.query_i64("SELECT COUNT(*) FROM users"), 1);
         let done = env.manage_ok(&["syncldap"]);
         assert!(done.contains("3 created"), "{done}");
+        // The LDAP gateway (issue 11): the same steps against ldap_gateway_url.
+        let (_, err) = env.manage_err(&["testldapgateway", "alice", "alice-secret"]);
+        assert!(err.contains("ldap_gateway_url"), "{err}");
+        let out = env
+            .manage(&["testldapgateway", "alice", "alice-secret"])
+            .env("KEYWARD_LDAP_GATEWAY_URL", ldap.uri())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(
+            text.contains(&format!("[ok] connect to {}", ldap.uri())),
+            "{text}"
+        );
         assert_eq!(env.query_i64("SELECT COUNT(*) FROM user_sources"), 3);
         // The bind password is sealed: not in the database, not in any listing.
         assert!(!env.database_text().contains(ADMIN_PW));
@@ -142,7 +156,7 @@ fn unresponsive_or_closed_ldap_fails_with_a_clear_error_in_time() {
     let uri = format!("ldap://{}", silent.local_addr().unwrap());
     let held = std::thread::spawn(move || {
         let mut conns = Vec::new();
-        for c in silent.incoming().take(1) {
+        for c in silent.incoming().take(2) {
             conns.push(c);
         }
         std::thread::sleep(Duration::from_secs(8));
@@ -163,6 +177,22 @@ fn unresponsive_or_closed_ldap_fails_with_a_clear_error_in_time() {
     );
     assert!(
         text.contains("timed out") || text.contains("no answer"),
+        "{text}"
+    );
+    // The same over ldaps://: the TLS handshake gets no answer either.
+    env.console_ok(&["config", "resolver", "delete", "corp"]);
+    let tls_uri = uri.replace("ldap://", "ldaps://");
+    create_ldap_resolver(&env, &tls_uri, &["--timeout", "1", "--op-timeout", "1"]);
+    let start = Instant::now();
+    let out = env.manage(&["testldap", "alice", "pw"]).output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        start.elapsed()
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(&format!("[FAILED] connect to {tls_uri}")),
         "{text}"
     );
     drop(held);

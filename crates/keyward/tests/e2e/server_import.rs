@@ -2,7 +2,7 @@
 //! on both backends, with the files and expectations of LinOTP's own tests
 //! (`fixtures/linotp/`) and python-pskc samples holding the RFC seeds (`fixtures/pskc/`): OATH
 //! CSV and PSKC (plain, pre-shared key, PBKDF2 password) uploaded as multipart like LinOTP
-//! clients do and as JSON text; the imported tokens validate by serial with OTPs from
+//! clients do (answered in LinOTP's XML) and as JSON text (answered with the JSON envelope); the imported tokens validate by serial with OTPs from
 //! `oathtool`; `pskc_checkserial` skips existing serials; a taken serial imports nothing; a wrong
 //! password or key is refused; and no seed or PSKC secret reaches the database in clear.
 
@@ -47,6 +47,8 @@ impl Importer {
     }
 
     /// POSTs the file as LinOTP clients do: `multipart/form-data`, the file as part `file`.
+    /// The XML answer, read into the shape of the JSON envelope (status, value.imported,
+    /// error.code/message).
     fn upload(&self, file_name: &str, content: &str, fields: &[(&str, &str)]) -> Value {
         let mut body = String::new();
         for (name, value) in fields {
@@ -71,7 +73,9 @@ impl Importer {
                 .bearer_auth(&self.key),
         );
         assert_eq!(r.status, 200, "{}", r.text);
-        r.json()
+        let content_type = r.headers.get("content-type").unwrap().to_str().unwrap();
+        assert!(content_type.starts_with("text/xml"), "{content_type}");
+        xml_envelope(&r.text)
     }
 
     /// Uploads and expects success: the number imported.
@@ -91,6 +95,44 @@ impl Importer {
         let v = check(&self.http, json!({ "serial": serial, "pass": otp }));
         assert_eq!(v["result"]["status"], true, "{v}");
         v["result"]["value"].as_bool().unwrap()
+    }
+}
+
+/// The text of the first `<tag>…</tag>` in LinOTP's XML answer, unescaped.
+fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(
+        xml[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// LinOTP's XML answer (`<jsonrpc><result><status>True</status><value><imported>N</imported>
+/// <value>True</value></value></result>…`) as the JSON envelope's fields.
+pub fn xml_envelope(xml: &str) -> Value {
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<jsonrpc version=\"2.0\">"), "{xml}");
+    match xml_text(xml, "status").as_deref() {
+        Some("True") => {
+            let imported: i64 = xml_text(xml, "imported").unwrap().parse().unwrap();
+            assert!(xml.contains("<value>True</value></value>"), "{xml}");
+            json!({"result": {"status": true, "value": {"imported": imported}}})
+        }
+        Some("False") => {
+            let code: i64 = xml_text(xml, "code").unwrap().parse().unwrap();
+            let message = xml_text(xml, "message").unwrap();
+            json!({"result": {"status": false, "error": {"code": code, "message": message}}})
+        }
+        other => panic!("no status in {other:?}: {xml}"),
     }
 }
 
@@ -220,6 +262,11 @@ both_backends!(
             ("pskc_checkserial", "true"),
         ];
         let v = api.upload("pskc_tokens.xml", &xml, &again);
+        assert_eq!(v["result"]["value"]["imported"], 0, "{v}");
+        // The JSON answer names the skipped tokens.
+        let v = api.json(json!({
+            "type": "pskc", "pskc_type": "plain", "pskc_checkserial": "true", "file": xml,
+        }));
         assert_eq!(v["result"]["value"]["imported"], 0, "{v}");
         assert_eq!(
             v["detail"]["skipped"].as_array().map(Vec::len),
@@ -449,3 +496,43 @@ both_backends!(cli_imports_a_local_file_with_file_path, |env: &TestEnv| {
     ]);
     assert!(err.contains("cannot read"), "{err}");
 });
+
+both_backends!(
+    uploads_land_in_the_target_realm_keep_pskc_labels_and_refuse_bad_files_whole,
+    |env: &TestEnv| {
+        let api = Importer::start(env);
+        let plain = read_fixture("pskc/plain.pskcxml");
+        let fields = [("type", "pskc"), ("targetrealm", "Sales")];
+        assert_eq!(api.upload_ok("plain.xml", &plain, &fields), 5);
+        let realms = env.query_strings(
+            "SELECT t.serial, r.realm FROM tokens t JOIN token_realms r ON r.token_id = t.id \
+             ORDER BY t.serial",
+        );
+        assert_eq!(realms.len(), 5, "{realms:?}");
+        assert!(realms.iter().all(|r| r[1] == "sales"), "{realms:?}");
+        // Issuer, Manufacturer and the Key Id beside the SerialNo are kept as token info.
+        let info = env.query_strings("SELECT info FROM tokens WHERE serial = 'HOTP0001'");
+        let info: Value = serde_json::from_str(&info[0][0]).unwrap();
+        assert_eq!(info["issuer"], "AuthTest", "{info}");
+        assert_eq!(info["manufacturer"], "Example Tokens", "{info}");
+        assert_eq!(info["pskc_key_id"], "hotp-sha1-6", "{info}");
+        // Refused whole, with the reason: ALPHANUMERIC OTPs, a short CSV row, a serial twice.
+        let alnum = plain
+            .replace("HOTP000", "ALNUM000")
+            .replace("TOTP000", "ALNUMT00")
+            .replacen(
+                "Encoding=\"DECIMAL\" Length=\"8\"",
+                "Encoding=\"ALPHANUMERIC\" Length=\"8\"",
+                1,
+            );
+        let msg = error(&api.upload("a.xml", &alnum, &[("type", "pskc")]), 905);
+        assert!(msg.contains("\"ALPHANUMERIC\" is not supported"), "{msg}");
+        let short = format!("S1, {RFC_KEY_HEX}\nS2\n");
+        let msg = error(&api.upload("s.csv", &short, &[("type", "oathcsv")]), 905);
+        assert!(msg.contains("line 2"), "{msg}");
+        let twice = format!("S1, {RFC_KEY_HEX}\nS1, {RFC_KEY_HEX}\n");
+        let msg = error(&api.upload("d.csv", &twice, &[("type", "oathcsv")]), 905);
+        assert!(msg.contains("S1"), "{msg}");
+        assert_eq!(token_count(env), 5);
+    }
+);

@@ -113,12 +113,21 @@ async fn dispatch(
         );
     }
     let csv = wants_csv(&endpoint, &params);
+    // LinOTP answers a browser's file upload to loadtokens in XML.
+    let xml = endpoint == "loadtokens" && params.multipart;
     let ctx = caller.ctx(&state, &client);
     let output = state
         .registry
         .run_params(&ctx, command, params.map)
         .await
-        .map_err(|e| LinotpError::from(e).with_httperror(httperror))?;
+        .map_err(|e| LinotpError::from(e).with_httperror(httperror));
+    if xml {
+        return Ok(match output {
+            Ok(out) => super::xml_reply::loadtokens_result(&out.json),
+            Err(e) => super::xml_reply::error(&e),
+        });
+    }
+    let output = output?;
     if csv {
         return Ok(csv_response(output.text));
     }

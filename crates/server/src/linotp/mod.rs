@@ -34,6 +34,7 @@ pub mod admin_session;
 pub mod envelope;
 pub mod params;
 pub mod validate;
+pub mod xml_reply;
 
 use utoipa_axum::router::OpenApiRouter;
 

@@ -22,6 +22,8 @@ use super::envelope::{LinotpError, parse_httperror};
 pub struct LinotpParams {
     pub map: Map<String, Value>,
     pub httperror: Option<StatusCode>,
+    /// The body was `multipart/form-data` (a browser's file upload).
+    pub multipart: bool,
 }
 
 impl LinotpParams {
@@ -191,6 +193,7 @@ impl<S: Send + Sync> FromRequest<S> for LinotpParams {
                     .and_then(|(_, v)| parse_httperror(Some(&Value::String(v))))
             });
         let headers = req.headers().clone();
+        let multipart = matches!(body_kind(&headers), Ok(BodyKind::Multipart(_)));
         let body = Bytes::from_request(req, state).await.map_err(|r| {
             let status = r.status();
             let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -208,7 +211,11 @@ impl<S: Send + Sync> FromRequest<S> for LinotpParams {
             .await
             .map_err(|m| LinotpError::invalid(m).with_httperror(query_httperror))?;
         let httperror = parse_httperror(map.get("httperror"));
-        Ok(LinotpParams { map, httperror })
+        Ok(LinotpParams {
+            map,
+            httperror,
+            multipart,
+        })
     }
 }
 
@@ -463,6 +470,7 @@ mod tests {
                 _ => Map::new(),
             },
             httperror: Some(StatusCode::BAD_REQUEST),
+            multipart: false,
         };
         assert_eq!(p.text("a").ok().flatten().as_deref(), Some("x"));
         assert_eq!(p.text("n").ok().flatten().as_deref(), Some("6"));

@@ -45,6 +45,9 @@ pub struct CheckParams {
     /// The transaction id of the challenge being answered (`transaction_id` and `state` are
     /// accepted too).
     transactionid: Option<String>,
+    /// The question of an ocra2 token's challenge, chosen by the client (`data` is accepted
+    /// too); drawn by keyward when absent.
+    challenge: Option<String>,
 }
 
 /// The transaction id, by any of its names.
@@ -68,6 +71,10 @@ fn check_request(params: &LinotpParams, client: ClientAddr) -> Result<CheckReque
         serial: params.non_empty("serial")?,
         pass,
         transaction_id: transaction_id(params)?,
+        challenge: match params.non_empty("challenge")? {
+            Some(c) => Some(c),
+            None => params.non_empty("data")?,
+        },
         client: client.0,
     })
 }
@@ -145,6 +152,7 @@ fn check_answer(outcome: CheckOutcome) -> Success {
             transaction_id,
             message,
             serials,
+            challenge,
         } => {
             let multi: Vec<Value> = serials
                 .iter()
@@ -152,12 +160,16 @@ fn check_answer(outcome: CheckOutcome) -> Success {
                     json!({ "serial": s, "transaction_id": transaction_id, "message": message })
                 })
                 .collect();
-            let detail = json!({
+            let mut detail = json!({
                 "transactionid": transaction_id,
                 "transaction_id": transaction_id,
                 "message": message,
                 "multi_challenge": multi,
             });
+            if let Some(q) = challenge {
+                detail["challenge"] = json!(q);
+                detail["data"] = json!(q);
+            }
             Success::new(json!(false), Some(detail))
                 .with_result_key("authentication", json!("CHALLENGE"))
         }
@@ -334,6 +346,7 @@ mod tests {
                 _ => Map::new(),
             },
             httperror: None,
+            multipart: false,
         }
     }
 
@@ -385,6 +398,7 @@ mod tests {
             transaction_id: "123".into(),
             message: "please enter otp: ".into(),
             serials: vec!["A".into(), "B".into()],
+            challenge: None,
         })
         .body();
         assert_eq!(ch["result"]["authentication"], json!("CHALLENGE"));

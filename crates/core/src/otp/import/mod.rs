@@ -50,6 +50,10 @@ pub struct ImportedToken {
     /// The user the file names for the token (PSKC `UserId`), if any.
     #[zeroize(skip)]
     pub user: Option<String>,
+    /// Descriptive fields the file carries, kept as token info (PSKC `Issuer`, `Model`,
+    /// `Manufacturer`, and the `Key` `Id` when `SerialNo` names the token).
+    #[zeroize(skip)]
+    pub info: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for ImportedToken {

@@ -1,13 +1,15 @@
 //! The OATH CSV token file LinOTP imports: one token a line,
 //! `serial, key, [type], [otplen|ocrasuite], [timestep], [hashlib]`.
 //!
-//! The key is hex; the type is `hotp` (the default), `totp` or `ocra` (refused: keyward has no
-//! OCRA tokens yet). Defaults: 6 digits, 30 s. Without a hashlib column the hash follows the
+//! The key is hex; the type is `hotp` (the default), `totp` or `ocra` (an `ocra2` token whose
+//! fourth column is its OCRA suite, privacyIDEA's layout; default `OCRA-1:HOTP-SHA256-8:QA64`;
+//! digits and hash come from the suite). Defaults: 6 digits, 30 s. Without a hashlib column the hash follows the
 //! seed size as in LinOTP — 32 bytes sha256, 64 bytes sha512, else sha1 — and a hashlib column
 //! wins even over the seed size. Lines starting with `#` and blank lines are skipped; columns
 //! after the sixth are ignored.
 
 use super::{Collector, ImportError, ImportedToken, check_key_len, check_serial, check_size};
+use crate::otp::ocra::{DEFAULT_SUITE, OcraSuite};
 use crate::otp::{HashAlg, KeyFormat, TokenType, check_otplen, parse_otpkey};
 
 /// Parses an OATH CSV file. All or nothing: the first bad line is the error.
@@ -42,11 +44,7 @@ fn parse_line(line: &str) -> Result<ImportedToken, String> {
     let kind = match column(&cols, 2).map(str::to_ascii_lowercase).as_deref() {
         None | Some("hotp" | "hmac") => TokenType::Hotp,
         Some("totp") => TokenType::Totp,
-        Some(t) if t.starts_with("ocra") => {
-            return Err(at(
-                "OCRA tokens cannot be imported (not supported yet)".into()
-            ));
-        }
+        Some(t) if t.starts_with("ocra") => TokenType::Ocra2,
         Some(other) => {
             let shown: String = other.chars().take(20).collect();
             return Err(at(format!(
@@ -57,6 +55,22 @@ fn parse_line(line: &str) -> Result<ImportedToken, String> {
     let key = parse_otpkey(key_text, KeyFormat::Hex)
         .map_err(|_| at("the key is not an even number of hex digits (1 to 128 bytes)".into()))?;
     check_key_len(key.len()).map_err(at)?;
+    if kind == TokenType::Ocra2 {
+        let suite = OcraSuite::parse(column(&cols, 3).unwrap_or(DEFAULT_SUITE))
+            .map_err(|e| at(e.to_string()))?;
+        return Ok(ImportedToken {
+            serial,
+            token_type: kind,
+            key,
+            otplen: suite.digits,
+            hashlib: suite.hash,
+            counter: 0,
+            time_step: 30,
+            time_shift: 0,
+            user: None,
+            info: vec![("ocrasuite".into(), suite.as_str().to_string())],
+        });
+    }
     let otplen = match column(&cols, 3) {
         Some(n) => n
             .parse::<i64>()
@@ -91,6 +105,7 @@ fn parse_line(line: &str) -> Result<ImportedToken, String> {
         time_step,
         time_shift: 0,
         user: None,
+        info: Vec::new(),
     })
 }
 
@@ -214,9 +229,29 @@ mod tests {
     }
 
     #[test]
+    fn ocra_rows_become_ocra2_tokens_with_their_suite() -> Result<(), ImportError> {
+        let tokens = parse("O1, 3132, ocra, OCRA-1:HOTP-SHA1-6:QN08\nO2, 3132, ocra2\n")?;
+        let o1 = find(&tokens, "O1");
+        assert_eq!(
+            (o1.token_type, o1.otplen, o1.hashlib),
+            (TokenType::Ocra2, 6, HashAlg::Sha1)
+        );
+        assert_eq!(
+            o1.info,
+            [(
+                "ocrasuite".to_string(),
+                "OCRA-1:HOTP-SHA1-6:QN08".to_string()
+            )]
+        );
+        let o2 = find(&tokens, "O2");
+        assert_eq!((o2.otplen, o2.hashlib), (8, HashAlg::Sha256));
+        Ok(())
+    }
+
+    #[test]
     fn bad_lines_name_the_line_and_never_the_key() {
         let err = |text: &str| parse(text).err().map(|e| e.to_string()).unwrap_or_default();
-        let ocra = err("O1, 3132, ocra, OCRA-1:HOTP-SHA1-6:QN08\n");
+        let ocra = err("O1, 3132, ocra, OCRA-1:HOTP-MD5-6:QN08\n");
         assert!(ocra.contains("line 1") && ocra.contains("OCRA"), "{ocra}");
         let hex = err("# x\nB1, 31zz3132secretish\n");
         assert!(hex.contains("line 2") && hex.contains("B1"), "{hex}");

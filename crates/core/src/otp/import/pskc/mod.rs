@@ -5,7 +5,9 @@
 //! `AlgorithmParameters/ResponseFormat/@Length` gives the digits (6 or 8) and
 //! `AlgorithmParameters/Suite` the hash (`HMAC-SHA256` …; none means SHA1); `Data/Counter`,
 //! `Data/TimeInterval` and `Data/TimeDrift` the counter, time step and drift (`Data/Time` is
-//! read but, as LinOTP and privacyIDEA do, not applied).
+//! read but, as LinOTP and privacyIDEA do, not applied). `Issuer`, `DeviceInfo/Model` and
+//! `Manufacturer`, and a `Key` `Id` that differs from the serial, are kept as token info; a
+//! `ResponseFormat` `Encoding` other than `DECIMAL` (e.g. `ALPHANUMERIC`) is refused, naming it.
 //!
 //! Secrets are either `PlainValue` (base64) or `EncryptedValue`: `CipherData/CipherValue` is
 //! base64 of IV ‖ AES-CBC ciphertext with PKCS#7 padding, under a pre-shared key or a key
@@ -395,7 +397,10 @@ fn key_package(package: Node<'_, '_>, n: usize, keys: &Keys) -> Result<ImportedT
     if let Some(enc) = format.and_then(|f| f.attribute("Encoding"))
         && !enc.trim().eq_ignore_ascii_case("DECIMAL")
     {
-        return Err(at("only DECIMAL response encoding is supported".into()));
+        let shown: String = enc.trim().chars().take(40).collect();
+        return Err(at(format!(
+            "ResponseFormat Encoding {shown:?} is not supported (keyward's OTPs are DECIMAL)"
+        )));
     }
     let otplen = match format.and_then(|f| f.attribute("Length")) {
         Some(l) => l
@@ -461,6 +466,7 @@ fn key_package(package: Node<'_, '_>, n: usize, keys: &Keys) -> Result<ImportedT
         .map(text)
         .filter(|u| !u.is_empty())
         .map(|u| u.chars().take(255).collect());
+    let info = descriptive_fields(package, key, id, &serial);
     Ok(ImportedToken {
         serial,
         token_type: kind,
@@ -475,7 +481,36 @@ fn key_package(package: Node<'_, '_>, n: usize, keys: &Keys) -> Result<ImportedT
         hashlib,
         time_step,
         user,
+        info,
     })
+}
+
+/// The descriptive fields kept as token info (values cut to 255 characters).
+fn descriptive_fields(
+    package: Node<'_, '_>,
+    key: Node<'_, '_>,
+    id: Option<&str>,
+    serial: &str,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let issuer = child(key, "Issuer").or_else(|| path(package, &["DeviceInfo", "Issuer"]));
+    let fields = [
+        ("issuer", issuer),
+        ("model", path(package, &["DeviceInfo", "Model"])),
+        (
+            "manufacturer",
+            path(package, &["DeviceInfo", "Manufacturer"]),
+        ),
+    ];
+    for (name, node) in fields {
+        if let Some(value) = node.map(text).filter(|v| !v.is_empty()) {
+            out.push((name.to_string(), value.chars().take(255).collect()));
+        }
+    }
+    if let Some(id) = id.filter(|id| *id != serial) {
+        out.push(("pskc_key_id".into(), id.chars().take(255).collect()));
+    }
+    out
 }
 
 /// The seed of a `Secret`: `PlainValue`, or `EncryptedValue` checked against its `ValueMAC`.

@@ -269,3 +269,30 @@ fn shapes_and_limits() {
     assert_eq!(tokens.get(4).map(|t| t.time_shift), Some(-120));
     assert!(err(&" ".repeat(super::super::MAX_IMPORT_BYTES + 1)).contains("too large"));
 }
+
+#[test]
+fn descriptive_fields_are_kept_and_other_encodings_named() {
+    let tokens = parse(PLAIN, Decryption::None).unwrap_or_default();
+    let first = tokens.first().map(|t| t.info.clone()).unwrap_or_default();
+    let get = |k: &str| first.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("issuer"), Some("AuthTest"));
+    assert_eq!(get("manufacturer"), Some("Example Tokens"));
+    assert_eq!(get("pskc_key_id"), Some("hotp-sha1-6"));
+    let with_model = PLAIN.replacen(
+        "<pskc:SerialNo>HOTP0001</pskc:SerialNo>",
+        "<pskc:SerialNo>HOTP0001</pskc:SerialNo><pskc:Model>OTP c200</pskc:Model>",
+        1,
+    );
+    let tokens = parse(&with_model, Decryption::None).unwrap_or_default();
+    let info = tokens.first().map(|t| t.info.clone()).unwrap_or_default();
+    assert!(info.contains(&("model".to_string(), "OTP c200".to_string())));
+    let alnum = PLAIN.replacen("Encoding=\"DECIMAL\"", "Encoding=\"ALPHANUMERIC\"", 1);
+    let e = parse(&alnum, Decryption::None)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        e.contains("key hotp-sha1-6") && e.contains("\"ALPHANUMERIC\" is not supported"),
+        "{e}"
+    );
+}
