@@ -22,6 +22,7 @@ impl Registry {
         all.extend(crate::backup::commands());
         all.extend(crate::paper_key::commands());
         all.extend(crate::dump::commands());
+        all.extend(crate::delivery::commands());
         all.extend(crate::realms::commands());
         all.extend(crate::policies::commands());
         all.extend(crate::fileserver::commands());

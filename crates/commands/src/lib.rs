@@ -13,6 +13,7 @@ pub mod challenges;
 pub mod change;
 pub mod context;
 pub mod csv;
+pub mod delivery;
 pub mod dump;
 pub mod duo_check;
 pub mod fileserver;

@@ -188,6 +188,41 @@ settings! {
     /// write and read dump files (names given there must stay inside it); default:
     /// `backups` in data_dir. Local `keyward manage` runs take any path.
     backups_path: Option<String> = None;
+    /// SMTP server for mail (`sendtestmail`, e-mail tokens); mail is off when unset.
+    smtp_host: Option<String> = None;
+    /// SMTP port; 0: the security's usual port (25 none, 587 starttls, 465 tls).
+    smtp_port: u32 = 0;
+    /// SMTP transport security: `none`, `starttls` (required, not opportunistic) or `tls`.
+    smtp_security: String = "starttls".into();
+    /// SMTP user name; no authentication when unset.
+    smtp_user: Option<String> = None;
+    /// SMTP password sealed with the enckey (the output of `setup seal_smtp_password`).
+    smtp_password_sealed: Option<String> = None;
+    /// SMTP password in plain text, for the environment only (`KEYWARD_SMTP_PASSWORD`);
+    /// refused in the config file, which takes `smtp_password_sealed`.
+    smtp_password: Option<String> = None;
+    /// Sender address of keyward's mail.
+    smtp_from: String = "keyward@localhost".into();
+    /// Seconds for connecting to the SMTP server and for each SMTP command.
+    smtp_timeout_secs: u64 = 10;
+    /// SMS gateway URL (may contain `{phone}` and `{otp}`, URL-encoded); SMS is off when unset.
+    sms_gateway_url: Option<String> = None;
+    /// SMS gateway HTTP method: `GET` or `POST`.
+    sms_gateway_method: String = "POST".into();
+    /// SMS gateway request body for POST, with `{phone}` and `{otp}` (escaped for the content type).
+    sms_gateway_body: String = "phone={phone}&text={otp}".into();
+    /// Content-Type of the SMS gateway request body.
+    sms_gateway_content_type: String = "application/x-www-form-urlencoded".into();
+    /// HTTP status the SMS gateway answers on success.
+    sms_gateway_success_status: u32 = 200;
+    /// Seconds for the whole SMS gateway request.
+    sms_gateway_timeout_secs: u64 = 10;
+    /// Seconds an OTP sent by e-mail or SMS can be used.
+    otp_delivery_validity_secs: u64 = 300;
+    /// Most OTPs sent for one e-mail/SMS token within `otp_delivery_window_secs`.
+    otp_delivery_max_sends: u32 = 5;
+    /// The window of `otp_delivery_max_sends`, in seconds.
+    otp_delivery_window_secs: u64 = 900;
     /// The URL clients and fileserver cluster members reach this server at (printed by
     /// `fsclustershowconfig`); default: built from `listen` (https with tls_cert_file).
     public_url: Option<String> = None;
@@ -216,6 +251,17 @@ impl Settings {
                 })?;
                 let parsed: Settings =
                     toml::from_str(&text).map_err(|e| toml_error(p, &text, &e))?;
+                if parsed.smtp_password.is_some() {
+                    return Err(SettingsError::Value {
+                        path: p.display().to_string(),
+                        line: key_line(&text, "smtp_password").unwrap_or(0),
+                        key: "smtp_password".into(),
+                        reason: "a plain password does not belong in the file: put the output \
+                                 of `setup seal_smtp_password` in smtp_password_sealed, or set \
+                                 KEYWARD_SMTP_PASSWORD"
+                            .into(),
+                    });
+                }
                 if let Err((key, reason)) = parsed.check() {
                     return Err(match key_line(&text, key) {
                         Some(line) => SettingsError::Value {
@@ -288,6 +334,37 @@ impl Settings {
         ] {
             if value == 0 {
                 return Err((key, "must be at least 1".into()));
+            }
+        }
+        if !matches!(self.smtp_security.as_str(), "none" | "starttls" | "tls") {
+            return Err((
+                "smtp_security",
+                "must be \"none\", \"starttls\" or \"tls\"".into(),
+            ));
+        }
+        if self.smtp_port > 65_535 {
+            return Err(("smtp_port", "must be a port number (0-65535)".into()));
+        }
+        if !matches!(self.sms_gateway_method.as_str(), "GET" | "POST") {
+            return Err(("sms_gateway_method", "must be \"GET\" or \"POST\"".into()));
+        }
+        if !(100..=599).contains(&self.sms_gateway_success_status) {
+            return Err((
+                "sms_gateway_success_status",
+                "must be an HTTP status (100-599)".into(),
+            ));
+        }
+        for (key, value) in [
+            ("smtp_timeout_secs", self.smtp_timeout_secs),
+            ("sms_gateway_timeout_secs", self.sms_gateway_timeout_secs),
+            (
+                "otp_delivery_validity_secs",
+                self.otp_delivery_validity_secs,
+            ),
+            ("otp_delivery_window_secs", self.otp_delivery_window_secs),
+        ] {
+            if !(1..=86_400).contains(&value) {
+                return Err((key, "must be between 1 and 86400 seconds".into()));
             }
         }
         if !(1..=1024).contains(&self.password_min_length) {

@@ -19,6 +19,7 @@ use keyward_store::users::User;
 use keyward_store::writer::ValidationCommit;
 
 use crate::context::Ctx;
+use crate::delivery;
 use crate::login::check_user_access;
 use crate::output::CommandError;
 use crate::policies::enforce::{AuthPolicy, OtpPin, authentication, passthru, pin_right};
@@ -307,6 +308,10 @@ pub(crate) async fn find_otp(
     now: i64,
 ) -> Result<Found, CommandError> {
     let kind = token_type(t)?;
+    if delivery::delivers(kind) {
+        // E-mail and SMS OTPs exist only in their challenge (see `answer_challenge`).
+        return Ok(Found::None);
+    }
     let seed = token_seed(ctx, t).await?;
     if kind == TokenType::Password {
         // The stored "seed" is the password: a static password, valid until disabled or expired.
@@ -401,11 +406,20 @@ async fn check_tokens(
             && pin_right(ctx, t, pin, auth, owner, &mut checked).await?
         {
             pin_ok.push(t);
-        } else if has_pin && pin_right(ctx, t, pass, auth, owner, &mut checked).await? {
+        } else if (has_pin || delivers(t))
+            && pin_right(ctx, t, pass, auth, owner, &mut checked).await?
+        {
             pin_only.push(t);
         }
     }
     if pin_ok.is_empty() {
+        // An e-mail/SMS token whose PIN is the pass gets an OTP sent (the first such token).
+        if let Some(t) = pin_only
+            .iter()
+            .find(|t| delivers(t) && unusable(t, now, auth).is_none())
+        {
+            return Ok(delivery::send_challenge(ctx, t, now).await?.into());
+        }
         let triggerable: Vec<&Token> = pin_only
             .into_iter()
             .filter(|t| unusable(t, now, auth).is_none() && challenge_response(t))
@@ -443,6 +457,11 @@ async fn check_tokens(
     Ok(Decision::rejected(last_reason, failed))
 }
 
+/// Whether a token's OTPs are sent by e-mail or SMS.
+fn delivers(t: &Token) -> bool {
+    token_type(t).is_ok_and(delivery::delivers)
+}
+
 /// Whether a token answers a bare PIN with a challenge (set per token: info
 /// `challenge_response = 1`, as privacyIDEA's challenge_response policy does per type).
 fn challenge_response(t: &Token) -> bool {
@@ -458,7 +477,7 @@ fn is_ocra(t: &Token) -> bool {
 }
 
 /// A fresh 20-digit transaction id.
-fn transaction_id() -> Result<String, CommandError> {
+pub(crate) fn transaction_id() -> Result<String, CommandError> {
     let mut id = String::with_capacity(20);
     for _ in 0..20 {
         let d =
@@ -569,6 +588,18 @@ async fn answer_challenge(
                 }
                 None => failed.push(t.id.clone()),
             }
+            continue;
+        }
+        if delivers(t) && t.id == ch.token_id {
+            // A delivered OTP: the one sealed into this challenge, used once like any OTP.
+            if delivery::otp_matches(ctx, &ch, otp).await? {
+                let m = Match {
+                    counter: t.counter,
+                    time_shift: t.time_shift,
+                };
+                return Ok(Decision::accepted(t, m, now, Some(txid.into()), failed));
+            }
+            failed.push(t.id.clone());
             continue;
         }
         match find_otp(ctx, t, otp, now).await? {

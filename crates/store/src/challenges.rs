@@ -90,6 +90,15 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// Deletes one challenge (an OTP delivery that failed leaves nothing to answer).
+    pub async fn delete_challenge(&self, transaction_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM challenges WHERE transaction_id = $1")
+            .bind(transaction_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// How many challenges were created before `cutoff`.
     pub async fn count_challenges_before(&self, cutoff: i64) -> Result<i64, StoreError> {
         Ok(

@@ -1,6 +1,6 @@
 //! Creating tokens: `token init` (LinOTP `/admin/init`: HOTP, TOTP, password and ocra2 tokens;
-//! seed given as hex or base32, or generated; the `otpauth://` URI and its QR code), `token losttoken`
-//! (a temporary password token replacing a lost one) and `token check_serial`.
+//! seed given as hex or base32, or generated; the `otpauth://` URI and its QR code; e-mail and
+//! SMS tokens with their address) and `token check_serial`.
 
 use clap::Parser;
 use keyward_core::otp::ocra::OcraSuite;
@@ -8,11 +8,11 @@ use keyward_core::otp::{
     self, HashAlg, KeyFormat, KeyUri, TokenType, check_otplen, generate_key, generate_serial,
     parse_otpkey,
 };
-use keyward_store::tokens::{NewToken, TokenField};
+use keyward_store::tokens::NewToken;
 use serde::Deserialize;
-use serde_json::{Map, json};
+use serde_json::json;
 
-use super::{hash_pin, load_owner, load_token, seal_token_secret};
+use super::{hash_pin, load_owner, seal_token_secret};
 use crate::access::{Access, TOKEN_OPERATORS, TOKEN_READERS, Target, Targets, targets_of};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
@@ -22,27 +22,19 @@ use crate::registry::{CommandSpec, param_command};
 
 /// Issuer shown by authenticator apps for keyward's tokens.
 const ISSUER: &str = "keyward";
-/// How long a `losttoken` replacement password stays valid (LinOTP's default: 10 days).
-const LOST_TOKEN_VALID_SECS: i64 = 10 * 24 * 3600;
 /// Length of a generated `losttoken` password.
-const LOST_PASSWORD_LEN: usize = 12;
+pub(super) const LOST_PASSWORD_LEN: usize = 12;
 
 pub fn commands() -> Vec<CommandSpec> {
     vec![
-        param_command("token init", "Enroll a token (hotp, totp, pw, ocra2)", init)
+        param_command("token init", "Enroll a token (hotp, totp, pw, ocra2, email, sms)", init)
             .mutating()
             .example("token init --type totp --genkey --user alice --pin 1234 --qr")
             .example("token init --type ocra2 --genkey --user alice --pin 1234")
 .example("token init --type hotp --otpkey 3132333435363738393031323334353637383930 --serial OATH0001 --user alice")
+.example("token init --type email --user alice --pin 1234")
+.example("token init --type sms --phone +491701234567 --user alice --pin 1234")
 .new_secret("pin")
-.allow(Access::Roles(TOKEN_OPERATORS)),
-        param_command(
-            "token losttoken",
-            "Replace a lost token by a temporary password token",
-            losttoken,
-        )
-        .mutating()
-        .example("token losttoken OATH0001")
 .allow(Access::Roles(TOKEN_OPERATORS)),
         param_command(
             "token check_serial",
@@ -57,7 +49,7 @@ pub fn commands() -> Vec<CommandSpec> {
 #[derive(Parser, Deserialize, Default)]
 #[serde(default)]
 pub struct InitArgs {
-    /// Token type: hotp (hmac), totp, pw (password/spass), ocra2.
+    /// Token type: hotp (hmac), totp, pw (password/spass), ocra2, email, sms.
     #[arg(long = "type", default_value = "hotp")]
     #[serde(rename = "type")]
     token_type: Option<String>,
@@ -107,6 +99,14 @@ pub struct InitArgs {
     #[arg(long = "challenge-response", num_args = 0..=1, default_missing_value = "1")]
     #[serde(rename = "challenge_response")]
     challenge_response: Option<String>,
+    /// Where an email token sends its OTPs (default: the user's address).
+    #[arg(long)]
+    #[serde(alias = "email_address")]
+    email: Option<String>,
+    /// Where an sms token sends its OTPs.
+    #[arg(long)]
+    #[serde(alias = "mobile")]
+    phone: Option<String>,
     /// ocra2: the OCRA suite (default OCRA-1:HOTP-SHA256-8:QA64).
     #[arg(long)]
     ocrasuite: Option<String>,
@@ -150,13 +150,7 @@ fn plan(a: &InitArgs, defaults: &EnrollDefaults) -> Result<Plan, CommandError> {
     let kind = TokenType::parse(given(&a.token_type).unwrap_or("hotp"))?;
     match kind {
         TokenType::Hotp | TokenType::Totp | TokenType::Password | TokenType::Ocra2 => {}
-        other => {
-            return Err(CommandError::Invalid(format!(
-                "token type '{}' needs e-mail/SMS delivery, which this keyward does not \
-                 provide yet; use hotp, totp, pw or ocra2",
-                other.as_str()
-            )));
-        }
+        TokenType::Email | TokenType::Sms => {}
     }
     let serial = match given(&a.serial) {
         Some(s) => {
@@ -199,6 +193,9 @@ fn plan(a: &InitArgs, defaults: &EnrollDefaults) -> Result<Plan, CommandError> {
                 ));
             }
         }
+    } else if crate::delivery::delivers(kind) {
+        // The OTPs are random per challenge; the seed only keeps every token's row alike.
+        (generate_key(20)?, false)
     } else {
         match (given(&a.otpkey), genkey) {
             (Some(_), true) => {
@@ -270,7 +267,7 @@ fn plan(a: &InitArgs, defaults: &EnrollDefaults) -> Result<Plan, CommandError> {
 }
 
 /// A random password of letters and digits (no look-alikes).
-fn random_password(len: usize) -> Result<String, CommandError> {
+pub(super) fn random_password(len: usize) -> Result<String, CommandError> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut pw = String::with_capacity(len);
     for _ in 0..len {
@@ -321,7 +318,12 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     let id = uuid::Uuid::new_v4().to_string();
     let seed_sealed = seal_token_secret(&ctx, &id, "seed", &p.seed).await?;
     let pin_hash = hash_pin(&ctx, given(&a.pin).unwrap_or_default()).await?;
-    let mut info = Map::new();
+    let mut info = crate::delivery::destination_info(
+        p.kind,
+        given(&a.email),
+        given(&a.phone),
+        owner.as_ref(),
+    )?;
     if let Some(suite) = &p.ocra_suite {
         info.insert(super::ocra2::SUITE_INFO.into(), json!(suite.as_str()));
     }
@@ -362,7 +364,7 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
         time_step: p.time_step,
         time_window: p.time_window,
         time_shift: 0,
-        info,
+        info: info.clone(),
         realms,
         now: ctx.now(),
     })
@@ -390,7 +392,15 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     }
     text.push('\n');
     let mut detail = json!({ "serial": p.serial });
-    if let Some(suite) = &p.ocra_suite {
+    if crate::delivery::delivers(p.kind) {
+        for (key, dest) in &info {
+            text.push_str(&format!(
+                "OTPs go to {}\n",
+                dest.as_str().unwrap_or_default()
+            ));
+            detail[key] = dest.clone();
+        }
+    } else if let Some(suite) = &p.ocra_suite {
         text.push_str(&format!("ocrasuite: {suite}\n"));
         detail["ocrasuite"] = json!(suite.as_str());
         if p.generated {
@@ -472,90 +482,6 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CommandErro
 
 #[derive(Parser, Deserialize, Default)]
 #[serde(default)]
-pub struct LostTokenArgs {
-    /// Serial of the lost token.
-    serial: Option<String>,
-    /// Replacement type: password (email and sms come with their delivery).
-    #[arg(long = "type")]
-    #[serde(rename = "type")]
-    token_type: Option<String>,
-}
-
-async fn losttoken(ctx: Ctx, a: LostTokenArgs) -> Result<Output, CommandError> {
-    let serial = required("serial", &a.serial)?;
-    match given(&a.token_type).map(str::to_ascii_lowercase).as_deref() {
-        None | Some("password" | "pw" | "spass") => {}
-        Some(other) => {
-            return Err(CommandError::Invalid(format!(
-                "losttoken type '{other}' is not available yet; use password"
-            )));
-        }
-    }
-    let old = load_token(&ctx, serial).await?;
-    if old.owner_id.is_none() {
-        return Err(CommandError::Invalid(format!(
-            "token {serial} is not assigned to a user"
-        )));
-    }
-    let new_serial = format!("lost{}", old.serial);
-    if ctx.store().token_by_serial(&new_serial).await?.is_some() {
-        return Err(CommandError::Conflict(format!(
-            "token with serial \"{new_serial}\" already exists"
-        )));
-    }
-    let password = random_password(LOST_PASSWORD_LEN)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let now = ctx.now();
-    let end = now + LOST_TOKEN_VALID_SECS;
-    let seed_sealed = seal_token_secret(&ctx, &id, "seed", password.as_bytes()).await?;
-    // The replacement, its validity, the old token's disabling and the audit row: one commit.
-    let mut tx = ctx.begin_change().await?;
-    tx.create_token(&NewToken {
-        id: id.clone(),
-        serial: new_serial.clone().into(),
-        token_type: TokenType::Password.as_str().into(),
-        description: format!("temporary replacement for {}", old.serial),
-        owner_id: old.owner_id.clone(),
-        seed_sealed,
-        // The PIN is copied as its hash: the user keeps their PIN.
-        pin_hash: old.pin_hash.clone(),
-        otplen: password.len() as i64,
-        hashlib: "sha1".into(),
-        counter: 0,
-        time_step: 30,
-        time_window: 180,
-        time_shift: 0,
-        info: Map::new(),
-        realms: old.realms.clone(),
-        now,
-    })
-    .await?;
-    tx.update_token(&id, &[TokenField::ValidityEnd(Some(end))], now)
-        .await?;
-    tx.update_token(&old.id, &[TokenField::Active(false)], now)
-        .await?;
-    let end_date = super::linotp_date(end);
-    let value = json!({
-        "serial": new_serial,
-        "init": true,
-        "user": true,
-        "password": password,
-        "end_date": end_date,
-        "disable": 1,
-    });
-    let out = Output::new(
-        format!(
-            "Token {} disabled; temporary password token {new_serial} valid until {end_date}\npassword: {password}",
-            old.serial
-        ),
-        value,
-    )
-    .with_audit(format!("replaced by {new_serial}, valid until {end_date}"));
-    ctx.commit_output(tx, out).await
-}
-
-#[derive(Parser, Deserialize, Default)]
-#[serde(default)]
 pub struct CheckSerialArgs {
     serial: Option<String>,
 }
@@ -590,12 +516,6 @@ impl Targets for InitArgs {
             .as_deref()
             .map(|u| Target::User(super::user_in_realm(u, self.realm.as_deref())));
         targets_of([self.serial.clone().map(Target::Token), user])
-    }
-}
-
-impl Targets for LostTokenArgs {
-    fn targets(&self) -> Vec<Target> {
-        targets_of([self.serial.clone().map(Target::Token)])
     }
 }
 

@@ -9,6 +9,7 @@ mod admin;
 mod enroll;
 mod import;
 pub mod lookup_limit;
+mod lost;
 pub(crate) mod ocra2;
 mod query;
 mod resolvers;
@@ -35,6 +36,7 @@ pub const MAX_PAGESIZE: i64 = 1000;
 pub fn commands() -> Vec<CommandSpec> {
     let mut all = Vec::new();
     all.extend(enroll::commands());
+    all.extend(lost::commands());
     all.extend(admin::commands());
     all.extend(set::commands());
     all.extend(query::commands());

@@ -10,6 +10,9 @@ mod api_client_errors;
 mod api_client_tokens;
 mod cli_help;
 mod connection_checks;
+mod delivery;
+#[allow(dead_code)]
+mod delivery_peers;
 mod dump_import;
 mod dump_load;
 mod fileserver;
