@@ -13,7 +13,6 @@ use std::net::IpAddr;
 use keyward_core::otp::{self, TokenType};
 use keyward_core::user::LoginMethod;
 use keyward_proto::UserId;
-use keyward_store::challenges::Challenge;
 use keyward_store::tokens::{OtpAcceptance, Token};
 use keyward_store::users::User;
 use keyward_store::writer::ValidationCommit;
@@ -24,6 +23,11 @@ use crate::login::check_user_access;
 use crate::output::CommandError;
 use crate::policies::enforce::{AuthPolicy, OtpPin, authentication, passthru, pin_right};
 use crate::tokens::{find_owner, token_hashlib, token_seed, token_type, user_in_realm};
+
+mod challenge;
+
+pub(crate) use challenge::transaction_id;
+use challenge::{answer_challenge, challenge_response, delivers, open_challenges};
 
 /// How long a challenge can be answered.
 pub const CHALLENGE_TTL_SECS: i64 = 120;
@@ -455,168 +459,6 @@ async fn check_tokens(
         }
     }
     Ok(Decision::rejected(last_reason, failed))
-}
-
-/// Whether a token's OTPs are sent by e-mail or SMS.
-fn delivers(t: &Token) -> bool {
-    token_type(t).is_ok_and(delivery::delivers)
-}
-
-/// Whether a token answers a bare PIN with a challenge (set per token: info
-/// `challenge_response = 1`, as privacyIDEA's challenge_response policy does per type).
-fn challenge_response(t: &Token) -> bool {
-    is_ocra(t)
-        || matches!(
-            t.info.get("challenge_response").and_then(|v| v.as_str()),
-            Some("1" | "true")
-        )
-}
-
-fn is_ocra(t: &Token) -> bool {
-    token_type(t).is_ok_and(|k| k == TokenType::Ocra2)
-}
-
-/// A fresh 20-digit transaction id.
-pub(crate) fn transaction_id() -> Result<String, CommandError> {
-    let mut id = String::with_capacity(20);
-    for _ in 0..20 {
-        let d =
-            keyward_core::random::below(10).map_err(|e| CommandError::Internal(e.to_string()))?;
-        id.push(char::from(b'0' + u8::try_from(d).unwrap_or(0)));
-    }
-    Ok(id)
-}
-
-async fn open_challenges(
-    ctx: &Ctx,
-    tokens: &[&Token],
-    now: i64,
-    question: Option<&str>,
-) -> Result<CheckOutcome, CommandError> {
-    let txid = transaction_id()?;
-    let mut message = "please enter otp: ".to_string();
-    // One transaction id per token row (the id is the key); the first is the one answered with,
-    // the others carry a suffix-free copy per token for checkstatus.
-    let first = tokens
-        .iter()
-        .find(|t| is_ocra(t))
-        .or_else(|| tokens.first())
-        .ok_or_else(|| CommandError::Internal("no token to challenge".into()))?;
-    // An OCRA token's question, sealed into the row (one question per challenge).
-    let mut ocra_question = None;
-    let mut data_sealed = String::new();
-    if is_ocra(first) {
-        let t = first;
-        let q = crate::tokens::ocra2::question_for(t, question)?;
-        data_sealed = crate::tokens::ocra2::seal_question(ctx, t, &txid, &q).await?;
-        message = format!("please answer the challenge: {q}");
-        ocra_question = Some(q);
-    }
-    ctx.store()
-        .create_challenge(&Challenge {
-            transaction_id: txid.clone(),
-            token_id: first.id.clone(),
-            serial: tokens
-                .iter()
-                .map(|t| t.serial.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-                .into(),
-            message: message.clone(),
-            data_sealed,
-            state: "open".into(),
-            created_at: now,
-            expires_at: now + CHALLENGE_TTL_SECS,
-        })
-        .await?;
-    Ok(CheckOutcome::Challenge {
-        transaction_id: txid,
-        message,
-        serials: tokens.iter().map(|t| t.serial.to_string()).collect(),
-        challenge: ocra_question,
-    })
-}
-
-async fn answer_challenge(
-    ctx: &Ctx,
-    tokens: &[Token],
-    txid: &str,
-    otp: &str,
-    now: i64,
-    auth: &AuthPolicy,
-) -> Result<Decision, CommandError> {
-    let Some(ch) = ctx.store().challenge(txid).await? else {
-        return Ok(reject("unknown transaction id").into());
-    };
-    if ch.state != "open" || ch.expires_at <= now {
-        return Ok(reject("challenge expired or already answered").into());
-    }
-    let serials: Vec<&str> = ch.serial.split(',').collect();
-    let candidates: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| serials.contains(&t.serial.as_str()))
-        .collect();
-    if candidates.is_empty() {
-        return Ok(reject("transaction id belongs to another token").into());
-    }
-    let mut failed = Vec::new();
-    for t in candidates {
-        if unusable(t, now, auth).is_some() {
-            continue;
-        }
-        if is_ocra(t) {
-            // The question was drawn for (and sealed to) the token the row names.
-            if t.id != ch.token_id {
-                failed.push(t.id.clone());
-                continue;
-            }
-            let answered =
-                crate::tokens::ocra2::check_answer(ctx, t, txid, &ch.data_sealed, otp, now).await?;
-            match answered {
-                Some(counter) => {
-                    let m = Match {
-                        counter,
-                        time_shift: t.time_shift,
-                    };
-                    return Ok(Decision::accepted(
-                        t,
-                        m,
-                        now,
-                        Some(txid.to_string()),
-                        failed,
-                    ));
-                }
-                None => failed.push(t.id.clone()),
-            }
-            continue;
-        }
-        if delivers(t) && t.id == ch.token_id {
-            // A delivered OTP: the one sealed into this challenge, used once like any OTP.
-            if delivery::otp_matches(ctx, &ch, otp).await? {
-                let m = Match {
-                    counter: t.counter,
-                    time_shift: t.time_shift,
-                };
-                return Ok(Decision::accepted(t, m, now, Some(txid.into()), failed));
-            }
-            failed.push(t.id.clone());
-            continue;
-        }
-        match find_otp(ctx, t, otp, now).await? {
-            // The challenge is closed in the same commit: it is answered once.
-            Found::Fresh(m) => {
-                return Ok(Decision::accepted(
-                    t,
-                    m,
-                    now,
-                    Some(txid.to_string()),
-                    failed,
-                ));
-            }
-            Found::Used | Found::None => failed.push(t.id.clone()),
-        }
-    }
-    Ok(Decision::rejected("wrong OTP for the challenge", failed))
 }
 
 #[cfg(test)]
