@@ -48,7 +48,8 @@ impl From<passwd::PasswdUser> for DirectoryUser {
     }
 }
 
-fn from_local(u: &User) -> DirectoryUser {
+/// A local (internal) user as a directory entry.
+pub fn from_local(u: &User) -> DirectoryUser {
     DirectoryUser {
         login: u.username.to_string(),
         external_id: u.id.to_string(),

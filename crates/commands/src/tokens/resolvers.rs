@@ -99,14 +99,7 @@ async fn userlist(ctx: Ctx, a: UserListArgs) -> Result<Output, CommandError> {
         users.extend(found.iter().map(|u| {
             (
                 INTERNAL_RESOLVER.to_string(),
-                DirectoryUser {
-                    login: u.username.to_string(),
-                    external_id: u.id.to_string(),
-                    email: u.email.clone(),
-                    phone: String::new(),
-                    name: u.description.clone(),
-                    disabled: !u.active,
-                },
+                crate::realms::directory::from_local(u),
             )
         }));
     } else {
