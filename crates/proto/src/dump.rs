@@ -1,6 +1,6 @@
 //! The `dumpdata` / `loaddata` document and its REST parameters. A keyward dump is
 //! `{"format": "keyward", "version": 1, "users": […], "tokens": […], "realms": […],
-//! "resolvers": […], "policies": [], "api_keys": […], "admins": […]}`: `users` are user objects
+//! "resolvers": […], "policies": […], "api_keys": […], "admins": […]}`: `users` are user objects
 //! in SFTPGo's shape (see [`crate::User`]) whose `password` holds the stored hash, `admins` the
 //! same objects for accounts with a role. Tokens keep their seed and reversible PINs sealed under
 //! the enckey they were made with, API keys their SHA-256 hash. A file without `format` is read
@@ -42,7 +42,7 @@ pub struct Dump {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub resolvers: Vec<Value>,
-    /// Always empty: keyward has no policy table yet (a loaded file's entries are ignored).
+    /// Policies as `config export` writes each record (see `keyward_proto::policy`).
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub policies: Vec<Value>,
