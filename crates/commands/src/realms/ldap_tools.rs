@@ -64,7 +64,7 @@ struct SyncArgs {
     /// Print the planned changes, change nothing.
     #[arg(long, alias = "dry-run")]
     dryrun: bool,
-    /// Sync only this LDAP resolver (default: every LDAP resolver).
+    /// Sync only this resolver: an LDAP one, or a passwd file (default: every LDAP resolver).
     #[arg(long)]
     resolver: Option<String>,
 }
@@ -264,7 +264,11 @@ async fn testldapgateway(ctx: Ctx, a: TestArgs) -> Result<Output, CommandError> 
 
 async fn syncldap(ctx: Ctx, a: SyncArgs) -> Result<Output, CommandError> {
     let resolvers: Vec<Resolver> = match &a.resolver {
-        Some(n) => vec![pick_resolver(&ctx, Some(n)).await?],
+        // A passwd-file resolver is synced only when named: its users get shadow users too.
+        Some(n) => match load_resolver(&ctx, n).await? {
+            r @ Resolver::PasswdFile { .. } => vec![r],
+            _ => vec![pick_resolver(&ctx, Some(n)).await?],
+        },
         None => {
             let mut all = Vec::new();
             for row in ctx.store().list_resolvers().await? {
@@ -281,11 +285,10 @@ async fn syncldap(ctx: Ctx, a: SyncArgs) -> Result<Output, CommandError> {
     // Read every directory first: a failure changes nothing.
     let mut plans = Vec::new();
     for r in &resolvers {
-        let Resolver::Ldap { settings, .. } = r else {
-            continue;
-        };
         let users = super::directory::search(&ctx, r, "*", usize::MAX).await?;
-        if users.len() >= settings.size_limit as usize {
+        if let Resolver::Ldap { settings, .. } = r
+            && users.len() >= settings.size_limit as usize
+        {
             return Err(ldap_error(
                 r.name(),
                 ldap::LdapFailure(format!(

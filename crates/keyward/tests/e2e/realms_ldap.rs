@@ -308,3 +308,36 @@ both_backends!(resolver_and_realm_commands_and_dumps, |env: &TestEnv| {
     let v = check(&http, json!({"user": "admin@nosuch", "pass": "x"}));
     assert_eq!(v["result"]["value"], false, "{v}");
 });
+
+// A passwd-file resolver named to syncldap: its users get shadow users and log in as
+// name@realm with the file's password (checked against the file, never a local hash).
+both_backends!(passwd_file_users_sync_and_log_in, |env: &TestEnv| {
+    user(env, "admin");
+    let passwd = env.dir.path().join("passwd");
+    std::fs::write(
+        &passwd,
+        "erin:$6$kwsalt01$o4sGjeyZxbiyMmTVW9xMe7wyiiDeKe2HjrXqGxcfMyHRuw4CU/Lo8xWqjLICxI2WyKWhvGbciBTz0yvzIar4I.:1002:1002::/home/erin:/bin/sh\n",
+    )
+    .unwrap();
+    let file = passwd.display().to_string();
+    env.console_ok(&[
+        "config",
+        "resolver",
+        "create",
+        "files",
+        "passwdfile",
+        "--file-path",
+        &file,
+    ]);
+    env.console_ok(&["config", "realm", "create", "local", "files", "internal"]);
+    let plan = env.console_ok(&["syncldap", "--resolver", "files", "--dryrun"]);
+    assert!(plan.contains("create erin"), "{plan}");
+    assert_eq!(env.query_i64("SELECT COUNT(*) FROM user_sources"), 0);
+    env.console_ok(&["syncldap", "--resolver", "files"]);
+    assert_eq!(env.query_i64("SELECT COUNT(*) FROM user_sources"), 1);
+    let server = env.serve_in_process();
+    let http = Http::new(&server);
+    http.login_ok("erin@local", "erinPassword1");
+    http.login_ok("erin", "erinPassword1");
+    assert_eq!(http.login("erin@local", "wrong-password").status, 401);
+});
