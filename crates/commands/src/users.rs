@@ -110,8 +110,8 @@ pub(crate) async fn load_user(ctx: &Ctx, username: &str) -> Result<User, Command
 /// The user named `name` or `name@realm` (a name holding `@` is tried whole first; see
 /// [`crate::realms::find_user`]); a realm that does not exist finds no one.
 pub(crate) async fn find_named_user(ctx: &Ctx, spec: &str) -> Result<Option<User>, CommandError> {
-    match crate::realms::find_user(ctx, spec).await {
-        Ok(found) => Ok(found.map(|(user, _)| user)),
+    match crate::realms::find_user_only(ctx, spec).await {
+        Ok(found) => Ok(found),
         Err(CommandError::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
     }

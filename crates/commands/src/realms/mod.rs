@@ -133,10 +133,20 @@ pub async fn realm_resolvers(ctx: &Ctx, realm: &str) -> Result<Vec<Resolver>, Co
 /// `@` (e.g. an email address) is tried whole first; `name@realm` is the user `name` of the
 /// first of the realm's resolvers that has it (an unknown realm is an error, never ignored).
 pub async fn find_user(ctx: &Ctx, spec: &str) -> Result<Option<(User, UserSource)>, CommandError> {
+    match find_user_only(ctx, spec).await? {
+        Some(u) => {
+            let source = source_of_user(ctx, &u).await?;
+            Ok(Some((u, source)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// [`find_user`] without the user's source: one query for a plain name (the validate path).
+pub async fn find_user_only(ctx: &Ctx, spec: &str) -> Result<Option<User>, CommandError> {
     let spec = spec.trim();
     if let Some(u) = ctx.store().find_user(&Username::from(spec)).await? {
-        let source = source_of_user(ctx, &u).await?;
-        return Ok(Some((u, source)));
+        return Ok(Some(u));
     }
     let Some((name, realm)) = spec.rsplit_once('@') else {
         return Ok(None);
@@ -150,8 +160,7 @@ pub async fn find_user(ctx: &Ctx, spec: &str) -> Result<Option<(User, UserSource
             ref r => Some(r.name().to_string()),
         };
         if let Some(u) = ctx.store().find_user_from(name, from.as_deref()).await? {
-            let source = source_of_user(ctx, &u).await?;
-            return Ok(Some((u, source)));
+            return Ok(Some(u));
         }
     }
     Ok(None)

@@ -99,7 +99,7 @@ pub(crate) async fn load_token(ctx: &Ctx, serial: &str) -> Result<Token, Command
 /// A user named as LinOTP does: `name` or `name@realm` (see [`crate::realms::find_user`]: a
 /// local name containing `@` is tried whole first; an unknown realm is an error).
 pub(crate) async fn find_owner(ctx: &Ctx, user: &str) -> Result<Option<User>, CommandError> {
-    Ok(crate::realms::find_user(ctx, user).await?.map(|(u, _)| u))
+    crate::realms::find_user_only(ctx, user).await
 }
 
 /// LinOTP's `user` with a separate `realm` parameter as one `name@realm` (unless the name
