@@ -218,14 +218,10 @@ fn unresponsive_or_closed_ldap_fails_with_a_clear_error_in_time() {
     assert!(err.contains("LDAP resolver \"corp\""), "{err}");
 }
 
-both_backends!(resolver_and_realm_commands_and_dumps, |env: &TestEnv| {
-    user(env, "admin");
+/// A passwd-file resolver `files` over a file holding `lines`.
+fn create_passwd_resolver(env: &TestEnv, lines: &str) {
     let passwd = env.dir.path().join("passwd");
-    std::fs::write(
-            &passwd,
-            "root:x:0:0:root:/root:/bin/sh\ndave:x:1001:1001:Dave Doe,,555-1234,,dave@example.org:/home/dave:/bin/sh\n",
-        )
-        .unwrap();
+    std::fs::write(&passwd, lines).unwrap();
     let file = passwd.display().to_string();
     env.console_ok(&[
         "config",
@@ -236,6 +232,14 @@ both_backends!(resolver_and_realm_commands_and_dumps, |env: &TestEnv| {
         "--file-path",
         &file,
     ]);
+}
+
+both_backends!(resolver_and_realm_commands_and_dumps, |env: &TestEnv| {
+    user(env, "admin");
+    create_passwd_resolver(
+        env,
+        "root:x:0:0:root:/root:/bin/sh\ndave:x:1001:1001:Dave Doe,,555-1234,,dave@example.org:/home/dave:/bin/sh\n",
+    );
     let out = env.console_ok(&["config", "resolver", "test", "files"]);
     assert!(out.contains("2 users found"), "{out}");
     env.console_ok(&["config", "realm", "create", "local", "files", "internal"]);
@@ -313,22 +317,10 @@ both_backends!(resolver_and_realm_commands_and_dumps, |env: &TestEnv| {
 // name@realm with the file's password (checked against the file, never a local hash).
 both_backends!(passwd_file_users_sync_and_log_in, |env: &TestEnv| {
     user(env, "admin");
-    let passwd = env.dir.path().join("passwd");
-    std::fs::write(
-        &passwd,
+    create_passwd_resolver(
+        env,
         "erin:$6$kwsalt01$o4sGjeyZxbiyMmTVW9xMe7wyiiDeKe2HjrXqGxcfMyHRuw4CU/Lo8xWqjLICxI2WyKWhvGbciBTz0yvzIar4I.:1002:1002::/home/erin:/bin/sh\n",
-    )
-    .unwrap();
-    let file = passwd.display().to_string();
-    env.console_ok(&[
-        "config",
-        "resolver",
-        "create",
-        "files",
-        "passwdfile",
-        "--file-path",
-        &file,
-    ]);
+    );
     env.console_ok(&["config", "realm", "create", "local", "files", "internal"]);
     let plan = env.console_ok(&["syncldap", "--resolver", "files", "--dryrun"]);
     assert!(plan.contains("create erin"), "{plan}");
