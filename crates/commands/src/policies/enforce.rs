@@ -53,12 +53,13 @@ pub async fn named_subject(
     realm: Option<&str>,
     client: Option<IpAddr>,
 ) -> Result<Subject, CommandError> {
-    let default = crate::realms::default_realm(ctx).await?.unwrap_or_default();
+    let defined = ctx.store().list_realms().await?;
+    let default = crate::realms::default_of(ctx, &defined).unwrap_or_default();
     let realm_given = realm.map(str::trim).filter(|r| !r.is_empty());
     let (name, realm) = match (user.map(str::trim), realm_given) {
         (Some(u), Some(r)) => (Some(u), r.to_lowercase()),
         (Some(u), None) => match u.rsplit_once('@') {
-            Some((n, r)) if !n.is_empty() && crate::realms::is_realm(ctx, r).await? => {
+            Some((n, r)) if !n.is_empty() && crate::realms::names_realm(ctx, &defined, r) => {
                 (Some(n), r.to_lowercase())
             }
             _ => (Some(u), default),

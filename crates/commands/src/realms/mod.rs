@@ -18,6 +18,7 @@ pub mod passwd;
 pub mod sync;
 
 use keyward_proto::Username;
+use keyward_store::realms::RealmRow;
 use keyward_store::users::User;
 
 use crate::context::Ctx;
@@ -60,15 +61,9 @@ pub async fn source_of_user(ctx: &Ctx, user: &User) -> Result<UserSource, Comman
     })
 }
 
-/// The realm a user belongs to, for policies: the default realm when it lists the user's
-/// resolver, else the first realm (by name) that does; with no realm defined, the
+/// The realm a user of `source` belongs to, for policies: the default realm when it lists the
+/// user's resolver, else the first realm (by name) that does; with no realm defined, the
 /// `default_realm` setting for internal users. `None`: in no realm.
-pub async fn realm_of_user(ctx: &Ctx, user: &User) -> Result<Option<String>, CommandError> {
-    let source = source_of_user(ctx, user).await?;
-    realm_of_source(ctx, &source).await
-}
-
-/// [`realm_of_user`] for a user whose source is already known.
 pub async fn realm_of_source(
     ctx: &Ctx,
     source: &UserSource,
@@ -89,22 +84,26 @@ pub async fn realm_of_source(
         .or(first))
 }
 
-/// Whether `name` is a realm: a defined one, or (none defined) the `default_realm` setting.
-pub async fn is_realm(ctx: &Ctx, name: &str) -> Result<bool, CommandError> {
-    let realms = ctx.store().list_realms().await?;
+/// Whether `name` is one of `realms` (as listed by the store), or, none defined, the
+/// `default_realm` setting.
+pub fn names_realm(ctx: &Ctx, realms: &[RealmRow], name: &str) -> bool {
     if realms.is_empty() {
-        return Ok(name.eq_ignore_ascii_case(&ctx.settings().default_realm));
+        return name.eq_ignore_ascii_case(&ctx.settings().default_realm);
     }
-    Ok(realms.iter().any(|r| r.name.eq_ignore_ascii_case(name)))
+    realms.iter().any(|r| r.name.eq_ignore_ascii_case(name))
+}
+
+/// The default of `realms` (as listed by the store), or, none defined, the setting.
+pub fn default_of(ctx: &Ctx, realms: &[RealmRow]) -> Option<String> {
+    if realms.is_empty() {
+        return Some(ctx.settings().default_realm.to_lowercase());
+    }
+    realms.iter().find(|r| r.is_default).map(|r| r.name.clone())
 }
 
 /// The default realm's name: the defined default, else (no realm defined) the setting.
 pub async fn default_realm(ctx: &Ctx) -> Result<Option<String>, CommandError> {
-    let realms = ctx.store().list_realms().await?;
-    if realms.is_empty() {
-        return Ok(Some(ctx.settings().default_realm.to_lowercase()));
-    }
-    Ok(realms.into_iter().find(|r| r.is_default).map(|r| r.name))
+    Ok(default_of(ctx, &ctx.store().list_realms().await?))
 }
 
 /// The resolvers of a realm, in order; an unknown realm is an error. With no realm defined,
