@@ -15,14 +15,18 @@ use zeroize::Zeroizing;
 
 use crate::context::Ctx;
 use crate::output::CommandError;
+use crate::validate::CheckOutcome;
 
 /// A login attempt as the transport saw it.
 #[derive(Clone, Debug)]
 pub struct LoginRequest<'a> {
     pub username: &'a str,
     pub password: &'a str,
-    /// The second factor (token PIN + OTP), needed when the user has an active token.
+    /// The second factor (token PIN + OTP), needed when the user has an active token; for a
+    /// challenge-response token its PIN (opens the challenge) or, with `transaction_id`, the OTP.
     pub otp: Option<&'a str>,
+    /// The challenge being answered.
+    pub transaction_id: Option<&'a str>,
     pub client: Option<IpAddr>,
     pub user_agent: &'a str,
     /// `http`, `radius`, `api` (shown by `connections`).
@@ -80,10 +84,22 @@ impl LoginRefusal {
     }
 }
 
-/// The outcome of a failed login.
+/// A login that stopped at an open challenge: the password was right, the second factor is an
+/// e-mail, SMS or OCRA token, and the OTP it delivers (or computes) completes the next attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginChallenge {
+    pub transaction_id: String,
+    pub message: String,
+    /// The OCRA question, for ocra2 tokens.
+    pub challenge: Option<String>,
+}
+
+/// The outcome of a login that did not open a session.
 #[derive(Debug)]
 pub enum LoginError {
     Refused(LoginRefusal),
+    /// Not refused yet: a challenge was opened (see [`LoginChallenge`]).
+    Challenge(LoginChallenge),
     Failed(CommandError),
 }
 
@@ -124,6 +140,11 @@ pub async fn password_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSu
             format!("user:{}", s.username),
         ),
         Err(LoginError::Refused(r)) => (false, r.as_str().to_string(), ctx.actor.clone()),
+        Err(LoginError::Challenge(c)) => (
+            false,
+            format!("second factor: challenge {} opened", c.transaction_id),
+            ctx.actor.clone(),
+        ),
         Err(LoginError::Failed(e)) => (false, format!("error: {e}"), ctx.actor.clone()),
     };
     let mut audit_ctx = ctx.clone();
@@ -148,6 +169,7 @@ pub async fn basic_check(
         username,
         password,
         otp: None,
+        transaction_id: None,
         client,
         user_agent: "",
         protocol: "basic",
@@ -272,7 +294,9 @@ async fn try_login(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<LoginSuccess, Lo
 }
 
 /// When the user has an active token, the login needs its OTP (PIN + OTP), checked — and used
-/// up — exactly as `/validate/check` does.
+/// up — exactly as `/validate/check` does. A challenge-response token's PIN opens a challenge
+/// (an e-mail or SMS token without a PIN opens one when no OTP is given); its OTP answers it
+/// together with the transaction id.
 async fn second_factor(ctx: &Ctx, user: &User, req: &LoginRequest<'_>) -> Result<(), LoginError> {
     let tokens = ctx
         .store()
@@ -282,19 +306,42 @@ async fn second_factor(ctx: &Ctx, user: &User, req: &LoginRequest<'_>) -> Result
     if !tokens.iter().any(|t| t.active) {
         return Ok(());
     }
-    let Some(otp) = req.otp.filter(|o| !o.is_empty()) else {
-        return Err(LoginError::Refused(LoginRefusal::OtpRequired));
-    };
-    let check = crate::validate::CheckRequest {
+    let transaction_id = req.transaction_id.filter(|t| !t.is_empty());
+    let mut check = crate::validate::CheckRequest {
         user: Some(user.username.to_string()),
-        pass: otp.to_string(),
+        transaction_id: transaction_id.map(String::from),
         client: req.client,
         ..Default::default()
     };
-    if crate::validate::check(ctx, &check).await?.accepted() {
-        Ok(())
-    } else {
-        Err(LoginError::Refused(LoginRefusal::WrongOtp))
+    match req.otp.filter(|o| !o.is_empty()) {
+        Some(otp) => check.pass = otp.to_string(),
+        None if transaction_id.is_none() => {
+            // Only a PIN-less e-mail/SMS token is triggered by an empty pass; checking the
+            // other tokens with one would count a failure on each.
+            let Some(t) = tokens.iter().find(|t| {
+                t.active
+                    && t.pin_hash.is_empty()
+                    && crate::tokens::token_type(t).is_ok_and(crate::delivery::delivers)
+            }) else {
+                return Err(LoginError::Refused(LoginRefusal::OtpRequired));
+            };
+            check.serial = Some(t.serial.to_string());
+        }
+        None => return Err(LoginError::Refused(LoginRefusal::OtpRequired)),
+    }
+    match crate::validate::check(ctx, &check).await? {
+        CheckOutcome::Accepted { .. } => Ok(()),
+        CheckOutcome::Challenge {
+            transaction_id,
+            message,
+            challenge,
+            ..
+        } => Err(LoginError::Challenge(LoginChallenge {
+            transaction_id,
+            message,
+            challenge,
+        })),
+        CheckOutcome::Rejected { .. } => Err(LoginError::Refused(LoginRefusal::WrongOtp)),
     }
 }
 

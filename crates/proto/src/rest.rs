@@ -37,9 +37,26 @@ impl StatusMessage {
 pub struct LoginBody {
     pub username: String,
     pub password: String,
-    /// Token PIN + OTP, required when the user has an active token.
+    /// Token PIN + OTP, required when the user has an active token. For an e-mail, SMS or
+    /// OCRA token: its PIN alone opens a challenge (answered 202), then the OTP it delivered
+    /// together with `transaction_id`.
     #[serde(default)]
     pub otp: Option<String>,
+    /// The challenge being answered (from a 202 answer), with the delivered OTP in `otp`.
+    #[serde(default)]
+    pub transaction_id: Option<String>,
+}
+
+/// `POST /auth/login` answered 202: the password was right and a challenge is open; log in
+/// again with the same credentials, the OTP in `otp` and this `transaction_id`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginChallenge {
+    pub transaction_id: String,
+    /// What happened, e.g. "an OTP was sent by e-mail".
+    pub message: String,
+    /// The question an OCRA token computes its response over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
 }
 
 /// A new session: the bearer token (shown once) and its expiry (epoch seconds).

@@ -95,12 +95,15 @@ pub async fn authenticate_basic(
                 "HTTP Basic authentication is for operator accounts",
             ))
         }
-        Err(LoginError::Refused(r)) => {
+        // Basic carries no second factor, so it never opens a challenge; were one opened, it is
+        // a refusal like any other.
+        Err(refusal @ (LoginError::Refused(_) | LoginError::Challenge(_))) => {
             drop(attempt);
             state
                 .metrics
                 .record_auth(AuthKind::Password, AuthOutcome::Failure);
-            let details = match r.is_credential_failure() {
+            let credential = matches!(refusal, LoginError::Refused(r) if r.is_credential_failure());
+            let details = match credential {
                 true => "Basic: invalid username or password",
                 false => "Basic: refused by the account's rules or second factor",
             };

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use keyward_commands::login::{
     LoginError, LoginRequest, audit_target, password_login, register as register_user,
 };
@@ -17,7 +18,9 @@ use crate::auth::{AuthVia, Authenticated, ClientAddr};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics::{AuthKind, AuthOutcome};
 use crate::throttle::retry_after_secs;
-use keyward_proto::{LoginBody, LoginResponse, RegisterBody, StatusMessage, UserInfo};
+use keyward_proto::{
+    LoginBody, LoginChallenge, LoginResponse, RegisterBody, StatusMessage, UserInfo,
+};
 
 /// The one answer to every refused login.
 const REFUSED: &str = "invalid username or password";
@@ -47,6 +50,8 @@ fn user_agent(headers: &HeaderMap) -> String {
     request_body = LoginBody,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 202, description = "Password right, challenge opened (e-mail/SMS sent, OCRA \
+            question given): log in again with the OTP and `transaction_id`", body = LoginChallenge),
         (status = 400, description = "Malformed request", body = StatusMessage),
         (status = 401, description = "Refused (same answer for every reason)", body = StatusMessage),
         (status = 413, description = "Body too large", body = StatusMessage),
@@ -60,7 +65,7 @@ async fn login(
     client: ClientAddr,
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let client_text = client.text();
     let ctx = state.ctx("anonymous", &client_text);
     // Reserve the attempt before anything is verified: concurrent guesses cannot all pass the
@@ -90,6 +95,7 @@ async fn login(
         username: &body.username,
         password: &body.password,
         otp: body.otp.as_deref(),
+        transaction_id: body.transaction_id.as_deref(),
         client: client.0,
         user_agent: &agent,
         protocol: "http",
@@ -104,7 +110,22 @@ async fn login(
                 token: ok.token,
                 expires_at: ok.expires_at,
                 username: ok.username,
-            }))
+            })
+            .into_response())
+        }
+        Err(LoginError::Challenge(c)) => {
+            // Counted as a failure until the challenge is answered: opening challenges (and
+            // sending mail) is throttled like guessing.
+            drop(attempt);
+            state
+                .metrics
+                .record_auth(AuthKind::Password, AuthOutcome::Failure);
+            let body = LoginChallenge {
+                transaction_id: c.transaction_id,
+                message: c.message,
+                challenge: c.challenge,
+            };
+            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
         }
         Err(LoginError::Refused(_)) => {
             // Every refusal stays counted — a right password without its second factor too —

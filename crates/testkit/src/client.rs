@@ -4,8 +4,8 @@
 //! else (LinOTP `/admin/*`, `/validate/*`, raw bodies).
 
 use keyward_proto::{
-    AuditPage, Connection, Health, LoginBody, LoginResponse, ManagementRequest, ManagementResponse,
-    MeResponse, RegisterBody, StatusMessage, UserInfo, VersionInfo,
+    AuditPage, Connection, Health, LoginBody, LoginChallenge, LoginResponse, ManagementRequest,
+    ManagementResponse, MeResponse, RegisterBody, StatusMessage, UserInfo, VersionInfo,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -47,6 +47,23 @@ impl ClientError {
             ClientError::Status { status, .. } | ClientError::Decode { status, .. } => {
                 Some(*status)
             }
+        }
+    }
+}
+
+/// What one `POST /auth/login` gave: a session, or (202) an open challenge.
+#[derive(Clone)]
+pub enum LoginStep {
+    Session(LoginResponse),
+    Challenge(LoginChallenge),
+}
+
+/// Shows a session without its bearer token.
+impl std::fmt::Debug for LoginStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginStep::Session(s) => write!(f, "Session(user {})", s.username),
+            LoginStep::Challenge(c) => write!(f, "{c:?}"),
         }
     }
 }
@@ -108,8 +125,23 @@ impl Client {
             username: username.to_string(),
             password: password.to_string(),
             otp: otp.map(String::from),
+            transaction_id: None,
         };
         self.call(self.http.post(self.url("/auth/login")).json(&body))
+    }
+
+    /// `POST /auth/login` where a challenge may come first: 200 is a session, 202 a challenge.
+    pub fn login_step(&self, body: &LoginBody) -> Result<LoginStep, ClientError> {
+        let resp = self
+            .http
+            .post(self.url("/auth/login"))
+            .json(body)
+            .send()
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        if resp.status().as_u16() == 202 {
+            return decode(resp).map(LoginStep::Challenge);
+        }
+        decode(resp).map(LoginStep::Session)
     }
 
     /// `POST /auth/logout` with a session token.

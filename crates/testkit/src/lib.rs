@@ -26,7 +26,7 @@ mod error;
 mod install;
 mod server;
 
-pub use client::{Client, ClientError};
+pub use client::{Client, ClientError, LoginStep};
 pub use console::{ApiKey, console, create_api_key, create_user};
 pub use error::TestkitError;
 pub use install::{Backend, Installation, settings_at};

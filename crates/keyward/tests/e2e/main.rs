@@ -23,6 +23,7 @@ mod hardening_tx;
 mod harness;
 mod ldap_peer;
 mod linotp_admin_client;
+mod login_challenge;
 mod manage_backup;
 mod manage_setup;
 mod manage_tokens;
