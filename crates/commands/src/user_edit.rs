@@ -415,6 +415,22 @@ async fn changepassword(ctx: Ctx, a: PasswordChangeArgs) -> Result<Output, Comma
         .find_user(username)
         .await?
         .ok_or_else(|| CommandError::Invalid("this caller is no user account".into()))?;
+    if !crate::realms::source_of_user(&ctx, &user)
+        .await?
+        .is_internal()
+    {
+        return Err(CommandError::Invalid(
+            "this account's password lives in its directory (LDAP or passwd file); change it \
+             there"
+                .into(),
+        ));
+    }
+    let client = ctx.client.parse().ok();
+    if !crate::policies::enforce::user_may(&ctx, &user, "password", client).await? {
+        return Err(CommandError::Forbidden(
+            "no user policy allows you to change your password".into(),
+        ));
+    }
     let ok = ctx
         .shared
         .hashing

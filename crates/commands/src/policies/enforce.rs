@@ -4,6 +4,7 @@
 //! - [`authentication`]: `otppin`, `passthru`, `lockout` for a validation (scope authentication),
 //!   applied by `validate` through [`pin_right`], [`passthru`] and the token's lock check;
 //! - [`enrollment_defaults`]: `otp_length`/`hashlib` of `token init` (scope enrollment);
+//! - [`user_may`]: what a user may do for itself, e.g. `password` (scope user);
 //! - [`check_admin_policy`]: which token actions an operator may run on which realm's tokens
 //!   (scope admin), called by the registry for every changing command on every transport.
 //!
@@ -83,6 +84,22 @@ pub async fn api_key_required(
     }
     let s = named_subject(ctx, user, realm, client).await?;
     Ok(set.flag(Scope::Authorization, "api_key_required", &s))
+}
+
+/// Whether a user policy lets `user` do the self-service `action` (scope user: with no user
+/// policy applying to the user, everything is allowed).
+pub async fn user_may(
+    ctx: &Ctx,
+    user: &User,
+    action: &str,
+    client: Option<IpAddr>,
+) -> Result<bool, CommandError> {
+    let set = ctx.shared.policies.get(ctx).await?;
+    if set.scope_is_empty(Scope::User) {
+        return Ok(true);
+    }
+    let s = user_subject(ctx, user, client).await?;
+    Ok(set.user_may(action, &s))
 }
 
 /// Which PIN the pass starts with (`otppin`).

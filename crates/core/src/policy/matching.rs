@@ -140,6 +140,16 @@ impl PolicySet {
         self.value(scope, action, s).is_some()
     }
 
+    /// User scope (self-service): may the user `s` do `action`? As in privacyIDEA, a user no
+    /// user policy applies to may do everything; once some apply, one of them must name it.
+    pub fn user_may(&self, action: &str, s: &Subject) -> bool {
+        let mut applying = self
+            .in_scope(Scope::User)
+            .filter(|p| p.applies_to(s))
+            .peekable();
+        applying.peek().is_none() || applying.any(|p| p.actions.contains(action))
+    }
+
     /// Admin scope: may `operator` (from `client`) run the token action `action` on `targets`
     /// (the tokens' or users' subjects)? Policies naming the operator (or naming no operator)
     /// restrict it; then some such policy must name the action and admit every target — and,
@@ -272,5 +282,32 @@ mod tests {
             set.admin_decision("dave", None, "remove", &[token_south]),
             AdminDecision::Unrestricted
         );
+    }
+
+    #[test]
+    fn user_policies_restrict_only_the_users_they_apply_to() {
+        let set = PolicySet::new(vec![
+            policy("north-self", "user", "password", |d| {
+                d.realms = vec!["north".into()]
+            }),
+            policy("south-none", "user", "password", |d| {
+                d.realms = vec!["south".into()];
+                d.active = false;
+            }),
+            policy("east-other", "user", "password", |d| {
+                d.realms = vec!["east".into()];
+                d.clients = vec!["10.0.0.0/8".into()];
+            }),
+        ]);
+        assert!(set.user_may("password", &who("ann", "north", "192.0.2.1")));
+        // No user policy applies (the south one is inactive): everything is allowed.
+        assert!(set.user_may("password", &who("bob", "south", "192.0.2.1")));
+        // East's policy applies only from 10/8; from there it names `password`.
+        assert!(set.user_may("password", &who("cid", "east", "10.1.2.3")));
+        let restrictive = PolicySet::new(vec![policy("west", "user", "password", |d| {
+            d.realms = vec!["west".into()]
+        })]);
+        assert!(!restrictive.user_may("enrollHOTP", &who("dee", "west", "192.0.2.1")));
+        assert!(restrictive.user_may("password", &who("dee", "west", "192.0.2.1")));
     }
 }

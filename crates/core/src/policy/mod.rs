@@ -6,6 +6,7 @@
 //! applies to whom, and what the applicable set decides, is in [`matching`].
 
 pub mod matching;
+pub mod user_actions;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -208,7 +209,7 @@ pub const ACTIONS: &[ActionDef] = &[
         Scope::User,
         "password",
         ValueKind::Flag,
-        "stored for privacyIDEA compatibility; not enforced yet",
+        "the user may change its own password (once user policies apply to a user)",
     ),
 ];
 
@@ -220,10 +221,17 @@ pub fn action_def(scope: Scope, name: &str) -> Option<ActionDef> {
             .find(|a| **a == name)
             .map(|a| def(Scope::Admin, a, ValueKind::Flag, "token operation"));
     }
-    ACTIONS
+    let known = ACTIONS
         .iter()
         .find(|d| d.scope == scope && d.name == name)
-        .copied()
+        .copied();
+    if known.is_none() && scope == Scope::User {
+        return user_actions::USER_SELF_SERVICE_ACTIONS
+            .iter()
+            .find(|a| a.eq_ignore_ascii_case(name))
+            .map(|a| def(Scope::User, a, ValueKind::Flag, user_actions::ABOUT));
+    }
+    known
 }
 
 /// The action names of a scope, for messages and help.
@@ -231,11 +239,15 @@ pub fn known_actions(scope: Scope) -> Vec<&'static str> {
     if scope == Scope::Admin {
         return ADMIN_TOKEN_ACTIONS.to_vec();
     }
-    ACTIONS
+    let mut names: Vec<&'static str> = ACTIONS
         .iter()
         .filter(|d| d.scope == scope)
         .map(|d| d.name)
-        .collect()
+        .collect();
+    if scope == Scope::User {
+        names.extend_from_slice(user_actions::USER_SELF_SERVICE_ACTIONS);
+    }
+    names
 }
 
 /// An action's value: on (a flag), or a checked word or number in canonical text.

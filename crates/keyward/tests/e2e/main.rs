@@ -31,6 +31,7 @@ mod manage_user_flags;
 mod manage_users;
 mod oath;
 mod policies;
+mod policies_user;
 mod readme_tour;
 mod realms_ldap;
 mod server_admin;

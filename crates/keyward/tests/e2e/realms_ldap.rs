@@ -332,4 +332,12 @@ both_backends!(passwd_file_users_sync_and_log_in, |env: &TestEnv| {
     http.login_ok("erin@local", "erinPassword1");
     http.login_ok("erin", "erinPassword1");
     assert_eq!(http.login("erin@local", "wrong-password").status, 401);
+    // Her password lives in the file: keyward does not change it.
+    let token = http.login_ok("erin@local", "erinPassword1");
+    let body = json!({"current_password": "erinPassword1", "new_password": "erinPassword2"});
+    let req = http.client.put(http.url("/api/v1/changepwd"));
+    let r = http.send(req.bearer_auth(&token).json(&body));
+    let v = r.assert_error(400);
+    assert!(v.to_string().contains("directory"), "{v}");
+    http.login_ok("erin@local", "erinPassword1");
 });
