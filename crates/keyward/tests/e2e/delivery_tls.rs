@@ -2,8 +2,9 @@
 //! against a real aiosmtpd with an `openssl`-made certificate (see `test_pki`), both with
 //! STARTTLS (required by the server) and with implicit TLS: `sendtestmail` succeeds with the CA
 //! file and the mail arrives; without it (the webpki roots) or with an unrelated CA it fails with
-//! a clear certificate error and nothing arrives; a CA file that cannot work is a configuration
-//! error naming the key, in the file and in the environment.
+//! a clear certificate error and nothing arrives, and so does a certificate of the trusted CA
+//! for another host name; a CA file that cannot work is a configuration error naming the key, in
+//! the file and in the environment.
 
 use crate::both_backends;
 use crate::delivery_peers::{SmtpSink, smtp_or_skip};
@@ -72,6 +73,19 @@ fn mail_trusts_exactly_the_ca_file(env: &TestEnv, security: &str) {
         1,
         "a mail went through an untrusted connection"
     );
+
+    // The host name is still checked: a certificate of the trusted CA for another name fails.
+    let misnamed = pki.misnamed();
+    let sink = SmtpSink::start_tls(&env.dir.path().join("mail2"), security, &misnamed);
+    let ca = [("KEYWARD_SMTP_TLS_CA_FILE", arg(&pki.ca))];
+    let out = sendtestmail(env, &sink, security, &ca);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the server's certificate is not valid for this host name"),
+        "{err}"
+    );
+    assert_eq!(sink.count(), 0);
 }
 
 both_backends!(starttls_mail_trusts_the_smtp_ca_file, |env: &TestEnv| {

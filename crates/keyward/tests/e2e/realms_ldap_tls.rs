@@ -1,10 +1,11 @@
 //! LDAP resolvers trusting a private CA (`tls_ca_file`), against a real slapd with a certificate
 //! that an `openssl`-made CA signed (see `test_pki`): `testldap` and an LDAP user's login succeed
 //! over ldaps:// and over StartTLS with the CA file; the same resolver without it (the system
-//! roots) or with an unrelated CA fails at the connect step with a certificate error, at once;
-//! `no_tls_verify` still connects; privacyIDEA's `CACERTIFICATE` and `TLS_CA_FILE` names work in
-//! a settings file; a CA file that cannot be read or holds no certificate is refused when the
-//! resolver is created, naming the field and never showing the file's contents.
+//! roots) or with an unrelated CA fails at the connect step with a certificate error, at once,
+//! and so does a certificate of the trusted CA for another host name; `no_tls_verify` still
+//! connects; privacyIDEA's `CACERTIFICATE` and `TLS_CA_FILE` names work in a settings file; a CA
+//! file that cannot be read or holds no certificate is refused when the resolver is created,
+//! naming the field and never showing the file's contents.
 
 use std::time::{Duration, Instant};
 
@@ -54,9 +55,12 @@ fn testldap_ok(env: &TestEnv, resolver: &str) -> String {
 /// is the certificate check, not a timeout.
 const PATIENT: [&str; 4] = ["--timeout", "20", "--op-timeout", "20"];
 
+/// Why an unknown CA's certificate is refused.
+const UNKNOWN_CA: &str = "the server's certificate is not signed by a trusted CA";
+
 /// `testldap` through `resolver` (created with [`PATIENT`]) fails at the connect step, at once,
-/// because the directory's certificate is not trusted.
-fn testldap_refuses_the_certificate(env: &TestEnv, resolver: &str) {
+/// because the directory's certificate is not trusted, saying `why`.
+fn testldap_refuses_the_certificate(env: &TestEnv, resolver: &str, why: &str) {
     let start = Instant::now();
     let out = env
         .manage(&["testldap", "alice", "alice-secret", "--resolver", resolver])
@@ -70,10 +74,7 @@ fn testldap_refuses_the_certificate(env: &TestEnv, resolver: &str) {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("[FAILED] connect to"), "{text}");
-    assert!(
-        text.contains("the server's certificate is not signed by a trusted CA"),
-        "{text}"
-    );
+    assert!(text.contains(why), "{text}");
     assert!(text.contains("tls_ca_file"), "{text}");
     assert!(!text.contains("[ok] bind"), "{text}");
 }
@@ -113,13 +114,20 @@ both_backends!(
         // The system roots do not know the private CA; an unrelated CA file is all that
         // resolver trusts.
         create_resolver(env, "system-roots", &uri, &PATIENT);
-        testldap_refuses_the_certificate(env, "system-roots");
+        testldap_refuses_the_certificate(env, "system-roots", UNKNOWN_CA);
         let other = [&PATIENT[..], &["--tls-ca-file", arg(&pki.other_ca)][..]].concat();
         create_resolver(env, "other-ca", &uri, &other);
-        testldap_refuses_the_certificate(env, "other-ca");
+        testldap_refuses_the_certificate(env, "other-ca", UNKNOWN_CA);
         // Verification off still connects (test servers only).
         create_resolver(env, "unverified", &uri, &["--no-tls-verify"]);
         testldap_ok(env, "unverified");
+        // The host name is still checked: the trusted CA's certificate for another name fails.
+        let misnamed = pki.misnamed();
+        let elsewhere = Slapd::start_with_tls("misnamed", &misnamed).unwrap();
+        let ca = [&PATIENT[..], &["--tls-ca-file", arg(&pki.ca)][..]].concat();
+        create_resolver(env, "misnamed", &elsewhere.tls_uri(), &ca);
+        let why = "the server's certificate is not valid for this host name";
+        testldap_refuses_the_certificate(env, "misnamed", why);
     }
 );
 
@@ -168,10 +176,10 @@ both_backends!(
         let uri = ldap.uri();
         let system = [&PATIENT[..], &["--starttls"][..]].concat();
         create_resolver(env, "system-roots", &uri, &system);
-        testldap_refuses_the_certificate(env, "system-roots");
+        testldap_refuses_the_certificate(env, "system-roots", UNKNOWN_CA);
         let other = [&system[..], &["--tls-ca-file", arg(&pki.other_ca)][..]].concat();
         create_resolver(env, "other-ca", &uri, &other);
-        testldap_refuses_the_certificate(env, "other-ca");
+        testldap_refuses_the_certificate(env, "other-ca", UNKNOWN_CA);
         create_resolver(env, "unverified", &uri, &["--starttls", "--no-tls-verify"]);
         testldap_ok(env, "unverified");
     }
