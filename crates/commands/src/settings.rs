@@ -195,7 +195,7 @@ settings! {
     /// SMTP transport security: `none`, `starttls` (required, not opportunistic) or `tls`.
     smtp_security: String = "starttls".into();
     /// PEM file of the CA certificates trusted for the SMTP server's certificate (STARTTLS and
-    /// tls), instead of the system roots; unset: the system roots. The host name is checked
+    /// tls), instead of the built-in webpki roots; unset: those roots. The host name is checked
     /// either way.
     smtp_tls_ca_file: Option<String> = None;
     /// SMTP user name; no authentication when unset.

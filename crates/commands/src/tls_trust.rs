@@ -2,8 +2,8 @@
 //! the `smtp_tls_ca_file` setting): a PEM file with one or more CA certificates. When one is
 //! given, its certificates are the only trust anchors of that connection (the system roots are
 //! not consulted), as a CA file means for OpenLDAP and privacyIDEA; the server's host name or IP
-//! address is still checked against its certificate. Errors name the setting and the path,
-//! never the file's contents.
+//! address is still checked against its certificate. Errors name the path (the callers name
+//! the setting), never the file's contents.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -54,9 +54,8 @@ pub fn read_ca_file(path: &str) -> Result<Vec<CertificateDer<'static>>, String> 
 /// A rustls client configuration trusting exactly the certificates of the CA file `path`.
 pub fn client_config(path: &str) -> Result<Arc<ClientConfig>, String> {
     let mut roots = RootCertStore::empty();
-    for cert in read_ca_file(path)? {
-        roots.add(cert).map_err(|e| format!("{path}: {e}"))?;
-    }
+    // Every certificate was added once already by `read_ca_file`: none is ignored here.
+    roots.add_parsable_certificates(read_ca_file(path)?);
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

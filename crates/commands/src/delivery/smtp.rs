@@ -102,7 +102,7 @@ pub(crate) async fn send(ctx: &Ctx, mail: Mail<'_>) -> Result<(), CommandError> 
     }
 }
 
-/// The TLS parameters for `host`: the system roots, or exactly the CAs of `ca_file`.
+/// The TLS parameters for `host`: the webpki roots, or exactly the CAs of `ca_file`.
 fn tls_parameters(
     host: &str,
     server: &str,
