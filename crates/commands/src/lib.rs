@@ -37,6 +37,7 @@ pub mod settings;
 pub mod setup;
 mod table;
 pub mod timefmt;
+mod tls_trust;
 pub mod tokens;
 pub mod user_edit;
 pub mod user_flags;

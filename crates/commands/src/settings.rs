@@ -194,6 +194,10 @@ settings! {
     smtp_port: u32 = 0;
     /// SMTP transport security: `none`, `starttls` (required, not opportunistic) or `tls`.
     smtp_security: String = "starttls".into();
+    /// PEM file of the CA certificates trusted for the SMTP server's certificate (STARTTLS and
+    /// tls), instead of the built-in webpki roots; unset: those roots. The host name is checked
+    /// either way.
+    smtp_tls_ca_file: Option<String> = None;
     /// SMTP user name; no authentication when unset.
     smtp_user: Option<String> = None;
     /// SMTP password sealed with the enckey (the output of `setup seal_smtp_password`).
@@ -341,6 +345,9 @@ impl Settings {
                 "smtp_security",
                 "must be \"none\", \"starttls\" or \"tls\"".into(),
             ));
+        }
+        if let Some(path) = self.smtp_tls_ca_file.as_deref().filter(|p| !p.is_empty()) {
+            crate::tls_trust::read_ca_file(path).map_err(|e| ("smtp_tls_ca_file", e))?;
         }
         if self.smtp_port > 65_535 {
             return Err(("smtp_port", "must be a port number (0-65535)".into()));

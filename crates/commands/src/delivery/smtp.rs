@@ -1,7 +1,8 @@
 //! Mail through the configured SMTP server (`smtp_*` settings): plain, STARTTLS (required, never
-//! opportunistic) or implicit TLS over rustls, optional authentication with a password sealed
-//! under the enckey (or given in `KEYWARD_SMTP_PASSWORD`), and a bound on every step. Failures
-//! become one clear `unavailable` error naming the server, never the password or the message.
+//! opportunistic) or implicit TLS over rustls (trusting exactly `smtp_tls_ca_file`'s CAs when it
+//! is set, else the webpki roots), optional authentication with a password sealed under the
+//! enckey (or given in `KEYWARD_SMTP_PASSWORD`), and a bound on every step. Failures become one
+//! clear `unavailable` error naming the server, never the password or the message.
 
 use std::time::Duration;
 
@@ -10,12 +11,13 @@ use keyward_core::enckey::KeySlot;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use zeroize::Zeroizing;
 
 use crate::context::Ctx;
 use crate::output::CommandError;
+use crate::tls_trust;
 
 /// Associated data of the sealed SMTP password (binds the sealed value to this setting).
 pub(crate) const PASSWORD_AD: &[u8] = b"setting:smtp_password";
@@ -71,10 +73,7 @@ pub(crate) async fn send(ctx: &Ctx, mail: Mail<'_>) -> Result<(), CommandError> 
         .header(ContentType::TEXT_PLAIN)
         .body(mail.body)
         .map_err(|e| CommandError::Internal(format!("cannot build the mail: {e}")))?;
-    let tls = || {
-        TlsParameters::new(host.to_string())
-            .map_err(|e| CommandError::Unavailable(format!("TLS setup for {server}: {e}")))
-    };
+    let tls = || tls_parameters(host, &server, s.smtp_tls_ca_file.as_deref());
     let timeout = Duration::from_secs(s.smtp_timeout_secs.max(1));
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
         .port(port)
@@ -101,6 +100,27 @@ pub(crate) async fn send(ctx: &Ctx, mail: Mail<'_>) -> Result<(), CommandError> 
             (timeout * 4).as_secs()
         ))),
     }
+}
+
+/// The TLS parameters for `host`: the webpki roots, or exactly the CAs of `ca_file`.
+fn tls_parameters(
+    host: &str,
+    server: &str,
+    ca_file: Option<&str>,
+) -> Result<TlsParameters, CommandError> {
+    let setup = |e: String| CommandError::Unavailable(format!("TLS setup for {server}: {e}"));
+    let mut builder = TlsParameters::builder(host.to_string());
+    if let Some(path) = ca_file.filter(|p| !p.is_empty()) {
+        // Read at every send, so a renewed CA file counts without a restart.
+        let certs =
+            tls_trust::read_ca_file(path).map_err(|e| setup(format!("smtp_tls_ca_file: {e}")))?;
+        builder = builder.certificate_store(CertificateStore::None);
+        for cert in certs {
+            let cert = Certificate::from_der(cert.to_vec()).map_err(|e| setup(e.to_string()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|e| setup(e.to_string()))
 }
 
 /// The SMTP password: the environment's plain one, or the sealed one from the file.
@@ -139,6 +159,9 @@ pub(crate) async fn seal_password(ctx: &Ctx, password: &str) -> Result<String, C
 /// An SMTP failure in words: the server's answer, or the connection problem.
 fn describe(e: &lettre::transport::smtp::Error) -> String {
     use std::error::Error;
+    if let Some(problem) = tls_trust::certificate_problem(e) {
+        return format!("{problem}; trust the mail server's CA with smtp_tls_ca_file");
+    }
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

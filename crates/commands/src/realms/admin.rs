@@ -25,6 +25,7 @@ pub fn commands() -> Vec<CommandSpec> {
         command("config resolver create", "Create a user resolver (passwdfile or ldap)", resolver_create)
             .mutating()
             .example("config resolver create corp ldap --uri ldap://127.0.0.1:389 --base-dn ou=people,dc=example,dc=org --bind-dn cn=admin,dc=example,dc=org --bind-password-prompt")
+            .example("config resolver create corp ldap --uri ldaps://ldap.example.org --tls-ca-file /etc/keyward/ldap-ca.pem --base-dn ou=people,dc=example,dc=org")
             .example("config resolver create corp ldap resolver.json")
             .example("config resolver create local passwdfile --file-path /etc/passwd")
             .secret("bind_password")
@@ -82,6 +83,10 @@ struct ResolverCreateArgs {
     /// Skip TLS certificate verification (self-signed test servers only).
     #[arg(long)]
     no_tls_verify: bool,
+    /// PEM file of the CA certificates to trust for ldaps:// and StartTLS instead of the system
+    /// roots (a path on the host keyward runs on).
+    #[arg(long, value_name = "PEM_FILE")]
+    tls_ca_file: Option<String>,
     /// DN of the service account that searches (empty: anonymous search).
     #[arg(long)]
     bind_dn: Option<String>,
@@ -180,6 +185,7 @@ fn settings_map(ctx: &Ctx, a: &ResolverCreateArgs) -> Result<Map<String, Value>,
     };
     let strings = [
         ("uri", &a.uri),
+        ("tls_ca_file", &a.tls_ca_file),
         ("bind_dn", &a.bind_dn),
         ("base_dn", &a.base_dn),
         ("login_attribute", &a.login_attribute),

@@ -61,6 +61,11 @@ pub struct LdapSettings {
     pub starttls: bool,
     /// Skip certificate verification (tests against self-signed servers only).
     pub no_tls_verify: bool,
+    /// A PEM file (on the host keyward runs on) with the CA certificates that sign the
+    /// directory's certificate: with it, these are the only CAs trusted for this resolver (not
+    /// the system roots); empty: the system roots. Host names are verified either way.
+    #[serde(alias = "CACERTIFICATE", alias = "TLS_CA_FILE")]
+    pub tls_ca_file: String,
     #[serde(alias = "BINDDN")]
     pub bind_dn: String,
     #[serde(alias = "LDAPBASE")]
@@ -88,6 +93,7 @@ impl Default for LdapSettings {
             uri: String::new(),
             starttls: false,
             no_tls_verify: false,
+            tls_ca_file: String::new(),
             bind_dn: String::new(),
             base_dn: String::new(),
             login_attribute: "uid".into(),
@@ -152,6 +158,19 @@ impl LdapSettings {
         }
         if self.size_limit == 0 {
             return bad("size_limit: at least 1");
+        }
+        if !self.tls_ca_file.is_empty() {
+            if self.no_tls_verify {
+                return bad(
+                    "tls_ca_file: not with no_tls_verify (a CA file is for verifying the server)",
+                );
+            }
+            if !std::path::Path::new(&self.tls_ca_file).is_absolute() {
+                // Every keyward process reads it, each from its own working directory.
+                return bad("tls_ca_file: give an absolute path");
+            }
+            crate::tls_trust::read_ca_file(&self.tls_ca_file)
+                .map_err(|e| CommandError::Invalid(format!("tls_ca_file: {e}")))?;
         }
         Ok(())
     }

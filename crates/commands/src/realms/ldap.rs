@@ -1,8 +1,9 @@
-//! The LDAP side of a resolver (ldap3 over tokio, rustls for ldaps:// and StartTLS): connect
-//! within the connect timeout, bind as the service account, search users, and check a user's
-//! password by binding as that user. Every operation is bounded by the operation timeout, and
-//! the whole of each step by a timer of its own, so an unreachable or stalled server yields a
-//! clear error in time. Messages never contain a password.
+//! The LDAP side of a resolver (ldap3 over tokio, rustls for ldaps:// and StartTLS, trusting the
+//! resolver's `tls_ca_file` when it has one): connect within the connect timeout, bind as the
+//! service account, search users, and check a user's password by binding as that user. Every
+//! operation is bounded by the operation timeout, and the whole of each step by a timer of its
+//! own, so an unreachable or stalled server yields a clear error in time. Messages never
+//! contain a password.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -64,7 +65,10 @@ fn describe(e: &ldap3::LdapError) -> String {
             format!("{text} (LDAP result {})", result.rc)
         }
         ldap3::LdapError::Timeout { .. } => "timed out".into(),
-        other => other.to_string(),
+        other => match crate::tls_trust::certificate_problem(other) {
+            Some(problem) => format!("{problem}; trust the directory's CA with tls_ca_file"),
+            None => other.to_string(),
+        },
     }
 }
 
@@ -82,10 +86,16 @@ pub async fn connect(settings: &LdapSettings, uri: &str) -> Step<Connection> {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     }
     let limit = settings.connect_timeout();
-    let conn_settings = LdapConnSettings::new()
+    let mut conn_settings = LdapConnSettings::new()
         .set_conn_timeout(limit)
         .set_starttls(settings.starttls)
         .set_no_tls_verify(settings.no_tls_verify);
+    if !settings.tls_ca_file.is_empty() {
+        // Read at every connection, so a renewed CA file counts without a restart.
+        let config = crate::tls_trust::client_config(&settings.tls_ca_file)
+            .map_err(|e| LdapFailure(format!("connect to {uri}: tls_ca_file: {e}")))?;
+        conn_settings = conn_settings.set_config(config);
+    }
     let (conn, ldap) = bounded(
         &format!("connect to {uri}"),
         limit,

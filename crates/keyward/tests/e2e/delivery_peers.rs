@@ -13,11 +13,16 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::test_pki::TestPki;
+
 /// The SMTP server: aiosmtpd's controller with a handler that stores each message (prefixed by
 /// an `X-Rcpt:` line naming the envelope recipients); with a second argument `USER:PASS` it
-/// requires that login (AUTH over plain SMTP, as a test peer may allow).
+/// requires that login (AUTH over plain SMTP, as a test peer may allow). With `SINK_TLS`
+/// `starttls` it requires STARTTLS, with `tls` it speaks TLS from the first byte (implicit TLS),
+/// either with the certificate `SINK_CERT` and key `SINK_KEY`; the controller's own readiness
+/// probe then checks that certificate's chain against `SINK_CA`.
 const SMTP_SINK_PY: &str = r#"
-import pathlib, socket, sys, warnings
+import os, pathlib, socket, ssl, sys, warnings
 warnings.simplefilter("ignore")
 import logging
 logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -45,7 +50,29 @@ s.bind(("127.0.0.1", 0))
 port = s.getsockname()[1]
 s.close()
 kw = dict(authenticator=check, auth_required=True, auth_require_tls=False) if creds else {}
-c = Controller(Sink(), hostname="127.0.0.1", port=port, **kw)
+
+class ImplicitTlsController(Controller):
+    # The stock probe wraps its socket in the server's context; probe as a verifying client.
+    def _trigger_server(self):
+        client = ssl.create_default_context(cafile=os.environ["SINK_CA"])
+        client.check_hostname = False  # a test may serve a certificate for another name
+        with socket.create_connection((self.hostname, self.port), 1.0) as raw:
+            with client.wrap_socket(raw, server_hostname=self.hostname) as s:
+                s.recv(1024)
+
+mode = os.environ.get("SINK_TLS", "")
+controller = Controller
+if mode:
+    # Handshakes the tests expect to fail would log a traceback each.
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(os.environ["SINK_CERT"], os.environ["SINK_KEY"])
+    if mode == "starttls":
+        kw.update(tls_context=tls, require_starttls=True)
+    else:
+        kw.update(ssl_context=tls)
+        controller = ImplicitTlsController
+c = controller(Sink(), hostname="127.0.0.1", port=port, server_hostname="localhost", **kw)
 c.start()
 print(port, flush=True)
 sys.stdin.read()
@@ -80,6 +107,16 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Starts the server writing into `dir`; `login` (`USER:PASS`) makes AUTH required.
     pub fn start(dir: &Path, login: Option<&str>) -> SmtpSink {
+        Self::launch(dir, login, None)
+    }
+
+    /// Starts the server with `pki`'s certificate: `security` is `starttls` (required) or `tls`
+    /// (implicit TLS), as keyward's `smtp_security` names them.
+    pub fn start_tls(dir: &Path, security: &str, pki: &TestPki) -> SmtpSink {
+        Self::launch(dir, None, Some((security, pki)))
+    }
+
+    fn launch(dir: &Path, login: Option<&str>, tls: Option<(&str, &TestPki)>) -> SmtpSink {
         std::fs::create_dir_all(dir).unwrap();
         let script = dir.join("smtp_sink.py");
         std::fs::write(&script, SMTP_SINK_PY).unwrap();
@@ -87,6 +124,12 @@ impl SmtpSink {
         cmd.arg(&script).arg(dir);
         if let Some(l) = login {
             cmd.arg(l);
+        }
+        if let Some((security, pki)) = tls {
+            cmd.env("SINK_TLS", security)
+                .env("SINK_CERT", &pki.cert)
+                .env("SINK_KEY", &pki.key)
+                .env("SINK_CA", &pki.ca);
         }
         let mut child = cmd
             .stdin(Stdio::piped())

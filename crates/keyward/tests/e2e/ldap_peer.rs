@@ -2,11 +2,14 @@
 //! `dc=example,dc=org`, the service account `cn=admin,dc=example,dc=org` (password `adminpw`)
 //! and three people under `ou=people`: alice (`alice-secret`), bob (`bob-secret`) and carol
 //! (`carol-secret`). Stopped when dropped. When slapd is not installed the test prints SKIPPED,
-//! unless `KEYWARD_REQUIRE_SLAPD=1` (set by `.ci/run`), where it fails.
+//! unless `KEYWARD_REQUIRE_SLAPD=1` (set by `.ci/run`), where it fails. `start_with_tls` adds
+//! the certificate of a [`TestPki`]: StartTLS on the ldap:// port and an ldaps:// listener.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::test_pki::TestPki;
 
 pub const BASE_DN: &str = "ou=people,dc=example,dc=org";
 pub const ADMIN_DN: &str = "cn=admin,dc=example,dc=org";
@@ -15,7 +18,9 @@ pub const ADMIN_PW: &str = "adminpw";
 pub struct Slapd {
     child: Child,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    /// The ldaps:// port (0 without TLS).
+    pub tls_port: u16,
+    dir: tempfile::TempDir,
 }
 
 fn slapd_binary() -> Option<PathBuf> {
@@ -72,6 +77,16 @@ userPassword: carol-secret
 impl Slapd {
     /// Starts slapd, or `None` (after a loud SKIPPED line) when it is not installed.
     pub fn start(test: &str) -> Option<Slapd> {
+        Self::launch(test, None)
+    }
+
+    /// Starts slapd with `pki`'s server certificate: StartTLS on [`Slapd::uri`] and ldaps:// on
+    /// [`Slapd::tls_uri`].
+    pub fn start_with_tls(test: &str, pki: &TestPki) -> Option<Slapd> {
+        Self::launch(test, Some(pki))
+    }
+
+    fn launch(test: &str, pki: Option<&TestPki>) -> Option<Slapd> {
         let Some(bin) = slapd_binary() else {
             if std::env::var("KEYWARD_REQUIRE_SLAPD").as_deref() == Ok("1") {
                 panic!("{test}: slapd is not installed but KEYWARD_REQUIRE_SLAPD=1");
@@ -82,12 +97,21 @@ impl Slapd {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::create_dir(d.join("db")).unwrap();
+        // TLS directives are global: they go before the database section.
+        let tls = pki.map_or_else(String::new, |p| {
+            format!(
+                "TLSCACertificateFile {}\nTLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+                p.ca.display(),
+                p.cert.display(),
+                p.key.display()
+            )
+        });
         let conf = format!(
             "include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/nis.schema
 include /etc/ldap/schema/inetorgperson.schema
-pidfile {d}/slapd.pid
+{tls}pidfile {d}/slapd.pid
 modulepath /usr/lib/ldap
 moduleload back_mdb
 loglevel none
@@ -117,29 +141,53 @@ access to * by * read
             String::from_utf8_lossy(&added.stderr)
         );
         let port = free_port();
+        let tls_port = match pki {
+            None => 0,
+            Some(_) => std::iter::repeat_with(free_port)
+                .find(|p| *p != port)
+                .unwrap(),
+        };
+        let mut listeners = format!("ldap://127.0.0.1:{port}/");
+        if tls_port != 0 {
+            listeners.push_str(&format!(" ldaps://127.0.0.1:{tls_port}/"));
+        }
+        let log = std::fs::File::create(d.join("slapd.log")).unwrap();
         let child = Command::new(bin)
             .args(["-f", &d.join("slapd.conf").display().to_string()])
-            .args(["-h", &format!("ldap://127.0.0.1:{port}/")])
+            .args(["-h", &listeners])
             .args(["-d", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let slapd = Slapd {
             child,
             port,
-            _dir: dir,
+            tls_port,
+            dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "slapd did not start on {port}");
-            std::thread::sleep(Duration::from_millis(20));
+        for p in [port, tls_port].into_iter().filter(|p| *p != 0) {
+            while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "slapd did not start on {p}: {}",
+                    std::fs::read_to_string(slapd.dir.path().join("slapd.log")).unwrap_or_default()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         Some(slapd)
     }
 
     pub fn uri(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// The ldaps:// listener (with [`Slapd::start_with_tls`]).
+    pub fn tls_uri(&self) -> String {
+        assert_ne!(self.tls_port, 0, "slapd was started without TLS");
+        format!("ldaps://127.0.0.1:{}", self.tls_port)
     }
 
     /// Runs `ldapmodify` (as the service account) with `ldif`.
