@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::harness::TestEnv;
 use crate::test_pki::TestPki;
 
 pub const BASE_DN: &str = "ou=people,dc=example,dc=org";
@@ -220,4 +221,27 @@ impl Drop for Slapd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Creates the LDAP resolver `name` on `uri` with the test directory's settings and `extra`.
+pub fn create_resolver(env: &TestEnv, name: &str, uri: &str, extra: &[&str]) {
+    let mut args = vec![
+        "config",
+        "resolver",
+        "create",
+        name,
+        "ldap",
+        "--uri",
+        uri,
+        "--base-dn",
+        BASE_DN,
+        "--bind-dn",
+        ADMIN_DN,
+        "--bind-password",
+        ADMIN_PW,
+        "--search-filter",
+        "(objectClass=inetOrgPerson)",
+    ];
+    args.extend_from_slice(extra);
+    env.console_ok(&args);
 }

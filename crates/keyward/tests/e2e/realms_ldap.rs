@@ -11,31 +11,13 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::harness::TestEnv;
-use crate::ldap_peer::{ADMIN_DN, ADMIN_PW, BASE_DN, Slapd, free_port};
+use crate::ldap_peer::{ADMIN_DN, ADMIN_PW, BASE_DN, Slapd, create_resolver, free_port};
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::Http;
 use crate::server_validate::{accepted, check, enroll_rfc_hotp, user};
 
 fn create_ldap_resolver(env: &TestEnv, uri: &str, extra: &[&str]) {
-    let mut args = vec![
-        "config",
-        "resolver",
-        "create",
-        "corp",
-        "ldap",
-        "--uri",
-        uri,
-        "--base-dn",
-        BASE_DN,
-        "--bind-dn",
-        ADMIN_DN,
-        "--bind-password",
-        ADMIN_PW,
-        "--search-filter",
-        "(objectClass=inetOrgPerson)",
-    ];
-    args.extend_from_slice(extra);
-    env.console_ok(&args);
+    create_resolver(env, "corp", uri, extra);
 }
 
 both_backends!(

@@ -13,33 +13,10 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::harness::TestEnv;
-use crate::ldap_peer::{ADMIN_DN, ADMIN_PW, BASE_DN, Slapd};
+use crate::ldap_peer::{ADMIN_DN, ADMIN_PW, BASE_DN, Slapd, create_resolver};
 use crate::server_client::Http;
 use crate::server_validate::user;
 use crate::test_pki::{TestPki, arg};
-
-/// Creates the LDAP resolver `name` on `uri` with the test directory's settings and `extra`.
-fn create_resolver(env: &TestEnv, name: &str, uri: &str, extra: &[&str]) {
-    let mut args = vec![
-        "config",
-        "resolver",
-        "create",
-        name,
-        "ldap",
-        "--uri",
-        uri,
-        "--base-dn",
-        BASE_DN,
-        "--bind-dn",
-        ADMIN_DN,
-        "--bind-password",
-        ADMIN_PW,
-        "--search-filter",
-        "(objectClass=inetOrgPerson)",
-    ];
-    args.extend_from_slice(extra);
-    env.console_ok(&args);
-}
 
 /// `testldap alice alice-secret --resolver NAME` succeeds; returns its output.
 fn testldap_ok(env: &TestEnv, resolver: &str) -> String {
