@@ -31,6 +31,7 @@ mod manage_users;
 mod oath;
 mod policies;
 mod readme_tour;
+mod realms_adopt;
 mod realms_ldap;
 mod server_admin;
 mod server_api_keys;
