@@ -61,8 +61,9 @@ impl Adoption {
         self.missing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether `key` was not offered by the directory within the last [`FORGET_AFTER`].
-    fn recently_missing(&self, key: &str) -> bool {
+    /// Whether `key` ([`missing_key`]) was not offered by the directory within the last
+    /// [`FORGET_AFTER`].
+    pub(super) fn recently_missing(&self, key: &str) -> bool {
         let mut missing = self.missing();
         match missing.get(key) {
             Some(at) if at.elapsed() < FORGET_AFTER => true,
@@ -94,19 +95,29 @@ impl Adoption {
     /// A lookup turn, or overloaded when none frees up in time.
     async fn turn(&self) -> Result<SemaphorePermit<'_>, CommandError> {
         let busy = || {
-            CommandError::Overloaded("server busy: too many directory lookups, retry shortly".into())
+            CommandError::Overloaded(
+                "server busy: too many directory lookups, retry shortly".into(),
+            )
         };
         match tokio::time::timeout(LOOKUP_WAIT, self.turns.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => {
                 let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
                 if n == 1 || n % 100 == 0 {
-                    tracing::warn!(refused = n, "directory lookups for adoption: all turns busy");
+                    tracing::warn!(
+                        refused = n,
+                        "directory lookups for adoption: all turns busy"
+                    );
                 }
                 Err(busy())
             }
         }
     }
+}
+
+/// The key under which a name the directories of `realm` did not offer is remembered.
+pub(super) fn missing_key(name: &str, realm: &str) -> String {
+    format!("{}@{}", name.to_lowercase(), realm.to_lowercase())
 }
 
 /// Whether a name may be looked up in a directory at all (no wildcard, no control character,
@@ -130,7 +141,7 @@ pub async fn adopt(
     if !resolvers.iter().any(|r| !matches!(r, Resolver::Internal)) || !may_look_up(name) {
         return Ok(None);
     }
-    let key = format!("{}@{}", name.to_lowercase(), realm.to_lowercase());
+    let key = missing_key(name, realm);
     let state = &ctx.shared.adoption;
     if state.recently_missing(&key) {
         return Ok(None);

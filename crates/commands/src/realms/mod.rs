@@ -202,7 +202,16 @@ pub async fn find_or_adopt(ctx: &Ctx, spec: &str) -> Result<Option<User>, Comman
             let Some(default) = realms.into_iter().find(|r| r.is_default) else {
                 return Ok(None);
             };
-            if default.resolvers.iter().all(|r| r.eq_ignore_ascii_case(INTERNAL)) {
+            // Answered before the resolvers are even loaded when recently not found.
+            if default
+                .resolvers
+                .iter()
+                .all(|r| r.eq_ignore_ascii_case(INTERNAL))
+                || ctx
+                    .shared
+                    .adoption
+                    .recently_missing(&adopt::missing_key(spec, &default.name))
+            {
                 return Ok(None);
             }
             let mut resolvers = Vec::new();

@@ -116,7 +116,9 @@ pub(crate) fn user_in_realm(user: &str, realm: Option<&str>) -> String {
 }
 
 pub(crate) async fn load_owner(ctx: &Ctx, user: &str) -> Result<User, CommandError> {
-    find_owner(ctx, user).await?.ok_or_else(|| no_such_owner(user))
+    find_owner(ctx, user)
+        .await?
+        .ok_or_else(|| no_such_owner(user))
 }
 
 /// [`load_owner`] for a token that is about to get this owner (enrolment, assignment): a

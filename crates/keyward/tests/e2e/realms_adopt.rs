@@ -87,7 +87,14 @@ both_backends!(ldap_users_are_adopted_on_first_use, |env: &TestEnv| {
     let key = admin_key(env);
     let bearer = format!("Bearer {key}");
     env.console_ok(&[
-        "token", "init", "--serial", "A1", "--otpkey", RFC_KEY_HEX, "--pin", "12",
+        "token",
+        "init",
+        "--serial",
+        "A1",
+        "--otpkey",
+        RFC_KEY_HEX,
+        "--pin",
+        "12",
     ]);
     // Reads never adopt.
     let (_, err) = env.manage_err(&["showuser", "bob@corp"]);
@@ -97,13 +104,15 @@ both_backends!(ldap_users_are_adopted_on_first_use, |env: &TestEnv| {
     let server = env.serve_in_process();
     let http = Http::new(&server);
     // Assigning a token to bob@corp adopts bob: the shadow user syncldap would make.
-    admin_ok(&http, &key, "assign", json!({"serial": "A1", "user": "bob@corp"}));
+    admin_ok(
+        &http,
+        &key,
+        "assign",
+        json!({"serial": "A1", "user": "bob@corp"}),
+    );
     assert_eq!(
         source_of(env, "bob"),
-        vec![vec![
-            "corp".to_string(),
-            format!("uid=bob,{BASE_DN}")
-        ]]
+        vec![vec!["corp".to_string(), format!("uid=bob,{BASE_DN}")]]
     );
     assert_eq!(
         env.query_strings("SELECT email, roles FROM users WHERE username = 'bob'"),
@@ -194,11 +203,13 @@ both_backends!(ldap_users_are_adopted_on_first_use, |env: &TestEnv| {
     );
     assert_eq!(user_count(env), before + 1);
     // No secret of the directory or the users in the adoption rows.
-    let rows = env.query_strings(
-        "SELECT actor, target, details FROM audit_log WHERE action = 'user.adopt'",
-    );
+    let rows = env
+        .query_strings("SELECT actor, target, details FROM audit_log WHERE action = 'user.adopt'");
     let text = format!("{rows:?}");
-    assert!(!text.contains("secret") && !text.contains("adminpw"), "{text}");
+    assert!(
+        !text.contains("secret") && !text.contains("adminpw"),
+        "{text}"
+    );
 });
 
 both_backends!(
@@ -277,48 +288,66 @@ both_backends!(
 );
 
 // erin's and frank's hash is SHA-512 crypt of "erinPassword1".
-both_backends!(passwd_file_users_are_adopted_on_first_use, |env: &TestEnv| {
-    user(env, "admin");
-    let hash = "$6$kwsalt01$o4sGjeyZxbiyMmTVW9xMe7wyiiDeKe2HjrXqGxcfMyHRuw4CU/Lo8xWqjLICxI2WyKWhvGbciBTz0yvzIar4I.";
-    create_passwd_resolver(
-        env,
-        &format!(
-            "erin:{hash}:1002:1002::/home/erin:/bin/sh\n\
+both_backends!(
+    passwd_file_users_are_adopted_on_first_use,
+    |env: &TestEnv| {
+        user(env, "admin");
+        let hash = "$6$kwsalt01$o4sGjeyZxbiyMmTVW9xMe7wyiiDeKe2HjrXqGxcfMyHRuw4CU/Lo8xWqjLICxI2WyKWhvGbciBTz0yvzIar4I.";
+        create_passwd_resolver(
+            env,
+            &format!(
+                "erin:{hash}:1002:1002::/home/erin:/bin/sh\n\
              frank:{hash}:1003:1003:Frank,,,,frank@example.org:/home/frank:/bin/sh\n"
-        ),
-    );
-    env.console_ok(&["config", "realm", "create", "local", "files", "internal", "--default"]);
-    let server = env.serve_in_process();
-    let http = Http::new(&server);
-    // Logging in adopts erin; enrolling a token for the plain name frank (default realm)
-    // adopts frank, who then validates.
-    http.login_ok("erin@local", "erinPassword1");
-    env.console_ok(&[
-        "token", "init", "--serial", "P1", "--otpkey", RFC_KEY_HEX, "--user", "frank",
-    ]);
-    assert!(accepted(&http, "frank", &hotp(0)));
-    assert_eq!(
-        source_of(env, "erin"),
-        vec![vec!["files".to_string(), "1002".to_string()]]
-    );
-    assert_eq!(
-        source_of(env, "frank"),
-        vec![vec!["files".to_string(), "1003".to_string()]]
-    );
-    assert_eq!(
-        env.query_strings("SELECT email FROM users WHERE username = 'frank'"),
-        vec![vec!["frank@example.org".to_string()]]
-    );
-    assert_eq!(
-        adoptions(env),
-        vec![
-            vec!["resolver:files".to_string(), "erin".to_string()],
-            vec!["resolver:files".to_string(), "frank".to_string()],
-        ]
-    );
-    // A name the file lacks: no user, no row.
-    rejected(&http, json!({"user": "nobody", "pass": "x"}));
-    assert_eq!(http.login("nobody@local", "erinPassword1").status, 401);
-    assert_eq!(user_count(env), 3);
-    assert_eq!(adoptions(env).len(), 2);
-});
+            ),
+        );
+        env.console_ok(&[
+            "config",
+            "realm",
+            "create",
+            "local",
+            "files",
+            "internal",
+            "--default",
+        ]);
+        let server = env.serve_in_process();
+        let http = Http::new(&server);
+        // Logging in adopts erin; enrolling a token for the plain name frank (default realm)
+        // adopts frank, who then validates.
+        http.login_ok("erin@local", "erinPassword1");
+        env.console_ok(&[
+            "token",
+            "init",
+            "--serial",
+            "P1",
+            "--otpkey",
+            RFC_KEY_HEX,
+            "--user",
+            "frank",
+        ]);
+        assert!(accepted(&http, "frank", &hotp(0)));
+        assert_eq!(
+            source_of(env, "erin"),
+            vec![vec!["files".to_string(), "1002".to_string()]]
+        );
+        assert_eq!(
+            source_of(env, "frank"),
+            vec![vec!["files".to_string(), "1003".to_string()]]
+        );
+        assert_eq!(
+            env.query_strings("SELECT email FROM users WHERE username = 'frank'"),
+            vec![vec!["frank@example.org".to_string()]]
+        );
+        assert_eq!(
+            adoptions(env),
+            vec![
+                vec!["resolver:files".to_string(), "erin".to_string()],
+                vec!["resolver:files".to_string(), "frank".to_string()],
+            ]
+        );
+        // A name the file lacks: no user, no row.
+        rejected(&http, json!({"user": "nobody", "pass": "x"}));
+        assert_eq!(http.login("nobody@local", "erinPassword1").status, 401);
+        assert_eq!(user_count(env), 3);
+        assert_eq!(adoptions(env).len(), 2);
+    }
+);
