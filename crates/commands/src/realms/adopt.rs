@@ -103,7 +103,7 @@ impl Adoption {
             Ok(Ok(permit)) => Ok(permit),
             _ => {
                 let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
-                if n == 1 || n % 100 == 0 {
+                if n == 1 || n.is_multiple_of(100) {
                     tracing::warn!(
                         refused = n,
                         "directory lookups for adoption: all turns busy"
