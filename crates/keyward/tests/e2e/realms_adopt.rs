@@ -6,7 +6,8 @@
 //! adopted and create no row; reads never adopt; concurrent first requests on two nodes make
 //! one row and all are answered; names the directory lacked are remembered (asked again only
 //! after a while), so they keep their answer when the directory is down. A passwd-file
-//! resolver adopts the same way.
+//! resolver adopts the same way, and an admin policy limited to a realm judges a user not yet
+//! adopted by the realm named.
 
 use std::sync::{Arc, Barrier};
 
@@ -18,7 +19,7 @@ use crate::ldap_peer::{BASE_DN, Slapd};
 use crate::oath::{self, RFC_KEY_HEX};
 use crate::realms_ldap::{create_ldap_resolver, create_passwd_resolver};
 use crate::server_client::Http;
-use crate::server_validate::{accepted, admin_key, admin_ok, check, user};
+use crate::server_validate::{accepted, admin_key, admin_ok, check, key_for, user};
 
 fn hotp(counter: u64) -> String {
     oath::hotp(RFC_KEY_HEX, counter, 6)
@@ -349,5 +350,66 @@ both_backends!(
         assert_eq!(http.login("nobody@local", "erinPassword1").status, 401);
         assert_eq!(user_count(env), 3);
         assert_eq!(adoptions(env).len(), 2);
+    }
+);
+
+// An admin policy limiting a helpdesk account to realm north: it may enrol a token for (and so
+// adopt) a directory user of north, not of south; the refusal adopts no one.
+both_backends!(
+    an_admin_policy_judges_a_user_to_adopt_by_the_realm_named,
+    |env: &TestEnv| {
+        user(env, "admin");
+        user(env, "carol");
+        env.console_ok(&["promoteuser", "carol", "helpdesk"]);
+        create_passwd_resolver(env, "erin:x:1002:1002::/home/erin:/bin/sh\n");
+        let south = env.dir.path().join("passwd-south");
+        std::fs::write(&south, "frank:x:1003:1003::/home/frank:/bin/sh\n").unwrap();
+        let south = south.display().to_string();
+        env.console_ok(&[
+            "config",
+            "resolver",
+            "create",
+            "south",
+            "passwdfile",
+            "--file-path",
+            &south,
+        ]);
+        env.console_ok(&["config", "realm", "create", "north", "files"]);
+        env.console_ok(&["config", "realm", "create", "south", "south"]);
+        env.console_ok(&[
+            "config",
+            "policy",
+            "create",
+            "helpdesk-north",
+            "admin",
+            "init",
+            "--realm",
+            "north",
+            "--adminuser",
+            "carol",
+        ]);
+        let carol = key_for(env, "carol");
+        let server = env.serve_in_process();
+        let http = Http::new(&server);
+        let init = |user: &str| {
+            http.post(
+                "/admin/init",
+                &json!({"type": "hmac", "genkey": "1", "user": user}),
+                Some(&format!("Bearer {carol}")),
+            )
+        };
+        let r = init("erin@north");
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json()["result"]["status"], true, "{}", r.text);
+        assert_eq!(source_of(env, "erin")[0][0], "files");
+        assert_eq!(init("frank@south").status, 403);
+        assert_eq!(
+            env.query_i64("SELECT COUNT(*) FROM users WHERE username = 'frank'"),
+            0
+        );
+        assert_eq!(
+            adoptions(env),
+            vec![vec!["resolver:files".to_string(), "erin".to_string()]]
+        );
     }
 );
