@@ -7,10 +7,11 @@
 //! Looking a name up in a directory costs a connection and a search, and any caller can send
 //! random names, so lookups are bounded: at most [`LOOKUPS_AT_ONCE`] at a time on this node (a
 //! request that cannot get a turn within [`LOOKUP_WAIT`] fails as overloaded: HTTP 503 with
-//! `Retry-After` on every transport, and no audit row per refusal), and names the
-//! directory did not offer are remembered for [`FORGET_AFTER`] (at most [`REMEMBERED`] of them)
-//! and answered "no such user" without asking again. Local users are found before any of this:
-//! the path of a user that exists costs nothing more.
+//! `Retry-After` on every transport, and no audit row per refusal), and names not adopted (not
+//! in the directory, disabled there, held by a local user from elsewhere) are remembered for
+//! [`FORGET_AFTER`] (at most [`REMEMBERED`] of them) and answered "no such user" without asking
+//! again. Local users are found before any of this: the path of a user that exists costs
+//! nothing more.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,9 +32,9 @@ use crate::output::CommandError;
 pub const LOOKUPS_AT_ONCE: usize = 4;
 /// How long a request waits for a lookup turn before it fails as unavailable.
 pub const LOOKUP_WAIT: Duration = Duration::from_secs(1);
-/// How long a name the directory did not offer is answered without asking again.
+/// How long a name not adopted is answered "no such user" without asking again.
 pub const FORGET_AFTER: Duration = Duration::from_secs(30);
-/// Names remembered as not offered, at most (the oldest go first).
+/// Names remembered as not adopted, at most (the oldest go first).
 pub const REMEMBERED: usize = 4096;
 /// Longest name looked up in a directory (longer ones are nobody).
 const MAX_NAME_CHARS: usize = 256;
@@ -61,7 +62,7 @@ impl Adoption {
         self.missing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether `key` ([`missing_key`]) was not offered by the directory within the last
+    /// Whether `key` ([`missing_key`]) was not adopted within the last
     /// [`FORGET_AFTER`].
     pub(super) fn recently_missing(&self, key: &str) -> bool {
         let mut missing = self.missing();
@@ -75,7 +76,7 @@ impl Adoption {
         }
     }
 
-    /// Remembers that the directory did not offer `key`.
+    /// Remembers that `key` was not adopted.
     fn note_missing(&self, key: String) {
         let mut missing = self.missing();
         if missing.len() >= REMEMBERED {
@@ -115,7 +116,7 @@ impl Adoption {
     }
 }
 
-/// The key under which a name the directories of `realm` did not offer is remembered.
+/// The key under which a name of `realm` that was not adopted is remembered.
 pub(super) fn missing_key(name: &str, realm: &str) -> String {
     format!("{}@{}", name.to_lowercase(), realm.to_lowercase())
 }
