@@ -52,6 +52,8 @@ pub struct Shared {
     pub quota_scans: crate::quota_scan::QuotaScans,
     /// This process's copy of the active policies and passthru brake (see [`crate::policies`]).
     pub policies: crate::policies::PolicyState,
+    /// This node's bounds on adopting directory users (see [`crate::realms::adopt`]).
+    pub adoption: crate::realms::adopt::Adoption,
     enckey: OnceCell<EncKey>,
     server_keys: OnceCell<ServerKeys>,
     audit_signer: OnceCell<SharedSigner>,
@@ -101,6 +103,7 @@ impl Shared {
             lookup_limit: LookupLimit::default(),
             quota_scans: Default::default(),
             policies: Default::default(),
+            adoption: Default::default(),
             enckey: OnceCell::new(),
             server_keys: OnceCell::new(),
             audit_signer: OnceCell::new(),

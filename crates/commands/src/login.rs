@@ -203,7 +203,7 @@ pub async fn basic_check(
 async fn check_password(ctx: &Ctx, req: &LoginRequest<'_>) -> Result<User, LoginError> {
     let params = ctx.settings().argon2_params();
     // An unknown realm is an unknown user here (same answer, same time).
-    let found = match crate::realms::find_user(ctx, req.username).await {
+    let found = match crate::realms::find_user_or_adopt(ctx, req.username).await {
         Err(CommandError::NotFound(_)) => None,
         other => other?,
     };

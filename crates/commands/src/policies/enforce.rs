@@ -309,7 +309,11 @@ pub async fn check_admin_policy(
             Target::Token(serial) => token_subject(ctx, serial).await?,
             Target::User(name) => match crate::tokens::find_owner(ctx, name).await {
                 Ok(Some(u)) => Some(user_subject(ctx, &u, None).await?),
-                _ => None,
+                // No local user yet: the user the name means in its realm, whom the command
+                // may adopt from that realm's directories (token init/assign, see
+                // `realms::adopt`); a name nobody has fails in the command.
+                Ok(None) => Some(named_subject(ctx, Some(name), None, None).await?),
+                Err(_) => None,
             },
             Target::UserRef(r) => match crate::user_edit::find_user_ref(ctx, r).await? {
                 Some(u) => Some(user_subject(ctx, &u, None).await?),

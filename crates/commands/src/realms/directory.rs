@@ -124,6 +124,40 @@ pub async fn search(
     Ok(users)
 }
 
+/// The one user of `resolver` whose login is `login` (case-insensitively), as adoption asks
+/// for it: a single-user LDAP search by the login attribute, or the passwd file's line.
+/// Internal users exist only as local rows, so the internal resolver has none to offer here.
+pub async fn find_one(
+    resolver: &Resolver,
+    login: &str,
+) -> Result<Option<DirectoryUser>, CommandError> {
+    match resolver {
+        Resolver::Internal => Ok(None),
+        Resolver::PasswdFile { settings, .. } => Ok(passwd::read_users(settings)
+            .await?
+            .into_iter()
+            .find(|u| u.login.eq_ignore_ascii_case(login))
+            .map(DirectoryUser::from)),
+        Resolver::Ldap {
+            name,
+            settings,
+            bind_password,
+        } => {
+            let run = async {
+                let mut conn = ldap::connect(settings, &settings.uri).await?;
+                let found = match conn.service_bind(bind_password).await {
+                    Ok(()) => conn.find(login).await,
+                    Err(e) => Err(e),
+                };
+                conn.close().await;
+                found
+            };
+            let found = run.await.map_err(|e| ldap_error(name, e))?;
+            Ok(found.map(DirectoryUser::from))
+        }
+    }
+}
+
 /// Whether `password` is right for `user`, a local user whose source is `resolver` (asked by
 /// login name, so a moved directory entry still works). Internal users are checked against
 /// their stored hash elsewhere (login).

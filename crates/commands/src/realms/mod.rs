@@ -1,14 +1,17 @@
 //! Resolvers and realms (LinOTP/privacyIDEA's user stores): where users come from (`internal`,
 //! a passwd file, an LDAP directory) and named, ordered lists of them, one of which may be the
 //! default. Users of a passwd file or a directory own tokens and sessions through a local
-//! "shadow" user (made by `syncldap`, linked to its resolver); their password is checked by
-//! their resolver (an LDAP bind as the user, the file's hash), never against a local hash.
+//! "shadow" user (linked to its resolver), made by `syncldap` or on first use (see [`adopt`]);
+//! their password is checked by their resolver (an LDAP bind as the user, the file's hash),
+//! never against a local hash.
 //!
 //! `user@realm` names a user of that realm (its resolvers, in order); a name alone is the local
-//! user of that name. With no realm defined, the `default_realm` setting is the one realm name
-//! accepted (keyward's internal users), as before realms existed.
+//! user of that name, and where a local row is needed ([`find_or_adopt`]) also a user of the
+//! default realm's directories. With no realm defined, the `default_realm` setting is the one
+//! realm name accepted (keyward's internal users), as before realms existed.
 
 pub mod admin;
+pub mod adopt;
 pub mod definition;
 pub mod directory;
 pub mod dump_sections;
@@ -153,16 +156,86 @@ pub async fn find_user_only(ctx: &Ctx, spec: &str) -> Result<Option<User>, Comma
     if name.is_empty() {
         return Ok(None);
     }
-    for resolver in realm_resolvers(ctx, realm).await? {
+    find_in_resolvers(ctx, name, &realm_resolvers(ctx, realm).await?).await
+}
+
+/// The local user `name` of the first of `resolvers` that has one.
+async fn find_in_resolvers(
+    ctx: &Ctx,
+    name: &str,
+    resolvers: &[Resolver],
+) -> Result<Option<User>, CommandError> {
+    for resolver in resolvers {
         let from = match resolver {
             Resolver::Internal => None,
-            ref r => Some(r.name().to_string()),
+            r => Some(r.name()),
         };
-        if let Some(u) = ctx.store().find_user_from(name, from.as_deref()).await? {
+        if let Some(u) = ctx.store().find_user_from(name, from).await? {
             return Ok(Some(u));
         }
     }
     Ok(None)
+}
+
+/// [`find_user_only`] where a local row is needed (validate, login, token enrolment and
+/// assignment): a user its realm's directory has but who has no shadow user yet is adopted
+/// now (see [`adopt`]). A plain name no local user has is looked for in the default realm's
+/// directories, as privacyIDEA resolves plain names in the default realm. A local user is found
+/// exactly as by [`find_user_only`] (one query for a plain name).
+pub async fn find_or_adopt(ctx: &Ctx, spec: &str) -> Result<Option<User>, CommandError> {
+    let spec = spec.trim();
+    if let Some(u) = ctx.store().find_user(&Username::from(spec)).await? {
+        return Ok(Some(u));
+    }
+    let (name, realm, resolvers) = match spec.rsplit_once('@') {
+        Some(("", _)) => return Ok(None),
+        Some((name, realm)) => {
+            let resolvers = realm_resolvers(ctx, realm).await?;
+            if let Some(u) = find_in_resolvers(ctx, name, &resolvers).await? {
+                return Ok(Some(u));
+            }
+            (name, realm.to_string(), resolvers)
+        }
+        // The plain name's shadow user would have been found above (its username is the login).
+        None => {
+            let realms = ctx.store().list_realms().await?;
+            let Some(default) = realms.into_iter().find(|r| r.is_default) else {
+                return Ok(None);
+            };
+            // Answered before the resolvers are even loaded when recently not found.
+            if default
+                .resolvers
+                .iter()
+                .all(|r| r.eq_ignore_ascii_case(INTERNAL))
+                || ctx
+                    .shared
+                    .adoption
+                    .recently_missing(&adopt::missing_key(spec, &default.name))
+            {
+                return Ok(None);
+            }
+            let mut resolvers = Vec::new();
+            for name in &default.resolvers {
+                resolvers.push(load_resolver(ctx, name).await?);
+            }
+            (spec, default.name, resolvers)
+        }
+    };
+    adopt::adopt(ctx, name, &realm, &resolvers).await
+}
+
+/// [`find_or_adopt`] with the user's source (login).
+pub async fn find_user_or_adopt(
+    ctx: &Ctx,
+    spec: &str,
+) -> Result<Option<(User, UserSource)>, CommandError> {
+    match find_or_adopt(ctx, spec).await? {
+        Some(u) => {
+            let source = source_of_user(ctx, &u).await?;
+            Ok(Some((u, source)))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Checks the password of a user whose source is not internal, by asking its resolver.

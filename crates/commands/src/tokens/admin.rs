@@ -147,7 +147,7 @@ async fn assign(ctx: Ctx, a: AssignArgs) -> Result<Output, CommandError> {
     let serial = required("serial", &a.serial)?;
     let user = required("user", &a.user)?;
     let token = load_token(&ctx, serial).await?;
-    let owner = load_owner(&ctx, user).await?;
+    let owner = super::load_or_adopt_owner(&ctx, user).await?;
     if let Some(current) = &token.owner_id
         && current != &owner.id
     {

@@ -12,7 +12,7 @@ use keyward_store::tokens::NewToken;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{hash_pin, load_owner, seal_token_secret};
+use super::{hash_pin, load_or_adopt_owner, seal_token_secret};
 use crate::access::{Access, TOKEN_OPERATORS, TOKEN_READERS, Target, Targets, targets_of};
 use crate::context::Ctx;
 use crate::output::{CommandError, Output};
@@ -302,7 +302,7 @@ async fn init(ctx: Ctx, a: InitArgs) -> Result<Output, CommandError> {
     let owner = match given(&a.user) {
         Some(u) => {
             let name = super::user_in_realm(u, given(&a.realm));
-            Some(load_owner(&ctx, &name).await?)
+            Some(load_or_adopt_owner(&ctx, &name).await?)
         }
         None => None,
     };

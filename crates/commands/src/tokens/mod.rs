@@ -118,7 +118,19 @@ pub(crate) fn user_in_realm(user: &str, realm: Option<&str>) -> String {
 pub(crate) async fn load_owner(ctx: &Ctx, user: &str) -> Result<User, CommandError> {
     find_owner(ctx, user)
         .await?
-        .ok_or_else(|| CommandError::NotFound(format!("user \"{user}\" does not exist")))
+        .ok_or_else(|| no_such_owner(user))
+}
+
+/// [`load_owner`] for a token that is about to get this owner (enrolment, assignment): a
+/// directory user without a local row yet is adopted (see [`crate::realms::adopt`]).
+pub(crate) async fn load_or_adopt_owner(ctx: &Ctx, user: &str) -> Result<User, CommandError> {
+    crate::realms::find_or_adopt(ctx, user)
+        .await?
+        .ok_or_else(|| no_such_owner(user))
+}
+
+fn no_such_owner(user: &str) -> CommandError {
+    CommandError::NotFound(format!("user \"{user}\" does not exist"))
 }
 
 /// The tokens named by `serial` or, failing that, all tokens of `user` (LinOTP's

@@ -22,7 +22,7 @@ use crate::delivery;
 use crate::login::check_user_access;
 use crate::output::CommandError;
 use crate::policies::enforce::{AuthPolicy, OtpPin, authentication, passthru, pin_right};
-use crate::tokens::{find_owner, token_hashlib, token_seed, token_type, user_in_realm};
+use crate::tokens::{token_hashlib, token_seed, token_type, user_in_realm};
 
 mod challenge;
 
@@ -213,7 +213,7 @@ async fn check_unaudited(ctx: &Ctx, req: &CheckRequest) -> Result<Decision, Comm
         },
         (None, Some(user)) => {
             let name = user_in_realm(user, req.realm.as_deref());
-            let owner = match find_owner(ctx, &name).await {
+            let owner = match crate::realms::find_or_adopt(ctx, &name).await {
                 Ok(Some(owner)) => owner,
                 Ok(None) => return Ok(reject("unknown user").into()),
                 Err(CommandError::NotFound(_)) => return Ok(reject("unknown realm").into()),

@@ -34,6 +34,7 @@ mod oath;
 mod policies;
 mod policies_user;
 mod readme_tour;
+mod realms_adopt;
 mod realms_ldap;
 mod realms_ldap_tls;
 mod server_admin;

@@ -16,7 +16,7 @@ use crate::oath::{self, RFC_KEY_HEX};
 use crate::server_client::Http;
 use crate::server_validate::{accepted, check, enroll_rfc_hotp, user};
 
-fn create_ldap_resolver(env: &TestEnv, uri: &str, extra: &[&str]) {
+pub(crate) fn create_ldap_resolver(env: &TestEnv, uri: &str, extra: &[&str]) {
     create_resolver(env, "corp", uri, extra);
 }
 
@@ -201,7 +201,7 @@ fn unresponsive_or_closed_ldap_fails_with_a_clear_error_in_time() {
 }
 
 /// A passwd-file resolver `files` over a file holding `lines`.
-fn create_passwd_resolver(env: &TestEnv, lines: &str) {
+pub(crate) fn create_passwd_resolver(env: &TestEnv, lines: &str) {
     let passwd = env.dir.path().join("passwd");
     std::fs::write(&passwd, lines).unwrap();
     let file = passwd.display().to_string();
