@@ -138,6 +138,9 @@ pub struct AssignArgs {
     serial: Option<String>,
     /// USERNAME or USERNAME@REALM.
     user: Option<String>,
+    /// The user's realm (LinOTP's `realm` parameter), for a USERNAME without `@REALM`.
+    #[arg(long)]
+    realm: Option<String>,
     /// Also set the token PIN.
     #[arg(long)]
     pin: Option<String>,
@@ -145,9 +148,9 @@ pub struct AssignArgs {
 
 async fn assign(ctx: Ctx, a: AssignArgs) -> Result<Output, CommandError> {
     let serial = required("serial", &a.serial)?;
-    let user = required("user", &a.user)?;
+    let user = super::user_in_realm(required("user", &a.user)?, a.realm.as_deref());
     let token = load_token(&ctx, serial).await?;
-    let owner = super::load_or_adopt_owner(&ctx, user).await?;
+    let owner = super::load_or_adopt_owner(&ctx, &user).await?;
     if let Some(current) = &token.owner_id
         && current != &owner.id
     {
@@ -451,10 +454,11 @@ async fn unpair(ctx: Ctx, a: UnpairArgs) -> Result<Output, CommandError> {
 
 impl Targets for AssignArgs {
     fn targets(&self) -> Vec<Target> {
-        targets_of([
-            self.serial.clone().map(Target::Token),
-            self.user.clone().map(Target::User),
-        ])
+        let user = self
+            .user
+            .as_deref()
+            .map(|u| Target::User(super::user_in_realm(u, self.realm.as_deref())));
+        targets_of([self.serial.clone().map(Target::Token), user])
     }
 }
 

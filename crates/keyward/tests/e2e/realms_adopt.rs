@@ -97,6 +97,9 @@ both_backends!(ldap_users_are_adopted_on_first_use, |env: &TestEnv| {
         "--pin",
         "12",
     ]);
+    // A disabled token, so that its owner logs in with the password alone.
+    env.console_ok(&["token", "init", "--serial", "A2", "--genkey"]);
+    env.console_ok(&["token", "disable", "A2"]);
     // Reads never adopt.
     let (_, err) = env.manage_err(&["showuser", "bob@corp"]);
     assert!(err.contains("does not exist"), "{err}");
@@ -130,7 +133,19 @@ both_backends!(ldap_users_are_adopted_on_first_use, |env: &TestEnv| {
     );
     assert_eq!(v["result"]["value"], true, "{v}");
 
-    // Logging in as alice@corp adopts alice; her password is the directory's.
+    // LinOTP's separate `realm` parameter of /admin/assign names alice of corp (not the
+    // default realm, which corp is not): she is adopted; logging in as alice@corp finds her,
+    // with the directory's password.
+    admin_ok(
+        &http,
+        &key,
+        "assign",
+        json!({"serial": "A2", "user": "alice", "realm": "corp"}),
+    );
+    assert_eq!(
+        adoptions(env)[1],
+        vec!["resolver:corp".to_string(), "alice".to_string()]
+    );
     http.login_ok("alice@corp", "alice-secret");
     assert_eq!(http.login("alice@corp", "wrong").status, 401);
     assert_eq!(source_of(env, "alice")[0][0], "corp");
