@@ -318,11 +318,10 @@ async fn second_factor(ctx: &Ctx, user: &User, req: &LoginRequest<'_>) -> Result
         None if transaction_id.is_none() => {
             // Only a PIN-less e-mail/SMS token is triggered by an empty pass; checking the
             // other tokens with one would count a failure on each.
-            let Some(t) = tokens.iter().find(|t| {
-                t.active
-                    && t.pin_hash.is_empty()
-                    && crate::tokens::token_type(t).is_ok_and(crate::delivery::delivers)
-            }) else {
+            let Some(t) = tokens
+                .iter()
+                .find(|t| t.active && t.pin_hash.is_empty() && crate::validate::delivers(t))
+            else {
                 return Err(LoginError::Refused(LoginRefusal::OtpRequired));
             };
             check.serial = Some(t.serial.to_string());

@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 
 use keyward_proto::Username;
 use keyward_store::StoreError;
-use keyward_store::users::{NewUser, User};
+use keyward_store::users::User;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::definition::{Resolver, SHADOW_PASSWORD_HASH};
+use super::definition::Resolver;
 use super::directory::{self, DirectoryUser};
+use super::sync::new_shadow_user;
 use crate::context::Ctx;
 use crate::output::CommandError;
 
@@ -184,13 +185,7 @@ async fn create_shadow(
     let now = ctx.now();
     let mut tx = ctx.begin_change().await?;
     let created = tx
-        .create_user(&NewUser {
-            username: &found.login,
-            password_hash: SHADOW_PASSWORD_HASH,
-            email: &found.email,
-            now,
-            may_be_first: false,
-        })
+        .create_user(&new_shadow_user(&found.login, &found.email, now))
         .await;
     let user = match created {
         Ok(user) => user,

@@ -109,8 +109,7 @@ pub async fn search(
             bind_password,
         } => {
             let run = async {
-                let mut conn = ldap::connect(settings, &settings.uri).await?;
-                conn.service_bind(bind_password).await?;
+                let mut conn = ldap::connect_as_service(settings, bind_password).await?;
                 let found = conn.search(expr).await;
                 conn.close().await;
                 found
@@ -144,11 +143,8 @@ pub async fn find_one(
             bind_password,
         } => {
             let run = async {
-                let mut conn = ldap::connect(settings, &settings.uri).await?;
-                let found = match conn.service_bind(bind_password).await {
-                    Ok(()) => conn.find(login).await,
-                    Err(e) => Err(e),
-                };
+                let mut conn = ldap::connect_as_service(settings, bind_password).await?;
+                let found = conn.find(login).await;
                 conn.close().await;
                 found
             };

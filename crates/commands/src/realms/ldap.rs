@@ -267,6 +267,19 @@ impl Connection {
     }
 }
 
+/// A connection to the resolver's directory, bound as its service account (anonymous when it
+/// has none); a connection whose bind fails is closed before the error is returned.
+pub async fn connect_as_service(settings: &LdapSettings, bind_password: &str) -> Step<Connection> {
+    let mut conn = connect(settings, &settings.uri).await?;
+    match conn.service_bind(bind_password).await {
+        Ok(()) => Ok(conn),
+        Err(e) => {
+            conn.close().await;
+            Err(e)
+        }
+    }
+}
+
 /// Whether `password` is the password of the directory user `login`: search it (as the
 /// service account), then bind as its entry. `Ok(false)` for an unknown or disabled user and for
 /// wrong credentials; an unreachable or failing directory is an error.
@@ -279,9 +292,8 @@ pub async fn check_login_password(
     if password.is_empty() {
         return Ok(false);
     }
-    let mut conn = connect(settings, &settings.uri).await?;
+    let mut conn = connect_as_service(settings, bind_password).await?;
     let result = async {
-        conn.service_bind(bind_password).await?;
         let Some(user) = conn.find(login).await? else {
             return Ok(false);
         };

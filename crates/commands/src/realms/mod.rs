@@ -115,13 +115,7 @@ pub async fn realm_resolvers(ctx: &Ctx, realm: &str) -> Result<Vec<Resolver>, Co
     let shown: String = realm.chars().take(64).collect();
     let unknown = || CommandError::NotFound(format!("realm \"{shown}\" does not exist"));
     match ctx.store().get_realm(realm).await? {
-        Some(r) => {
-            let mut out = Vec::new();
-            for name in &r.resolvers {
-                out.push(load_resolver(ctx, name).await?);
-            }
-            Ok(out)
-        }
+        Some(r) => load_resolvers(ctx, &r.resolvers).await,
         None if realm.eq_ignore_ascii_case(&ctx.settings().default_realm)
             && ctx.store().list_realms().await?.is_empty() =>
         {
@@ -131,17 +125,34 @@ pub async fn realm_resolvers(ctx: &Ctx, realm: &str) -> Result<Vec<Resolver>, Co
     }
 }
 
-/// A user named as LinOTP does: `name` or `name@realm`. A local username that itself contains
-/// `@` (e.g. an email address) is tried whole first; `name@realm` is the user `name` of the
-/// first of the realm's resolvers that has it (an unknown realm is an error, never ignored).
-pub async fn find_user(ctx: &Ctx, spec: &str) -> Result<Option<(User, UserSource)>, CommandError> {
-    match find_user_only(ctx, spec).await? {
+/// The resolvers named `names` (a realm's list), in order.
+async fn load_resolvers(ctx: &Ctx, names: &[String]) -> Result<Vec<Resolver>, CommandError> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        out.push(load_resolver(ctx, name).await?);
+    }
+    Ok(out)
+}
+
+/// `found` with its source.
+async fn with_source(
+    ctx: &Ctx,
+    found: Option<User>,
+) -> Result<Option<(User, UserSource)>, CommandError> {
+    match found {
         Some(u) => {
             let source = source_of_user(ctx, &u).await?;
             Ok(Some((u, source)))
         }
         None => Ok(None),
     }
+}
+
+/// A user named as LinOTP does: `name` or `name@realm`. A local username that itself contains
+/// `@` (e.g. an email address) is tried whole first; `name@realm` is the user `name` of the
+/// first of the realm's resolvers that has it (an unknown realm is an error, never ignored).
+pub async fn find_user(ctx: &Ctx, spec: &str) -> Result<Option<(User, UserSource)>, CommandError> {
+    with_source(ctx, find_user_only(ctx, spec).await?).await
 }
 
 /// [`find_user`] without the user's source: one query for a plain name (the validate path).
@@ -214,10 +225,7 @@ pub async fn find_or_adopt(ctx: &Ctx, spec: &str) -> Result<Option<User>, Comman
             {
                 return Ok(None);
             }
-            let mut resolvers = Vec::new();
-            for name in &default.resolvers {
-                resolvers.push(load_resolver(ctx, name).await?);
-            }
+            let resolvers = load_resolvers(ctx, &default.resolvers).await?;
             (spec, default.name, resolvers)
         }
     };
@@ -229,13 +237,7 @@ pub async fn find_user_or_adopt(
     ctx: &Ctx,
     spec: &str,
 ) -> Result<Option<(User, UserSource)>, CommandError> {
-    match find_or_adopt(ctx, spec).await? {
-        Some(u) => {
-            let source = source_of_user(ctx, &u).await?;
-            Ok(Some((u, source)))
-        }
-        None => Ok(None),
-    }
+    with_source(ctx, find_or_adopt(ctx, spec).await?).await
 }
 
 /// Checks the password of a user whose source is not internal, by asking its resolver.

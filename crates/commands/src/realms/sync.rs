@@ -154,6 +154,19 @@ pub async fn plan(
     Ok(plan)
 }
 
+/// The local row of a directory user's shadow user, as both `syncldap` and adoption
+/// ([`super::adopt`]) create it: no usable password (the resolver checks it), never the first
+/// account (so never superuser by being first).
+pub(super) fn new_shadow_user<'a>(login: &'a str, email: &'a str, now: i64) -> NewUser<'a> {
+    NewUser {
+        username: login,
+        password_hash: SHADOW_PASSWORD_HASH,
+        email,
+        now,
+        may_be_first: false,
+    }
+}
+
 /// Applies a plan in `tx` (the caller commits it with its audit row).
 pub async fn apply(
     ctx: &Ctx,
@@ -170,15 +183,7 @@ pub async fn apply(
                 email,
                 external_id,
             } => {
-                let user = tx
-                    .create_user(&NewUser {
-                        username: login,
-                        password_hash: SHADOW_PASSWORD_HASH,
-                        email,
-                        now,
-                        may_be_first: false,
-                    })
-                    .await?;
+                let user = tx.create_user(&new_shadow_user(login, email, now)).await?;
                 tx.set_user_source(&user.id, resolver, external_id, now)
                     .await?;
             }

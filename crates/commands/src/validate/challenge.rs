@@ -14,7 +14,7 @@ use crate::policies::enforce::AuthPolicy;
 use crate::tokens::token_type;
 
 /// Whether a token's OTPs are sent by e-mail or SMS.
-pub(super) fn delivers(t: &Token) -> bool {
+pub(crate) fn delivers(t: &Token) -> bool {
     token_type(t).is_ok_and(delivery::delivers)
 }
 

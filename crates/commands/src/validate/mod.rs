@@ -26,8 +26,8 @@ use crate::tokens::{token_hashlib, token_seed, token_type, user_in_realm};
 
 mod challenge;
 
-pub(crate) use challenge::transaction_id;
-use challenge::{answer_challenge, challenge_response, delivers, open_challenges};
+use challenge::{answer_challenge, challenge_response, open_challenges};
+pub(crate) use challenge::{delivers, transaction_id};
 
 /// How long a challenge can be answered.
 pub const CHALLENGE_TTL_SECS: i64 = 120;
