@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use keyward_core::duo::{DuoDigest, authorization, canonical_request};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::access::{ADMINS, Access};
+use crate::check_report::CheckReport;
 use crate::context::Ctx;
 use crate::http_fetch;
 use crate::output::{CommandError, Output};
@@ -57,32 +58,6 @@ struct DuoArgs {
 }
 
 crate::no_targets!(DuoArgs);
-
-/// The results so far, printed line by line and returned as JSON.
-struct Report {
-    lines: Vec<String>,
-    steps: Vec<Value>,
-}
-
-impl Report {
-    fn step(&mut self, name: &str, ok: bool, detail: impl Into<String>) {
-        let detail = detail.into();
-        self.lines.push(format!(
-            "{name}: {} {detail}",
-            if ok { "OK" } else { "FAILED" }
-        ));
-        self.steps
-            .push(json!({ "step": name, "ok": ok, "detail": detail }));
-    }
-
-    fn finish(self, ok: bool) -> Output {
-        let out = Output::new(
-            self.lines.join("\n"),
-            json!({ "ok": ok, "steps": self.steps }),
-        );
-        if ok { out } else { out.as_failure() }
-    }
-}
 
 /// RFC 2822 date, as Duo expects in the `Date` header and the canonical request.
 fn rfc2822(now: i64) -> String {
@@ -203,13 +178,10 @@ async fn testduoconnection(ctx: Ctx, a: DuoArgs) -> Result<Output, CommandError>
         },
         now: ctx.now(),
     };
-    let mut report = Report {
-        lines: vec![format!(
-            "Duo API {} (signed for {})",
-            client.base, client.host
-        )],
-        steps: Vec::new(),
-    };
+    let mut report = CheckReport::headed(format!(
+        "Duo API {} (signed for {})",
+        client.base, client.host
+    ));
     // 1. The keys.
     match client.call("GET", "/auth/v2/check", &[]).await {
         Ok((status, v)) if is_ok(status, &v) => {
@@ -218,11 +190,11 @@ async fn testduoconnection(ctx: Ctx, a: DuoArgs) -> Result<Output, CommandError>
         }
         Ok((status, v)) => {
             report.step("check", false, duo_failure(status, &v));
-            return Ok(report.finish(false));
+            return Ok(report.finish());
         }
         Err(e) => {
             report.step("check", false, e);
-            return Ok(report.finish(false));
+            return Ok(report.finish());
         }
     }
     let Some(user) = a
@@ -231,7 +203,7 @@ async fn testduoconnection(ctx: Ctx, a: DuoArgs) -> Result<Output, CommandError>
         .map(str::trim)
         .filter(|u| !u.is_empty())
     else {
-        return Ok(report.finish(true));
+        return Ok(report.finish());
     };
     let duo_user = user.split('@').next().unwrap_or(user);
     // 2. The user's enrolment.
@@ -246,7 +218,7 @@ async fn testduoconnection(ctx: Ctx, a: DuoArgs) -> Result<Output, CommandError>
                     false,
                     format!("user \"{duo_user}\": result {result:?} {msg}"),
                 );
-                return Ok(report.finish(false));
+                return Ok(report.finish());
             }
             report.step(
                 "preauth",
@@ -256,11 +228,11 @@ async fn testduoconnection(ctx: Ctx, a: DuoArgs) -> Result<Output, CommandError>
         }
         Ok((status, v)) => {
             report.step("preauth", false, duo_failure(status, &v));
-            return Ok(report.finish(false));
+            return Ok(report.finish());
         }
         Err(e) => {
             report.step("preauth", false, e);
-            return Ok(report.finish(false));
+            return Ok(report.finish());
         }
     }
     // 3. A push to the user's first device.
@@ -269,24 +241,21 @@ async fn testduoconnection(ctx: Ctx, a: DuoArgs) -> Result<Output, CommandError>
         ("factor", "push"),
         ("device", "auto"),
     ];
-    let ok = match client.call("POST", "/auth/v2/auth", &params).await {
+    match client.call("POST", "/auth/v2/auth", &params).await {
         Ok((status, v)) if is_ok(status, &v) => {
             let result = v["response"]["result"].as_str().unwrap_or("");
             let msg = v["response"]["status_msg"].as_str().unwrap_or("");
             let ok = result == "allow";
             report.step("push", ok, format!("result {result:?}: {msg}"));
-            ok
         }
         Ok((status, v)) => {
             report.step("push", false, duo_failure(status, &v));
-            false
         }
         Err(e) => {
             report.step("push", false, e);
-            false
         }
-    };
-    Ok(report.finish(ok))
+    }
+    Ok(report.finish())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod catalog;
 pub mod challenges;
 pub mod change;
+mod check_report;
 pub mod context;
 pub mod csv;
 pub mod delivery;

@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use clap::Parser;
-use serde_json::{Value, json};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::access::{ADMINS, Access};
+use crate::check_report::CheckReport;
 use crate::context::Ctx;
 use crate::http_fetch;
 use crate::output::{CommandError, Output};
@@ -45,40 +45,6 @@ struct SamlArgs {}
 
 crate::no_targets!(SamlArgs);
 
-#[derive(Default)]
-struct Report {
-    lines: Vec<String>,
-    steps: Vec<Value>,
-    failed: bool,
-}
-
-impl Report {
-    fn step(&mut self, name: &str, ok: bool, detail: impl Into<String>) {
-        let detail = detail.into();
-        let mark = if ok { "OK" } else { "FAILED" };
-        self.lines.push(format!("{name}: {mark} {detail}"));
-        self.steps
-            .push(json!({ "step": name, "ok": ok, "detail": detail }));
-        self.failed |= !ok;
-    }
-
-    fn warn(&mut self, name: &str, detail: impl Into<String>) {
-        let detail = detail.into();
-        self.lines.push(format!("{name}: WARNING {detail}"));
-        self.steps
-            .push(json!({ "step": name, "ok": true, "warning": true, "detail": detail }));
-    }
-
-    fn finish(self) -> Output {
-        let ok = !self.failed;
-        let out = Output::new(
-            self.lines.join("\n"),
-            json!({ "ok": ok, "steps": self.steps }),
-        );
-        if ok { out } else { out.as_failure() }
-    }
-}
-
 async fn load_metadata(source: &str) -> Result<String, String> {
     let bytes = if source.starts_with("https://") || source.starts_with("http://") {
         let http = http_fetch::client(FETCH_TIMEOUT, FETCH_TIMEOUT)?;
@@ -109,7 +75,7 @@ async fn load_metadata(source: &str) -> Result<String, String> {
 }
 
 /// The checks on parsed metadata; `now` in Unix seconds.
-fn check_metadata(report: &mut Report, text: &str, expected_entity: Option<&str>, now: i64) {
+fn check_metadata(report: &mut CheckReport, text: &str, expected_entity: Option<&str>, now: i64) {
     let doc = match roxmltree::Document::parse(text) {
         Ok(d) => d,
         Err(e) => {
@@ -253,7 +219,7 @@ async fn testsaml(ctx: Ctx, _a: SamlArgs) -> Result<Output, CommandError> {
         ));
     };
     let expected = settings.saml_idp_entity_id.clone();
-    let mut report = Report::default();
+    let mut report = CheckReport::default();
     match load_metadata(source.trim()).await {
         Ok(text) => {
             report.step("metadata", true, format!("{source} ({} bytes)", text.len()));
@@ -296,7 +262,7 @@ mod tests {
     #[test]
     fn certificate_dates_decide() {
         let at = |now: i64| {
-            let mut r = Report::default();
+            let mut r = CheckReport::default();
             check_metadata(
                 &mut r,
                 &metadata(),
@@ -326,8 +292,8 @@ mod tests {
         assert!(failed && text.contains("not yet valid"), "{text}");
     }
 
-    fn run(xml: &str, expected: Option<&str>) -> Report {
-        let mut r = Report::default();
+    fn run(xml: &str, expected: Option<&str>) -> CheckReport {
+        let mut r = CheckReport::default();
         check_metadata(&mut r, xml, expected, 1_700_000_000);
         r
     }
