@@ -51,8 +51,8 @@ pub(super) async fn open_challenges(
 ) -> Result<CheckOutcome, CommandError> {
     let txid = transaction_id()?;
     let mut message = "please enter otp: ".to_string();
-    // One transaction id per token row (the id is the key); the first is the one answered with,
-    // the others carry a suffix-free copy per token for checkstatus.
+    // One challenge row, keyed by the transaction id, names every challenged serial; its token
+    // is the OCRA token whose question it carries, else the first.
     let first = tokens
         .iter()
         .find(|t| is_ocra(t))
@@ -120,47 +120,35 @@ pub(super) async fn answer_challenge(
         if unusable(t, now, auth).is_some() {
             continue;
         }
-        if is_ocra(t) {
+        let matched = if is_ocra(t) {
             // The question was drawn for (and sealed to) the token the row names.
-            if t.id != ch.token_id {
-                failed.push(t.id.clone());
-                continue;
-            }
-            let answered =
-                crate::tokens::ocra2::check_answer(ctx, t, txid, &ch.data_sealed, otp, now).await?;
-            match answered {
-                Some(counter) => {
-                    let m = Match {
+            if t.id == ch.token_id {
+                crate::tokens::ocra2::check_answer(ctx, t, txid, &ch.data_sealed, otp, now)
+                    .await?
+                    .map(|counter| Match {
                         counter,
                         time_shift: t.time_shift,
-                    };
-                    return Ok(Decision::accepted(
-                        t,
-                        m,
-                        now,
-                        Some(txid.to_string()),
-                        failed,
-                    ));
-                }
-                None => failed.push(t.id.clone()),
+                    })
+            } else {
+                None
             }
-            continue;
-        }
-        if delivers(t) && t.id == ch.token_id {
+        } else if delivers(t) && t.id == ch.token_id {
             // A delivered OTP: the one sealed into this challenge, used once like any OTP.
-            if delivery::otp_matches(ctx, &ch, otp).await? {
-                let m = Match {
+            delivery::otp_matches(ctx, &ch, otp)
+                .await?
+                .then_some(Match {
                     counter: t.counter,
                     time_shift: t.time_shift,
-                };
-                return Ok(Decision::accepted(t, m, now, Some(txid.into()), failed));
+                })
+        } else {
+            match find_otp(ctx, t, otp, now).await? {
+                Found::Fresh(m) => Some(m),
+                Found::Used | Found::None => None,
             }
-            failed.push(t.id.clone());
-            continue;
-        }
-        match find_otp(ctx, t, otp, now).await? {
+        };
+        match matched {
             // The challenge is closed in the same commit: it is answered once.
-            Found::Fresh(m) => {
+            Some(m) => {
                 return Ok(Decision::accepted(
                     t,
                     m,
@@ -169,7 +157,7 @@ pub(super) async fn answer_challenge(
                     failed,
                 ));
             }
-            Found::Used | Found::None => failed.push(t.id.clone()),
+            None => failed.push(t.id.clone()),
         }
     }
     Ok(Decision::rejected("wrong OTP for the challenge", failed))
